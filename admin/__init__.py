@@ -1,0 +1,11 @@
+"""Operator commands (flask --app app ...): serving the app and the embedded demo."""
+
+from __future__ import annotations
+
+from flask import Flask
+
+from admin.cli import serve_command
+
+
+def init_app(app: Flask) -> None:
+    app.cli.add_command(serve_command)
