@@ -11,6 +11,9 @@ from flask.typing import ResponseReturnValue
 
 import admin
 import mappings
+import store
+import sync
+import webhooks
 from logs import configure_logging, get_logger
 from settings import ROOT, load_settings, secret_values
 
@@ -20,7 +23,7 @@ def create_app(overrides: Mapping[str, Any] | None = None) -> Flask:
     SETTINGS ({section: {key: value}}) and any Flask config key; tests use it instead of env vars.
     """
     config = dict(overrides or {})
-    environ: Mapping[str, str] = config.pop("ENVIRON", None) or os.environ
+    environ: Mapping[str, str] = config.pop("ENVIRON") if "ENVIRON" in config else os.environ
     settings = load_settings(
         environ, config.pop("SETTINGS_FILE", None), config.pop("SETTINGS", None)
     )
@@ -31,6 +34,9 @@ def create_app(overrides: Mapping[str, Any] | None = None) -> Flask:
     app.config.update(config)
 
     mappings.init_app(app)
+    store.init_app(app)
+    sync.init_app(app)
+    webhooks.init_app(app)
     admin.init_app(app)
     app.add_url_rule("/healthz", "healthz", healthz)
     get_logger("cxlayer").debug("app created")

@@ -1,0 +1,1 @@
+"""The support guide's ticket rules: pure functions from (snapshot, event, mappings, now) to actions."""
