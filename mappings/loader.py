@@ -66,7 +66,9 @@ def load_mappings(directory: Path | str | None = None) -> Mappings:
         try:
             raw = tomllib.loads(text)
         except tomllib.TOMLDecodeError as exc:
-            line = getattr(exc, "lineno", None)
+            # Python < 3.14 has no exc.lineno; the message ends "(at line N, column M)".
+            found = re.search(r"at line (\d+)", str(exc))
+            line = int(found.group(1)) if found else None
             problems.append(Problem(str(path), "", f"malformed TOML: {exc}", line))
             continue
         try:
