@@ -1,0 +1,120 @@
+"""Alembic, configured in code (no alembic.ini): `flask --app app db upgrade|current|heads`.
+
+Revisions live in store/migrations/versions/ and in any `<area>/migrations/` folder (plain
+revision files, no env.py), so each area owns its schema changes. To add one:
+
+    flask --app app db revision -m "sync: ticket cache" --area sync
+
+writes sync/migrations/<rev>.py whose down_revision is the current head. Keep one linear chain;
+if two areas branch from the same parent by accident, `upgrade` applies every head anyway.
+"""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import click
+from alembic import command
+from alembic.config import Config
+from alembic.runtime.migration import MigrationContext
+from alembic.script import ScriptDirectory
+from flask import Flask, current_app
+from flask.cli import AppGroup
+
+from settings import ROOT
+from store.db import StoreError, engine
+
+MIGRATIONS_DIR = Path(__file__).resolve().parent / "migrations"
+
+
+def version_locations(root: Path = ROOT) -> list[Path]:
+    """store's own versions folder, then every area's `migrations/` folder."""
+    locations = [MIGRATIONS_DIR / "versions"]
+    for folder in sorted(root.glob("*/migrations")):
+        if folder.is_dir() and folder.resolve() != MIGRATIONS_DIR:
+            locations.append(folder)
+    return locations
+
+
+def alembic_config(app: Flask) -> Config:
+    config = Config()
+    config.set_main_option("script_location", str(MIGRATIONS_DIR))
+    config.set_main_option("path_separator", "os")
+    config.set_main_option("version_locations", ":".join(str(p) for p in version_locations()))
+    # env.py reads the engine from here instead of a URL in a file.
+    config.attributes["engine"] = engine(app)
+    return config
+
+
+def upgrade(app: Flask, revision: str = "heads") -> None:
+    """Bring the database to the newest schema (every area's head)."""
+    command.upgrade(alembic_config(app), revision)
+
+
+def current_revisions(app: Flask) -> set[str]:
+    with engine(app).connect() as connection:
+        return set(MigrationContext.configure(connection).get_current_heads())
+
+
+def head_revisions(app: Flask) -> set[str]:
+    return set(ScriptDirectory.from_config(alembic_config(app)).get_heads())
+
+
+def require_current(app: Flask) -> None:
+    """Refuse to run workers or serve on a database that is not migrated to the heads."""
+    current, heads = current_revisions(app), head_revisions(app)
+    if current != heads:
+        raise StoreError(
+            f"the database schema is at {sorted(current) or 'nothing'}, the code expects "
+            f"{sorted(heads)}: run `flask --app app db upgrade`"
+        )
+
+
+db_cli = AppGroup("db", help="Database schema migrations (Alembic).")
+
+
+@db_cli.command("upgrade")
+@click.argument("revision", default="heads")
+def upgrade_command(revision: str) -> None:
+    """Apply migrations up to REVISION (default: every head)."""
+    upgrade(current_app, revision)
+    click.echo(f"database at {', '.join(sorted(current_revisions(current_app))) or 'base'}")
+
+
+@db_cli.command("downgrade")
+@click.argument("revision")
+def downgrade_command(revision: str) -> None:
+    """Revert migrations down to REVISION (`base` empties the schema)."""
+    command.downgrade(alembic_config(current_app), revision)
+
+
+@db_cli.command("current")
+def current_command() -> None:
+    """Print the revision(s) the database is at, and whether that is the newest."""
+    current, heads = current_revisions(current_app), head_revisions(current_app)
+    state = "up to date" if current == heads else f"behind; heads are {', '.join(sorted(heads))}"
+    click.echo(f"{', '.join(sorted(current)) or 'base (empty)'} ({state})")
+
+
+@db_cli.command("heads")
+def heads_command() -> None:
+    """Print the newest revision of every chain."""
+    click.echo("\n".join(sorted(head_revisions(current_app))))
+
+
+@db_cli.command("revision")
+@click.option("-m", "--message", required=True, help="What the revision changes.")
+@click.option("--area", default="store", help="Package that owns the revision (its migrations/).")
+def revision_command(message: str, area: str) -> None:
+    """Write an empty revision file chained after the current head."""
+    folder = MIGRATIONS_DIR / "versions" if area == "store" else ROOT / area / "migrations"
+    if not (ROOT / area).is_dir():
+        raise click.BadParameter(f"no package folder {area}/", param_hint="--area")
+    folder.mkdir(exist_ok=True)
+    config = alembic_config(current_app)
+    if str(folder) not in config.get_main_option("version_locations", ""):
+        config.set_main_option(
+            "version_locations", config.get_main_option("version_locations", "") + f":{folder}"
+        )
+    script = command.revision(config, message=message, version_path=str(folder))
+    click.echo(f"wrote {script.path if script and not isinstance(script, list) else folder}")

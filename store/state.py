@@ -1,0 +1,69 @@
+"""Key/value state shared by areas: get_state/set_state inside a session (JSON values)."""
+
+from __future__ import annotations
+
+from typing import Any
+
+from sqlalchemy import delete, select
+from sqlalchemy.dialects.postgresql import insert as pg_insert
+from sqlalchemy.dialects.sqlite import insert as sqlite_insert
+from sqlalchemy.orm import Session
+
+from store.db import utcnow
+from store.models import AuditEntry, StateEntry
+
+# Well-known keys; areas add theirs here or in their own module (use a dotted area prefix).
+WEBHOOK_SIGNING_SECRET = "webhook.signing_secret"  # noqa: S105 - a key name, not a secret
+SERVICE_USER_ID = "zendesk.service_user_id"
+
+
+def get_state(sess: Session, key: str, default: Any = None) -> Any:
+    """The stored value of `key`, or `default` when never set."""
+    entry = sess.scalar(select(StateEntry).where(StateEntry.key == key))
+    return default if entry is None else entry.value
+
+
+def set_state(sess: Session, key: str, value: Any) -> None:
+    """Create or replace `key` atomically (an upsert, safe between processes)."""
+    now = utcnow()
+    dialect = sess.get_bind().dialect.name
+    insert = pg_insert if dialect == "postgresql" else sqlite_insert
+    stmt = insert(StateEntry).values(key=key, value=value, updated_at=now)
+    stmt = stmt.on_conflict_do_update(
+        index_elements=[StateEntry.key], set_={"value": value, "updated_at": now}
+    )
+    sess.execute(stmt)
+    sess.expire_all()
+
+
+def delete_state(sess: Session, key: str) -> None:
+    sess.execute(delete(StateEntry).where(StateEntry.key == key))
+
+
+def record_audit(
+    sess: Session,
+    *,
+    ticket_id: int,
+    rule: str,
+    action: str,
+    reason: str,
+    invocation_id: str | None = None,
+    before: Any = None,
+    after: Any = None,
+    api_result: str | None = None,
+) -> AuditEntry:
+    """Append one audit row (flushed, so its id is known) for an action the service took."""
+    entry = AuditEntry(
+        ticket_id=ticket_id,
+        rule=rule,
+        action=action,
+        reason=reason,
+        invocation_id=invocation_id,
+        before=before,
+        after=after,
+        api_result=api_result,
+        created_at=utcnow(),
+    )
+    sess.add(entry)
+    sess.flush()
+    return entry
