@@ -5,7 +5,9 @@ from __future__ import annotations
 from flask import Flask
 
 from admin.cli import serve_command
+from admin.worker import worker_command
 
 
 def init_app(app: Flask) -> None:
     app.cli.add_command(serve_command)
+    app.cli.add_command(worker_command)

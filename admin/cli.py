@@ -1,13 +1,18 @@
-"""`flask --app app serve`: the single-process deployment (web app; workers join it later)."""
+"""`flask --app app serve`: the single-process deployment (web app, inbox workers, scheduler)."""
 
 from __future__ import annotations
+
+import signal
+from types import FrameType
 
 import click
 from flask import current_app
 from flask.cli import with_appcontext
 
+import store
 from logs import get_logger
 from mappings import current_mappings
+from webhooks.worker import Runtime
 
 
 @click.command("serve")
@@ -15,12 +20,35 @@ from mappings import current_mappings
 @click.option("--port", default=None, type=int, help="Port (default: [service] port).")
 @with_appcontext
 def serve_command(host: str | None, port: int | None) -> None:
-    """Run the service in one process with a production WSGI server (waitress)."""
+    """Run the web app, the inbox workers and the scheduler in one process (waitress)."""
     import waitress  # noqa: PLC0415 - only this command needs the server
 
     current_mappings()  # refuse to start on invalid mappings, with the reasons
-    service = current_app.config["CXLAYER"]["service"]
+    app = current_app._get_current_object()  # type: ignore[attr-defined]
+    try:
+        store.require_current(app)
+    except store.StoreError as exc:
+        raise click.ClickException(str(exc)) from None
+    service = app.config["CXLAYER"]["service"]
     host = host or service["host"]
     port = port or service["port"]
-    get_logger("cxlayer").info("serving", url=f"http://{host}:{port}")
-    waitress.serve(current_app._get_current_object(), host=host, port=port, threads=8)  # type: ignore[attr-defined]
+    server = waitress.create_server(app, host=host, port=port, threads=8)
+    runtime = Runtime(app)
+
+    def _stop(signum: int, _frame: FrameType | None) -> None:
+        # waitress's loop ends on SystemExit and shuts its threads down; workers stop below.
+        get_logger("cxlayer").info("stopping", signal=signal.Signals(signum).name)
+        raise SystemExit(0)
+
+    previous = {sig: signal.signal(sig, _stop) for sig in (signal.SIGTERM, signal.SIGINT)}
+    runtime.start()
+    try:
+        actual_port = getattr(server, "effective_port", port)
+        get_logger("cxlayer").info("serving", url=f"http://{host}:{actual_port}")
+        server.run()
+    finally:
+        server.close()
+        runtime.stop()
+        for sig, handler in previous.items():
+            signal.signal(sig, handler)
+        get_logger("cxlayer").info("stopped")

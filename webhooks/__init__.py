@@ -4,6 +4,13 @@ from __future__ import annotations
 
 from flask import Flask
 
+from webhooks import worker
+from webhooks.cli import inbox_cli
+from webhooks.views import bp
+
 
 def init_app(app: Flask) -> None:
-    """Register the webhook blueprint and inbox commands (filled in by the webhooks issue)."""
+    """Register the webhook blueprint, the default event handler and the inbox commands."""
+    app.register_blueprint(bp)
+    worker.init_app(app)
+    app.cli.add_command(inbox_cli)

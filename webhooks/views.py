@@ -1,0 +1,141 @@
+"""`POST /webhooks/zendesk`: verify, validate, store in the inbox, acknowledge. Nothing else.
+
+Checks run cheapest-and-safest first: body size (413) before reading it, the signature (401)
+before looking inside it, then content type (415), JSON and fields (400). A request refused at
+any step stores nothing. A valid event is answered 202; a redelivery (same invocation id) and a
+kind nobody handles are answered 200 so Zendesk stops retrying them.
+"""
+
+from __future__ import annotations
+
+import json
+import time
+from typing import Any
+
+import structlog
+from flask import Blueprint, Flask, Response, current_app, jsonify, request
+from marshmallow import ValidationError
+
+import store
+from logs import get_logger
+from triggers.model import EVENT_KINDS
+from webhooks.inbox import add_event
+from webhooks.schema import EventSchema
+from webhooks.signature import (
+    INVOCATION_HEADER,
+    SIGNATURE_HEADER,
+    TIMESTAMP_HEADER,
+    WEBHOOK_ID_HEADER,
+    signature_matches,
+    timestamp_problem,
+)
+
+bp = Blueprint("webhooks", __name__, url_prefix="/webhooks")
+log = get_logger("cxlayer.webhooks")
+schema = EventSchema()
+
+DEFAULT_MAX_BODY_BYTES = 262_144
+DEFAULT_MAX_AGE_SECONDS = 300
+DEFAULT_MAX_SKEW_SECONDS = 60
+
+# Response texts (for Zendesk's webhook activity log and for operators testing by hand).
+BODY_TOO_LARGE = "body too large"
+UNSUPPORTED_TYPE = "content type must be application/json"
+BAD_SIGNATURE = "missing or invalid signature"
+MISSING_INVOCATION_ID = f"missing {INVOCATION_HEADER} header"
+MALFORMED_JSON = "body is not valid JSON"
+INVALID_FIELDS = "invalid event fields"
+
+
+def webhook_settings(app: Flask) -> dict[str, Any]:
+    section: dict[str, Any] = app.config["CXLAYER"].get("webhook", {})
+    return section
+
+
+def valid_secrets(app: Flask, sess: Any) -> list[str]:
+    """Every secret a signature may use: provisioning's (state) and CXLAYER_WEBHOOK_SECRETS."""
+    secrets = [str(s) for s in webhook_settings(app).get("secrets", []) if s]
+    stored = store.get_state(sess, store.WEBHOOK_SIGNING_SECRET)
+    if stored:
+        secrets.insert(0, str(stored))
+    return secrets
+
+
+def _answer(status: int, outcome: str, started: float, **body: Any) -> Response:
+    log.info(
+        "webhook",
+        outcome=outcome,
+        http_status=status,
+        duration_ms=round((time.perf_counter() - started) * 1000, 2),
+        **{k: v for k, v in body.items() if k in ("kind", "inbox_id", "reason")},
+    )
+    response = jsonify(**{"status": outcome, **body})
+    response.status_code = status
+    return response
+
+
+def _read_body(limit: int) -> bytes | None:
+    """The raw body, or None when it is over `limit` (never reads more than limit + 1 bytes)."""
+    length = request.content_length
+    if length is not None and length > limit:
+        return None
+    body = request.stream.read(limit + 1)
+    return None if len(body) > limit else body
+
+
+@bp.post("/zendesk")
+def receive_zendesk() -> Response:
+    started = time.perf_counter()
+    app: Flask = current_app._get_current_object()  # type: ignore[attr-defined]
+    settings = webhook_settings(app)
+    invocation_id = request.headers.get(INVOCATION_HEADER, "").strip()
+    with structlog.contextvars.bound_contextvars(invocation_id=invocation_id or None):
+        body = _read_body(int(settings.get("max_body_bytes", DEFAULT_MAX_BODY_BYTES)))
+        if body is None:
+            return _answer(413, "rejected", started, reason=BODY_TOO_LARGE)
+
+        timestamp = request.headers.get(TIMESTAMP_HEADER, "")
+        signature = request.headers.get(SIGNATURE_HEADER, "")
+        with store.session(app) as sess:
+            secrets = valid_secrets(app, sess)
+        if not (timestamp and signature and signature_matches(secrets, timestamp, body, signature)):
+            return _answer(401, "rejected", started, reason=BAD_SIGNATURE)
+        stale = timestamp_problem(
+            timestamp,
+            store.utcnow(),
+            float(settings.get("max_age_seconds", DEFAULT_MAX_AGE_SECONDS)),
+            float(settings.get("max_skew_seconds", DEFAULT_MAX_SKEW_SECONDS)),
+        )
+        if stale:
+            return _answer(401, "rejected", started, reason=stale)
+
+        if request.mimetype != "application/json":
+            return _answer(415, "rejected", started, reason=UNSUPPORTED_TYPE)
+        if not invocation_id:
+            return _answer(400, "rejected", started, reason=MISSING_INVOCATION_ID)
+        try:
+            raw = json.loads(body)
+        except (ValueError, UnicodeDecodeError):
+            return _answer(400, "rejected", started, reason=MALFORMED_JSON)
+        try:
+            data = schema.load(raw)
+        except ValidationError as exc:
+            return _answer(400, "rejected", started, reason=INVALID_FIELDS, errors=exc.messages)
+
+        kind = data["event"]
+        known = kind in EVENT_KINDS
+        with structlog.contextvars.bound_contextvars(ticket_id=data["ticket_id"]):
+            with store.session(app) as sess:
+                inbox_id = add_event(
+                    sess,
+                    invocation_id=invocation_id,
+                    webhook_id=request.headers.get(WEBHOOK_ID_HEADER) or None,
+                    data=data,
+                    payload=raw,
+                    ignored=not known,
+                )
+            if inbox_id is None:
+                return _answer(200, "duplicate", started, kind=kind)
+            if not known:
+                return _answer(200, "ignored", started, kind=kind, inbox_id=inbox_id)
+            return _answer(202, "accepted", started, kind=kind, inbox_id=inbox_id)
