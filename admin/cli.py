@@ -31,7 +31,7 @@ def serve_command(host: str | None, port: int | None) -> None:
         raise click.ClickException(str(exc)) from None
     service = app.config["CXLAYER"]["service"]
     host = host or service["host"]
-    port = port or service["port"]
+    port = service["port"] if port is None else port  # 0 picks a free port
     server = waitress.create_server(app, host=host, port=port, threads=8)
     runtime = Runtime(app)
 

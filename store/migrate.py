@@ -11,6 +11,7 @@ if two areas branch from the same parent by accident, `upgrade` applies every he
 
 from __future__ import annotations
 
+import logging
 from pathlib import Path
 
 import click
@@ -52,8 +53,15 @@ def upgrade(app: Flask, revision: str = "heads") -> None:
 
 
 def current_revisions(app: Flask) -> set[str]:
-    with engine(app).connect() as connection:
-        return set(MigrationContext.configure(connection).get_current_heads())
+    # Alembic announces its "Context impl" at INFO on every look; a status check is not news.
+    migration_logger = logging.getLogger("alembic.runtime.migration")
+    level = migration_logger.level
+    migration_logger.setLevel(logging.WARNING)
+    try:
+        with engine(app).connect() as connection:
+            return set(MigrationContext.configure(connection).get_current_heads())
+    finally:
+        migration_logger.setLevel(level)
 
 
 def head_revisions(app: Flask) -> set[str]:
