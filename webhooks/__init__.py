@@ -7,6 +7,14 @@ from flask import Flask
 from webhooks import worker
 from webhooks.cli import inbox_cli
 from webhooks.views import bp
+from webhooks.worker import (
+    EventHandler,
+    register_job,
+    set_event_handler,
+    ticket_event,
+)
+
+__all__ = ["EventHandler", "init_app", "register_job", "set_event_handler", "ticket_event"]
 
 
 def init_app(app: Flask) -> None:

@@ -18,7 +18,7 @@ from dataclasses import dataclass
 from datetime import datetime, timedelta
 from typing import Any
 
-from sqlalchemy import and_, bindparam, exists, func, or_, select, text, update
+from sqlalchemy import and_, bindparam, delete, exists, func, or_, select, text, update
 from sqlalchemy.dialects.postgresql import insert as pg_insert
 from sqlalchemy.dialects.sqlite import insert as sqlite_insert
 from sqlalchemy.orm import Session, aliased
@@ -245,6 +245,19 @@ def list_events(sess: Session, status: str | None = None, limit: int = 50) -> li
     if status:
         query = query.where(InboxEvent.status == status)
     return list(sess.scalars(query))
+
+
+def prune(sess: Session, older_than: datetime) -> int:
+    """Delete done and ignored events received before `older_than`; dead letters stay.
+
+    The inbox doubles as the redelivery filter, so keep events longer than Zendesk retries.
+    """
+    result = sess.execute(
+        delete(InboxEvent).where(
+            InboxEvent.status.in_((DONE, IGNORED)), InboxEvent.received_at < older_than
+        )
+    )
+    return int(result.rowcount)  # type: ignore[attr-defined]
 
 
 def to_ticket_event(event: InboxEvent, service_user_id: int | None) -> TicketEvent:

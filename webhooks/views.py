@@ -79,8 +79,15 @@ def _read_body(limit: int) -> bytes | None:
     length = request.content_length
     if length is not None and length > limit:
         return None
-    body = request.stream.read(limit + 1)
-    return None if len(body) > limit else body
+    chunks: list[bytes] = []
+    size = 0
+    while size <= limit:  # a stream may return fewer bytes than asked: read until EOF
+        chunk = request.stream.read(limit + 1 - size)
+        if not chunk:
+            break
+        chunks.append(chunk)
+        size += len(chunk)
+    return None if size > limit else b"".join(chunks)
 
 
 @bp.post("/zendesk")

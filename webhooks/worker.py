@@ -12,7 +12,7 @@ import os
 import socket
 import threading
 from collections.abc import Callable
-from datetime import datetime
+from datetime import datetime, timedelta
 from typing import Any
 
 import structlog
@@ -22,6 +22,7 @@ from flask import Flask
 import store
 from logs import get_logger
 from store import InboxEvent
+from triggers.model import TicketEvent
 from webhooks import inbox
 
 HANDLER_EXTENSION = "cxlayer.event_handler"
@@ -45,6 +46,24 @@ def default_handler(app: Flask, event: InboxEvent) -> None:
 def init_app(app: Flask) -> None:
     app.extensions.setdefault(HANDLER_EXTENSION, default_handler)
     app.extensions.setdefault(JOBS_EXTENSION, [])
+    register_job(app, "inbox.prune", prune_inbox, trigger="cron", hour=3, minute=17)
+
+
+def prune_inbox(app: Flask) -> None:
+    """Daily: forget finished events older than [webhook] retention_days (default 30)."""
+    days = float(app.config["CXLAYER"].get("webhook", {}).get("retention_days", 30))
+    with store.session(app) as sess:
+        removed = inbox.prune(sess, store.utcnow() - timedelta(days=days))
+    log.info("inbox pruned", removed=removed, retention_days=days)
+
+
+def ticket_event(app: Flask, event: InboxEvent) -> TicketEvent:
+    """The rules' view of an inbox event, with `by_service` from state zendesk.service_user_id."""
+    with store.session(app) as sess:
+        service_user_id = store.get_state(sess, store.SERVICE_USER_ID)
+    return inbox.to_ticket_event(
+        event, int(service_user_id) if service_user_id is not None else None
+    )
 
 
 def set_event_handler(app: Flask, handler: EventHandler) -> None:

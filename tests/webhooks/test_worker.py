@@ -359,7 +359,8 @@ def test_registered_jobs_run_on_the_scheduler(db_app: Flask) -> None:
 
     worker.register_job(db_app, "test.once", job, trigger="date", run_date=store.utcnow())
     runtime = worker.Runtime(db_app, workers=1)
-    assert [j.id for j in runtime.scheduler.get_jobs()] == ["test.once"]  # type: ignore[union-attr]
+    assert runtime.scheduler is not None
+    assert sorted(j.id for j in runtime.scheduler.get_jobs()) == ["inbox.prune", "test.once"]
     runtime.start()
     try:
         assert ran.wait(30)
@@ -412,3 +413,48 @@ def test_worker_process_drains_the_inbox_and_stops_cleanly_on_sigterm(db_app: Fl
         json.loads(line)["event"] for line in output.decode().splitlines() if line.startswith("{")
     ]
     assert "workers stopped" in events
+
+
+def test_pruning_forgets_old_finished_events_but_keeps_dead_letters_and_recent_ones(
+    db_app: Flask,
+) -> None:
+    old_done, old_failed, recent_done = (
+        add(db_app, "a", 1),
+        add(db_app, "b", 2),
+        add(db_app, "c", 3),
+    )
+    old_pending = add(db_app, "d", 4)
+    long_ago = store.utcnow() - timedelta(days=40)
+    with store.session(db_app) as sess:
+        for inbox_id, status in ((old_done, store.DONE), (old_failed, store.FAILED)):
+            event = sess.get(store.InboxEvent, inbox_id)
+            assert event is not None
+            event.status, event.received_at = status, long_ago
+        pending = sess.get(store.InboxEvent, old_pending)
+        assert pending is not None
+        pending.received_at = long_ago
+        finished = sess.get(store.InboxEvent, recent_done)
+        assert finished is not None
+        finished.status = store.DONE
+    worker.prune_inbox(db_app)
+    with store.session(db_app) as sess:
+        left = sorted(sess.scalars(select(store.InboxEvent.id)))
+    assert left == [old_failed, recent_done, old_pending]
+
+
+def test_ticket_event_marks_the_services_own_changes(db_app: Flask) -> None:
+    with store.session(db_app) as sess:
+        inbox.add_event(
+            sess,
+            invocation_id="mine",
+            webhook_id="wh-1",
+            data={"event": "status_changed", "ticket_id": 12, "current_user_id": 99},
+            payload={"event": "status_changed"},
+        )
+    [event] = [row(db_app, 1)]
+    assert worker.ticket_event(db_app, event).by_service is False  # service user unknown yet
+    with store.session(db_app) as sess:
+        store.set_state(sess, store.SERVICE_USER_ID, 99)
+    converted = worker.ticket_event(db_app, event)
+    assert (converted.kind, converted.ticket_id, converted.actor_id) == ("status_changed", 12, 99)
+    assert converted.by_service is True
