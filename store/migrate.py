@@ -5,13 +5,16 @@ revision files, no env.py), so each area owns its schema changes. To add one:
 
     flask --app app db revision -m "sync: ticket cache" --area sync
 
-writes sync/migrations/<rev>.py whose down_revision is the current head. Keep one linear chain;
-if two areas branch from the same parent by accident, `upgrade` applies every head anyway.
+writes sync/migrations/sync_0001_sync_ticket_cache.py whose down_revision is the current head;
+fill in upgrade()/downgrade() with `op.create_table(...)` etc. (plain SQLAlchemy types, or
+store.UTCDateTime for timestamps). Keep one linear chain; if two areas branch from the same
+parent by accident, `db upgrade` (which upgrades to "heads") applies every head anyway.
 """
 
 from __future__ import annotations
 
 import logging
+import os
 from pathlib import Path
 
 import click
@@ -37,11 +40,18 @@ def version_locations(root: Path = ROOT) -> list[Path]:
     return locations
 
 
+def source_root(app: Flask) -> Path:
+    """Where area packages live (the repo; tests point MIGRATIONS_ROOT at a scratch folder)."""
+    return Path(app.config.get("MIGRATIONS_ROOT") or ROOT)
+
+
 def alembic_config(app: Flask) -> Config:
     config = Config()
     config.set_main_option("script_location", str(MIGRATIONS_DIR))
-    config.set_main_option("path_separator", "os")
-    config.set_main_option("version_locations", ":".join(str(p) for p in version_locations()))
+    config.set_main_option("path_separator", "os")  # os.pathsep between version_locations
+    config.set_main_option(
+        "version_locations", os.pathsep.join(str(p) for p in version_locations(source_root(app)))
+    )
     # env.py reads the engine from here instead of a URL in a file.
     config.attributes["engine"] = engine(app)
     return config
@@ -115,14 +125,17 @@ def heads_command() -> None:
 @click.option("--area", default="store", help="Package that owns the revision (its migrations/).")
 def revision_command(message: str, area: str) -> None:
     """Write an empty revision file chained after the current head."""
-    folder = MIGRATIONS_DIR / "versions" if area == "store" else ROOT / area / "migrations"
-    if not (ROOT / area).is_dir():
+    root = source_root(current_app)
+    folder = MIGRATIONS_DIR / "versions" if area == "store" else root / area / "migrations"
+    if area != "store" and not (root / area).is_dir():
         raise click.BadParameter(f"no package folder {area}/", param_hint="--area")
     folder.mkdir(exist_ok=True)
-    config = alembic_config(current_app)
-    if str(folder) not in config.get_main_option("version_locations", ""):
-        config.set_main_option(
-            "version_locations", config.get_main_option("version_locations", "") + f":{folder}"
-        )
-    script = command.revision(config, message=message, version_path=str(folder))
+    config = alembic_config(current_app)  # now includes the (new) folder
+    # Readable, ordered ids: <area>_<nnnn> (sync_0001, sync_0002…).
+    number = len(list(folder.glob(f"{area}_*.py"))) + 1
+    rev_id = f"{area}_{number:04d}"
+    slug = "".join(c if c.isalnum() else "_" for c in message.lower()).strip("_")[:40]
+    # ConfigParser interpolation: %% is a literal %.
+    config.set_main_option("file_template", f"%%(rev)s_{slug}" if slug else "%%(rev)s")
+    script = command.revision(config, message=message, version_path=str(folder), rev_id=rev_id)
     click.echo(f"wrote {script.path if script and not isinstance(script, list) else folder}")

@@ -167,3 +167,32 @@ def test_invocation_ids_are_unique(db_app: Flask) -> None:
         add()
     with store.session(db_app) as s:
         assert s.execute(text("SELECT count(*) FROM inbox")).scalar() == 1
+
+
+def test_an_area_adds_its_own_revision_chained_after_the_head(
+    make_db_app: Callable[..., Flask], tmp_path: Path
+) -> None:
+    """`db revision --area X` writes X/migrations/X_0001_….py after store's head; upgrade runs it."""
+    (tmp_path / "demo").mkdir()
+    app = make_db_app(MIGRATIONS_ROOT=str(tmp_path))
+    runner = app.test_cli_runner()
+    made = runner.invoke(args=["db", "revision", "-m", "demo: widgets", "--area", "demo"])
+    assert made.exit_code == 0, made.output
+    [path] = (tmp_path / "demo" / "migrations").glob("*.py")
+    assert path.name == "demo_0001_demo__widgets.py"
+    source = path.read_text()
+    assert 'revision = "demo_0001"' in source
+    assert 'down_revision = "store_0001"' in source
+    path.write_text(
+        source.replace(
+            "def upgrade() -> None:\n    pass",
+            'def upgrade() -> None:\n    op.create_table("widget", sa.Column("id", sa.Integer, primary_key=True))',
+        )
+    )
+    upgraded = runner.invoke(args=["db", "upgrade"])
+    assert upgraded.exit_code == 0, upgraded.output
+    assert "database at demo_0001" in upgraded.output
+    assert "widget" in inspect(store.engine(app)).get_table_names()
+    unknown = runner.invoke(args=["db", "revision", "-m", "x", "--area", "nowhere"])
+    assert unknown.exit_code == 2
+    assert "no package folder nowhere/" in unknown.output
