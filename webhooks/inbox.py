@@ -239,6 +239,18 @@ def retry(sess: Session, event_id: int) -> InboxEvent:
     return event
 
 
+def unfinished_count(sess: Session) -> int:
+    """Events still to process (pending or in hand), e.g. for health checks and draining."""
+    return int(
+        sess.scalar(
+            select(func.count())
+            .select_from(InboxEvent)
+            .where(InboxEvent.status.in_((PENDING, PROCESSING)))
+        )
+        or 0
+    )
+
+
 def list_events(sess: Session, status: str | None = None, limit: int = 50) -> list[InboxEvent]:
     """Newest first, optionally only one status."""
     query = select(InboxEvent).order_by(InboxEvent.id.desc()).limit(limit)

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import io
+import itertools
 import json
 import os
 import random
@@ -458,3 +459,97 @@ def test_ticket_event_marks_the_services_own_changes(db_app: Flask) -> None:
     converted = worker.ticket_event(db_app, event)
     assert (converted.kind, converted.ticket_id, converted.actor_id) == ("status_changed", 12, 99)
     assert converted.by_service is True
+
+
+POOL_SCRIPT = """
+import json, os, sys, time
+from pathlib import Path
+from app import create_app
+import store
+from webhooks import inbox, worker
+
+out = open(sys.argv[1], "a")
+app = create_app({{
+    "ENVIRON": {{}},
+    "INSTANCE_PATH": {instance!r},
+    "SETTINGS": {{"database": {{"url": {url!r}}}, "logging": {{"level": "WARNING"}}}},
+}})
+
+def handler(app, event):
+    start = time.monotonic()  # CLOCK_MONOTONIC: comparable between processes
+    time.sleep(0.002)
+    out.write(json.dumps({{"ticket": event.ticket_id, "seq": event.payload["seq"],
+        "invocation": event.invocation_id, "start": start, "end": time.monotonic()}}) + "\\n")
+    out.flush()
+
+worker.set_event_handler(app, handler)
+ready = Path(sys.argv[2])
+(ready / str(os.getpid())).touch()
+while len(list(ready.iterdir())) < 2:  # start together, so both processes compete
+    time.sleep(0.01)
+pool = worker.WorkerPool(app, 2)
+pool.start()
+deadline = time.monotonic() + 240
+while time.monotonic() < deadline:
+    with store.session(app) as sess:
+        left = inbox.unfinished_count(sess)
+    if not left:
+        break
+    time.sleep(0.1)
+pool.stop()
+"""
+
+
+@pytest.mark.integration
+def test_two_worker_processes_keep_each_tickets_events_in_order_and_apart(
+    db_app: Flask, tmp_path: Path
+) -> None:
+    """2 processes × 2 threads coordinate through the database only."""
+    rng = random.Random(11)
+    slots = [ticket for ticket in range(1, 11) for _ in range(20)]
+    rng.shuffle(slots)
+    seq: dict[int, int] = defaultdict(int)
+    with store.session(db_app) as sess:
+        for n, ticket in enumerate(slots):
+            seq[ticket] += 1
+            inbox.add_event(
+                sess,
+                invocation_id=f"p-{n}",
+                webhook_id=None,
+                data={"event": "status_changed", "ticket_id": ticket},
+                payload={"seq": seq[ticket]},
+            )
+    script = tmp_path / "pool.py"
+    script.write_text(
+        POOL_SCRIPT.format(
+            instance=db_app.instance_path, url=store.engine(db_app).url.render_as_string(False)
+        )
+    )
+    env = {"PATH": os.environ.get("PATH", ""), "PYTHONPATH": str(ROOT)}
+    outputs = [tmp_path / f"records-{i}.jsonl" for i in range(2)]
+    ready = tmp_path / "ready"
+    ready.mkdir()
+    processes = [
+        subprocess.Popen([sys.executable, str(script), str(out), str(ready)], cwd=ROOT, env=env)
+        for out in outputs
+    ]
+    try:
+        codes = [p.wait(timeout=300) for p in processes]
+    finally:
+        for p in processes:
+            if p.poll() is None:
+                p.kill()
+                p.wait()
+    assert codes == [0, 0]
+    records = [json.loads(line) for out in outputs for line in out.read_text().splitlines()]
+    assert sorted(r["invocation"] for r in records) == sorted(f"p-{n}" for n in range(200))
+    assert all(out.read_text() for out in outputs)  # both processes took part
+    by_ticket: dict[int, list[dict[str, float]]] = defaultdict(list)
+    for record in records:
+        by_ticket[record["ticket"]].append(record)
+    for ticket, handled in by_ticket.items():
+        handled.sort(key=lambda r: r["start"])
+        assert [r["seq"] for r in handled] == list(range(1, 21)), ticket
+        for before, after in itertools.pairwise(handled):
+            assert before["end"] <= after["start"], f"ticket {ticket} handled twice at once"
+    assert counts(db_app) == {store.DONE: 200}
