@@ -1,0 +1,363 @@
+"""Auto-solve decisions: who spoke last, business days, exemptions, one reminder per episode."""
+
+from __future__ import annotations
+
+from dataclasses import replace
+from datetime import date
+
+import pytest
+
+from mappings import Mappings, Team
+from tests.autosolve.helpers import agent_comment, apply, end_user_comment, ny, snapshot, to
+from triggers import autosolve_texts as texts
+from triggers.autosolve import (
+    RESOLUTION_AUTO_SOLVED,
+    TAG_REMINDED,
+    TAG_SOLVED,
+    AutoSolveConfig,
+    EpisodeState,
+    LastPublicComment,
+    Outcome,
+    decide,
+)
+from triggers.model import (
+    FIELD_AUTO_SOLVE_DUE,
+    FIELD_RESOLUTION_TYPE,
+    AddTags,
+    InternalNote,
+    PublicComment,
+    RemoveTags,
+    SetCustomStatus,
+    SetField,
+)
+
+THANKSGIVING_EVE = ny(2026, 11, 25, 10)  # Wednesday; Thursday Nov 26 is Thanksgiving
+
+
+def test_requester_spoke_last_is_waiting_on_us_and_never_touched(
+    all_media: Team, config: AutoSolveConfig
+) -> None:
+    """The requester's reply stops the clock for good: no actions even weeks later."""
+    result = decide(
+        snapshot(), end_user_comment(THANKSGIVING_EVE), all_media, config, ny(2027, 1, 15), None
+    )
+    assert result.decision is Outcome.WAITING_ON_US
+    assert result.actions == ()
+    assert result.clock_start is None and result.due is None
+    assert result.reason == texts.REASON_WAITING_ON_US.format(
+        who=texts.WHO_REQUESTER, when=THANKSGIVING_EVE.isoformat()
+    )
+
+
+def test_cc_spoke_last_is_waiting_on_us(all_media: Team, config: AutoSolveConfig) -> None:
+    """A CC's public comment counts like the requester's: the ticket waits on the team."""
+    result = decide(
+        snapshot(),
+        end_user_comment(THANKSGIVING_EVE, 600),
+        all_media,
+        config,
+        ny(2027, 1, 15),
+        None,
+    )
+    assert result.decision is Outcome.WAITING_ON_US
+    assert texts.WHO_CC in result.reason
+    assert result.actions == ()
+
+
+def test_five_business_days_across_weekend_and_thanksgiving_solves(
+    all_media: Team, config: AutoSolveConfig
+) -> None:
+    """Agent spoke Wed Nov 25; Thanksgiving and the weekend skipped; solved at the Dec 4 sweep."""
+    result = decide(
+        snapshot(), agent_comment(THANKSGIVING_EVE), all_media, config, ny(2026, 12, 4, 2), None
+    )
+    assert result.decision is Outcome.SOLVE
+    assert result.business_days_elapsed == 5
+    assert result.clock_start == THANKSGIVING_EVE
+    assert result.due == date(2026, 12, 3)
+    assert result.team == "all_media"
+    assert result.previous_status == "awaiting_reply"
+    assert result.actions == (
+        SetCustomStatus("solved"),
+        SetField(FIELD_RESOLUTION_TYPE, RESOLUTION_AUTO_SOLVED),
+        PublicComment(texts.SOLVED_PUBLIC.format(clock_start_date="Wednesday, November 25, 2026")),
+        AddTags((TAG_SOLVED,)),
+        InternalNote(
+            texts.SOLVED_NOTE.format(
+                elapsed=5,
+                team_name="All Media",
+                clock_start="Wednesday, November 25, 2026 at 10:00 (America/New_York)",
+            )
+        ),
+    )
+    assert result.as_decision().actions == result.actions
+
+
+def test_one_night_earlier_is_a_reminder_not_a_solve(
+    all_media: Team, config: AutoSolveConfig
+) -> None:
+    """At the Dec 3 sweep only 4 business days have passed: remind, with the solve date."""
+    result = decide(
+        snapshot(), agent_comment(THANKSGIVING_EVE), all_media, config, ny(2026, 12, 3, 2), None
+    )
+    assert result.decision is Outcome.REMIND
+    assert result.business_days_elapsed == 4
+    assert result.actions == (
+        PublicComment(
+            texts.REMINDER_PUBLIC.format(
+                clock_start_date="Wednesday, November 25, 2026",
+                due_date="Thursday, December 3, 2026",
+            )
+        ),
+        SetField(FIELD_AUTO_SOLVE_DUE, date(2026, 12, 3)),
+        AddTags((TAG_REMINDED,)),
+        InternalNote(
+            texts.REMINDER_NOTE.format(
+                elapsed=4,
+                team_name="All Media",
+                clock_start="Wednesday, November 25, 2026 at 10:00 (America/New_York)",
+                due_date="Thursday, December 3, 2026",
+                exempt_hint=texts.EXEMPT_HINT.format(tag="no_autosolve"),
+            )
+        ),
+    )
+
+
+def test_same_dates_on_canadian_spot_with_boxing_day_are_not_yet_solved(
+    mappings: Mappings, config: AutoSolveConfig
+) -> None:
+    """Agent spoke Wed Dec 23 2026: by the Jan 1 sweep All Media (Christmas, weekend) is at 5
+    days and solves; Canadian Spot also loses Boxing Day (observed Mon Dec 28) and only reminds."""
+    comment = agent_comment(to(2026, 12, 23, 10))
+    now = ny(2027, 1, 1, 2)
+    us = decide(snapshot(), comment, mappings.team("all_media"), config, now, None)
+    ca = decide(
+        snapshot(group="Canadian Spot"), comment, mappings.team("canadian_spot"), config, now, None
+    )
+    assert (us.decision, us.business_days_elapsed, us.due) == (
+        Outcome.SOLVE,
+        5,
+        date(2026, 12, 31),
+    )
+    assert (ca.decision, ca.business_days_elapsed, ca.due) == (
+        Outcome.REMIND,
+        4,
+        date(2027, 1, 4),
+    )
+    assert ca.team == "canadian_spot"
+    assert not any(isinstance(a, SetCustomStatus) for a in ca.actions)
+
+
+def test_before_remind_after_is_skip_and_shows_the_due_date(
+    all_media: Team, config: AutoSolveConfig
+) -> None:
+    """Not yet due: the only write is the "Auto-solve due" field, so agents see the date."""
+    result = decide(
+        snapshot(), agent_comment(THANKSGIVING_EVE), all_media, config, ny(2026, 11, 30, 2), None
+    )
+    assert result.decision is Outcome.SKIP
+    assert result.business_days_elapsed == 1
+    assert result.due == date(2026, 12, 3)
+    assert result.actions == (SetField(FIELD_AUTO_SOLVE_DUE, date(2026, 12, 3)),)
+    assert result.reason == texts.REASON_NOT_YET.format(
+        elapsed=1,
+        remind_after=3,
+        remind_date="2026-12-01",
+        due_date="2026-12-03",
+        solve_after=5,
+    )
+
+
+@pytest.mark.parametrize("stored", [date(2026, 12, 3), "2026-12-03"])
+def test_skip_writes_nothing_when_due_field_already_shows_the_date(
+    all_media: Team, config: AutoSolveConfig, stored: object
+) -> None:
+    """One write per episode: once the field holds the due date (date or Zendesk string), none."""
+    ticket = snapshot(fields={FIELD_AUTO_SOLVE_DUE: stored})
+    result = decide(
+        ticket, agent_comment(THANKSGIVING_EVE), all_media, config, ny(2026, 11, 30, 2), None
+    )
+    assert result.decision is Outcome.SKIP
+    assert result.actions == ()
+
+
+def test_second_run_after_reminder_sends_no_second_reminder(
+    all_media: Team, config: AutoSolveConfig
+) -> None:
+    """Run twice (same night and next night): the reminder written to the ticket is seen."""
+    comment = agent_comment(THANKSGIVING_EVE)
+    first = decide(snapshot(), comment, all_media, config, ny(2026, 12, 2, 2), None)
+    assert first.decision is Outcome.REMIND
+    written = apply(snapshot(), first.actions, "2026-12-02T07:00:05Z")
+    for now in (ny(2026, 12, 2, 2, 5), ny(2026, 12, 3, 2)):
+        again = decide(written, comment, all_media, config, now, None)
+        assert again.decision is Outcome.SKIP
+        assert again.actions == ()
+        assert again.reason.startswith("reminder already sent")
+
+
+def test_episode_state_alone_prevents_a_second_reminder(
+    all_media: Team, config: AutoSolveConfig
+) -> None:
+    """The store's record of this episode's reminder is enough, even without the ticket tag."""
+    state = EpisodeState(clock_start=THANKSGIVING_EVE, reminded_at=ny(2026, 12, 2, 2))
+    result = decide(
+        snapshot(), agent_comment(THANKSGIVING_EVE), all_media, config, ny(2026, 12, 3, 2), state
+    )
+    assert result.decision is Outcome.SKIP
+    assert all(not isinstance(a, PublicComment) for a in result.actions)
+
+
+def test_new_agent_comment_starts_a_new_episode_with_its_own_reminder(
+    all_media: Team, config: AutoSolveConfig
+) -> None:
+    """An agent's later comment restarts the clock: the old reminder tag is dropped with the new
+    due date, and the new episode gets its own single reminder."""
+    first = decide(
+        snapshot(), agent_comment(THANKSGIVING_EVE), all_media, config, ny(2026, 12, 2, 2), None
+    )
+    ticket = apply(snapshot(), first.actions, "s2")
+    old_state = EpisodeState(clock_start=THANKSGIVING_EVE, reminded_at=ny(2026, 12, 2, 2))
+    second_comment = agent_comment(ny(2026, 12, 2, 11))
+    skip = decide(ticket, second_comment, all_media, config, ny(2026, 12, 3, 2), old_state)
+    assert skip.decision is Outcome.SKIP
+    assert skip.due == date(2026, 12, 9)
+    assert skip.actions == (
+        SetField(FIELD_AUTO_SOLVE_DUE, date(2026, 12, 9)),
+        RemoveTags((TAG_REMINDED,)),
+    )
+    ticket = apply(ticket, skip.actions, "s3")
+    remind = decide(ticket, second_comment, all_media, config, ny(2026, 12, 8, 2), old_state)
+    assert remind.decision is Outcome.REMIND
+
+
+def test_reminder_skipped_when_first_seen_after_solve_after(
+    all_media: Team, config: AutoSolveConfig
+) -> None:
+    """A ticket first evaluated after solve_after days is solved (documented choice)."""
+    result = decide(
+        snapshot(), agent_comment(THANKSGIVING_EVE), all_media, config, ny(2027, 2, 1, 2), None
+    )
+    assert result.decision is Outcome.SOLVE
+
+
+@pytest.mark.parametrize(
+    ("change", "settings", "words"),
+    [
+        ({"tags": frozenset({"vip", "no_autosolve"})}, {}, "tag no_autosolve"),
+        ({"priority": "urgent"}, {}, "priority urgent"),
+        ({"organization_id": 42}, {"exempt_organizations": [42]}, "organization 42"),
+        ({"group": "Finance"}, {"exempt_groups": ["Finance"]}, "group Finance"),
+        ({"form_id": 7}, {"exempt_forms": ["7"]}, "ticket form 7"),
+    ],
+)
+def test_exempt_tickets_are_never_touched(
+    all_media: Team,
+    sweep_settings: dict[str, object],
+    change: dict[str, object],
+    settings: dict[str, object],
+    words: str,
+) -> None:
+    """Each configured exemption wins even over a ticket long past its solve date."""
+    config = AutoSolveConfig.from_settings({**sweep_settings, **settings})
+    result = decide(
+        snapshot(**change),
+        agent_comment(THANKSGIVING_EVE),
+        all_media,
+        config,
+        ny(2027, 2, 1, 2),
+        None,
+    )
+    assert result.decision is Outcome.EXEMPT
+    assert result.actions == ()
+    assert result.reason == texts.REASON_EXEMPT.format(
+        what=words.rsplit(" ", 1)[0], value=words.rsplit(" ", 1)[1]
+    )
+    assert result.due is None
+
+
+def test_ticket_not_awaiting_reply_is_left_alone(all_media: Team, config: AutoSolveConfig) -> None:
+    """Open, solved or unmapped statuses are not the sweep's business."""
+    for ticket in (
+        snapshot(status="open", custom_status="open_cx"),
+        snapshot(status="solved", custom_status="solved"),
+        snapshot(custom_status=None),
+    ):
+        result = decide(
+            ticket, agent_comment(THANKSGIVING_EVE), all_media, config, ny(2027, 2, 1), None
+        )
+        assert (result.decision, result.actions) == (Outcome.SKIP, ())
+        assert result.reason.startswith("not awaiting")
+
+
+def test_no_known_agent_comment_means_no_clock(all_media: Team, config: AutoSolveConfig) -> None:
+    """Without a public agent comment there is no clock start: nothing is written."""
+    result = decide(snapshot(), None, all_media, config, ny(2027, 2, 1), None)
+    assert (result.decision, result.actions, result.reason) == (
+        Outcome.SKIP,
+        (),
+        texts.REASON_NO_AGENT_COMMENT,
+    )
+
+
+def test_cxlayers_own_comment_as_clock_start_is_refused(
+    all_media: Team, config: AutoSolveConfig
+) -> None:
+    """Passing the service's own reminder would restart the clock forever: a clear error."""
+    own = LastPublicComment(
+        created_at=THANKSGIVING_EVE, author_id=1, author_is_agent=True, by_service=True
+    )
+    with pytest.raises(ValueError, match="cxlayer's own comment"):
+        decide(snapshot(), own, all_media, config, ny(2026, 12, 4), None)
+
+
+def test_decide_is_deterministic(all_media: Team, config: AutoSolveConfig) -> None:
+    """Same inputs, equal decisions (two dry runs at one as-of agree)."""
+    args = (
+        snapshot(),
+        agent_comment(THANKSGIVING_EVE),
+        all_media,
+        config,
+        ny(2026, 12, 3, 2),
+        None,
+    )
+    assert decide(*args) == decide(*args)
+
+
+def test_config_from_settings_and_mappings(
+    sweep_settings: dict[str, object], mappings: Mappings
+) -> None:
+    """Shipped settings: 3 and 5 days, no_autosolve and urgent exempt; awaiting from mappings."""
+    config = AutoSolveConfig.from_settings(sweep_settings, mappings)
+    assert (config.remind_after, config.solve_after) == (3, 5)
+    assert config.exempt_tags == frozenset({"no_autosolve"})
+    assert config.exempt_priorities == frozenset({"urgent"})
+    assert config.awaiting_statuses == frozenset({"awaiting_reply"})
+    assert AutoSolveConfig.from_settings({}) == AutoSolveConfig(remind_after=3, solve_after=5)
+
+
+@pytest.mark.parametrize(
+    ("settings", "message"),
+    [
+        ({"remind_after": 5, "solve_after": 5}, "must be greater than"),
+        ({"remind_after": 0}, "at least 1"),
+        ({"remind_after": "3"}, "must be an integer"),
+        ({"exempt_organizations": ["acme"]}, "numeric ids"),
+        ({"exempt_tags": "no_autosolve"}, "must be a list"),
+    ],
+)
+def test_bad_sweep_settings_are_clear_errors(settings: dict[str, object], message: str) -> None:
+    """A misconfigured [sweep] section fails loudly with the key named."""
+    with pytest.raises(ValueError, match=message):
+        AutoSolveConfig.from_settings(settings)
+
+
+def test_snapshot_stamp_is_kept_for_the_safe_update(
+    all_media: Team, config: AutoSolveConfig
+) -> None:
+    """The decision carries the stamp of the snapshot it was made on."""
+    ticket = replace(snapshot(), updated_stamp="2026-12-01T10:00:00Z")
+    result = decide(
+        ticket, agent_comment(THANKSGIVING_EVE), all_media, config, ny(2026, 12, 4, 2), None
+    )
+    assert result.snapshot_stamp == "2026-12-01T10:00:00Z"

@@ -1,0 +1,188 @@
+"""Write-time re-checks, conflicts, undo of a run's solves, and the requester-reply rule."""
+
+from __future__ import annotations
+
+from dataclasses import replace
+from datetime import date
+
+import pytest
+
+from mappings import Team
+from tests.autosolve.helpers import agent_comment, apply, end_user_comment, ny, snapshot
+from triggers import autosolve_texts as texts
+from triggers.autosolve import (
+    RESOLUTION_AUTO_SOLVED,
+    RULE_UNDO,
+    TAG_REMINDED,
+    TAG_SOLVED,
+    AutoSolveConfig,
+    AutoSolveDecision,
+    Outcome,
+    after_requester_reply,
+    conflict,
+    decide,
+    recheck,
+    undo_actions,
+    undo_decision,
+)
+from triggers.model import (
+    FIELD_AUTO_SOLVE_DUE,
+    FIELD_RESOLUTION_TYPE,
+    InternalNote,
+    RemoveTags,
+    SetCustomStatus,
+    SetField,
+)
+
+CLOCK = ny(2026, 11, 25, 10)
+
+
+@pytest.fixture
+def solve(all_media: Team, config: AutoSolveConfig) -> AutoSolveDecision:
+    result = decide(snapshot(), agent_comment(CLOCK), all_media, config, ny(2026, 12, 4, 2), None)
+    assert result.decision is Outcome.SOLVE
+    return result
+
+
+def test_recheck_passes_on_unchanged_ticket(
+    solve: AutoSolveDecision, config: AutoSolveConfig
+) -> None:
+    """The fresh ticket is the snapshot decided on: the write may go ahead."""
+    assert recheck(snapshot(), solve, config) is True
+
+
+def test_recheck_refuses_when_exempt_tag_was_added_since(
+    solve: AutoSolveDecision, config: AutoSolveConfig
+) -> None:
+    """An exempt tag added between listing and writing stops the write, even with the old stamp."""
+    fresh = snapshot(tags=frozenset({"no_autosolve"}))
+    assert recheck(fresh, solve, config) is False
+
+
+@pytest.mark.parametrize(
+    "fresh",
+    [
+        snapshot(updated_stamp="2026-12-04T06:59:00Z"),  # requester replied / agent acted
+        snapshot(custom_status="open_cx", status="open"),
+        snapshot(priority="urgent"),
+        snapshot(id=102),
+    ],
+)
+def test_recheck_refuses_changed_or_other_tickets(
+    solve: AutoSolveDecision, config: AutoSolveConfig, fresh: object
+) -> None:
+    """Any change since the snapshot means re-decide, never write the old decision."""
+    assert recheck(fresh, solve, config) is False  # type: ignore[arg-type]
+
+
+def test_recheck_refuses_decisions_that_write_nothing(
+    all_media: Team, config: AutoSolveConfig
+) -> None:
+    """Waiting-on-us and exempt decisions are never written."""
+    waiting = decide(
+        snapshot(),
+        end_user_comment(CLOCK),
+        all_media,
+        config,
+        ny(2026, 12, 4),
+        None,
+    )
+    assert waiting.decision is Outcome.WAITING_ON_US
+    assert recheck(snapshot(), waiting, config) is False
+
+
+def test_conflict_keeps_facts_and_drops_actions(solve: AutoSolveDecision) -> None:
+    """A 409 is reported as conflict, with the clock facts, and nothing to write."""
+    result = conflict(solve, "updated_at changed")
+    assert result.decision is Outcome.CONFLICT
+    assert result.actions == ()
+    assert (result.due, result.business_days_elapsed) == (date(2026, 12, 3), 5)
+    assert result.reason == texts.REASON_CONFLICT.format(detail="updated_at changed")
+
+
+def test_undo_actions_restore_status_and_clear_resolution() -> None:
+    """Undo: previous status back, resolution type cleared, solve tag removed, a note."""
+    assert undo_actions("awaiting_reply", "run-7") == (
+        SetCustomStatus("awaiting_reply"),
+        SetField(FIELD_RESOLUTION_TYPE, None),
+        RemoveTags((TAG_SOLVED,)),
+        InternalNote(texts.UNDO_NOTE.format(run_id="run-7", status="awaiting_reply")),
+    )
+
+
+def test_undo_decision_restores_what_the_run_solved(solve: AutoSolveDecision) -> None:
+    """Applied to the solved ticket, undo brings back the status and drops the resolution."""
+    solved = apply(snapshot(), solve.actions, "s2")
+    solved = replace(solved, status="solved")
+    result = undo_decision(solved, solve.previous_status or "", "run-7")
+    assert result.rule == RULE_UNDO
+    restored = apply(solved, result.actions, "s3")
+    assert restored.custom_status == "awaiting_reply"
+    assert restored.field(FIELD_RESOLUTION_TYPE) is None
+    assert TAG_SOLVED not in restored.tags
+
+
+@pytest.mark.parametrize(
+    ("current", "reason"),
+    [
+        (snapshot(status="closed", custom_status="solved"), texts.UNDO_CLOSED),
+        (
+            snapshot(status="open", custom_status="open_cx"),
+            texts.UNDO_NOT_SOLVED.format(status="open_cx"),
+        ),
+        (
+            snapshot(
+                status="solved",
+                custom_status="solved",
+                fields={FIELD_RESOLUTION_TYPE: "mo_res_fixed"},
+            ),
+            texts.UNDO_OTHER_RESOLUTION.format(resolution_type="mo_res_fixed"),
+        ),
+    ],
+)
+def test_undo_never_overwrites_later_work(current: object, reason: str) -> None:
+    """Closed, reopened or re-resolved tickets are reported, not changed."""
+    result = undo_decision(current, "awaiting_reply", "run-7")  # type: ignore[arg-type]
+    assert (result.actions, result.reason) == ((), reason)
+
+
+def test_requester_reply_after_auto_solve_clears_resolution_type() -> None:
+    """Zendesk reopened the ticket on the reply; the auto-solve resolution type is cleared."""
+    reopened = snapshot(
+        status="open",
+        custom_status="open_cx",
+        fields={FIELD_RESOLUTION_TYPE: RESOLUTION_AUTO_SOLVED},
+        tags=frozenset({TAG_SOLVED}),
+    )
+    result = after_requester_reply(reopened, author_is_agent=False, public=True)
+    assert result is not None
+    assert result.actions == (
+        SetField(FIELD_RESOLUTION_TYPE, None),
+        InternalNote(texts.REOPENED_NOTE),
+    )
+
+
+def test_requester_reply_stops_the_clock_and_clears_due_date() -> None:
+    """A reply while awaiting clears the due date and the reminder tag, with a note."""
+    waiting = snapshot(fields={FIELD_AUTO_SOLVE_DUE: "2026-12-03"}, tags=frozenset({TAG_REMINDED}))
+    result = after_requester_reply(waiting, author_is_agent=False, public=True)
+    assert result is not None
+    assert result.actions == (
+        SetField(FIELD_AUTO_SOLVE_DUE, None),
+        RemoveTags((TAG_REMINDED,)),
+        InternalNote(texts.CLOCK_STOPPED_NOTE.format(due_date="Thursday, December 3, 2026")),
+    )
+
+
+def test_reply_rule_ignores_agents_private_notes_and_stale_solved_snapshots() -> None:
+    """Agent comments, private comments, still-solved snapshots and plain tickets: no action."""
+    auto_solved = snapshot(
+        status="solved",
+        custom_status="solved",
+        fields={FIELD_RESOLUTION_TYPE: RESOLUTION_AUTO_SOLVED, FIELD_AUTO_SOLVE_DUE: "2026-12-03"},
+    )
+    assert after_requester_reply(auto_solved, author_is_agent=False, public=True) is None
+    assert after_requester_reply(snapshot(), author_is_agent=False, public=True) is None
+    awaiting = snapshot(fields={FIELD_AUTO_SOLVE_DUE: "2026-12-03"})
+    assert after_requester_reply(awaiting, author_is_agent=True, public=True) is None
+    assert after_requester_reply(awaiting, author_is_agent=False, public=False) is None

@@ -1,0 +1,503 @@
+"""Auto-solve decisions: who is due a reminder or a solve, undo, and the requester-reply rule. No I/O.
+
+The sweep (which lists tickets, reads who spoke last and writes updates) is a thin loop over
+`decide`, `recheck`, `conflict` and, for undo, `undo_decision`; the webhook worker calls
+`after_requester_reply`.
+
+Rules, in the order `decide` applies them:
+
+1. a ticket that is not in an "Awaiting your reply" status → "skip" (nothing to do);
+2. an exempt ticket (tag, priority, organization, group, ticket form from [sweep]) → "exempt";
+3. no public comment by an agent known → "skip" (the clock has not started);
+4. the last public comment is the requester's, a CC's or another end user's → "waiting_on_us",
+   no actions ever;
+5. otherwise the clock starts at the agent's last public comment; elapsed time is counted in
+   business days of the ticket's team (triggers.business_days), and
+   - elapsed >= solve_after → "solve" (whether or not a reminder went out: a ticket that has
+     waited that long is due, e.g. on the first run after the service is deployed);
+   - elapsed >= remind_after and no reminder in this episode → "remind";
+   - else "skip", with the due date.
+
+A *waiting episode* is identified by its clock start (the agent comment's time). A reminder
+was sent in this episode when the store's `EpisodeState` says so for this clock start, or when
+the ticket carries the reminder tag and its "Auto-solve due" field equals this episode's due
+date. The second test is what makes a crash between the Zendesk write and the store write
+harmless: the reminder comment, tag and due field are written in one update, and a later
+episode always has a later due date (its clock starts after the reminder).
+
+Writes and their cost: the "Auto-solve due" field shows agents the solve date from the
+moment the clock starts, so "skip" sets it when it differs from the ticket's value. That is
+one update per ticket per episode (the next runs see the same value and write nothing); the
+sweep can batch these, as they are plain field updates. "remind" and "solve" are one update
+each, carrying every action of the decision.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterable, Mapping
+from dataclasses import dataclass, field, replace
+from datetime import date, datetime
+from enum import StrEnum
+from typing import Any
+from zoneinfo import ZoneInfo
+
+from mappings.model import Mappings, Team
+from triggers import autosolve_texts as texts
+from triggers.business_days import add_business_days, business_days_between
+from triggers.model import (
+    FIELD_AUTO_SOLVE_DUE,
+    FIELD_RESOLUTION_TYPE,
+    Action,
+    AddTags,
+    Decision,
+    FieldValue,
+    InternalNote,
+    PublicComment,
+    RemoveTags,
+    SetCustomStatus,
+    SetField,
+    TicketSnapshot,
+)
+
+__all__ = [
+    "AWAITING_CUSTOMER_STATUS",
+    "RESOLUTION_AUTO_SOLVED",
+    "RULE",
+    "RULE_REPLY",
+    "RULE_UNDO",
+    "STATUS_SOLVED",
+    "TAG_REMINDED",
+    "TAG_SOLVED",
+    "AutoSolveConfig",
+    "AutoSolveDecision",
+    "EpisodeState",
+    "LastPublicComment",
+    "Outcome",
+    "after_requester_reply",
+    "conflict",
+    "decide",
+    "exemption",
+    "recheck",
+    "undo_actions",
+    "undo_decision",
+]
+
+RULE = "auto_solve"
+RULE_UNDO = "auto_solve_undo"
+RULE_REPLY = "auto_solve_requester_replied"
+TAG_REMINDED = "mo_autosolve_reminded"
+TAG_SOLVED = "mo_autosolved"
+RESOLUTION_AUTO_SOLVED = "mo_res_auto_solved_no_response"
+STATUS_SOLVED = "solved"
+AWAITING_CUSTOMER_STATUS = "Awaiting your reply"
+DEFAULT_AWAITING_STATUSES = frozenset({"awaiting_reply"})
+
+
+class Outcome(StrEnum):
+    """A decision's kind; the values are the report's public `decision` strings, in report order."""
+
+    REMIND = "remind"
+    SOLVE = "solve"
+    SKIP = "skip"  # not yet due (or nothing to do)
+    EXEMPT = "exempt"
+    WAITING_ON_US = "waiting_on_us"
+    CONFLICT = "conflict"  # produced by the sweep when a safe update gets 409
+
+
+@dataclass(frozen=True)
+class LastPublicComment:
+    """The latest public comment on a ticket that was not written by cxlayer itself.
+
+    cxlayer's own reminders are public comments by an agent (the API user); they must not
+    restart the clock, so the caller leaves them out. Passing one (`by_service=True`) is an error.
+    """
+
+    created_at: datetime
+    author_id: int
+    author_is_agent: bool
+    by_service: bool = False
+
+
+@dataclass(frozen=True)
+class EpisodeState:
+    """What the store remembers of a ticket's waiting episode (keyed by the clock start)."""
+
+    clock_start: datetime
+    reminded_at: datetime | None = None
+    due: date | None = None
+
+
+def _int_set(name: str, values: Iterable[Any]) -> frozenset[int]:
+    if isinstance(values, str):
+        raise ValueError(f"[sweep] {name} must be a list, got the string {values!r}")
+    result = set()
+    for value in values:
+        try:
+            result.add(int(value))
+        except (TypeError, ValueError):
+            raise ValueError(f"[sweep] {name} must list numeric ids, got {value!r}") from None
+    return frozenset(result)
+
+
+def _str_set(name: str, values: Iterable[Any], *, fold: bool = True) -> frozenset[str]:
+    """Tags and priorities compare case-insensitively (Zendesk lowercases them); names do not."""
+    if isinstance(values, str):
+        raise ValueError(f"[sweep] {name} must be a list, got the string {values!r}")
+    return frozenset(str(v).strip().lower() if fold else str(v) for v in values)
+
+
+@dataclass(frozen=True)
+class AutoSolveConfig:
+    """The [sweep] settings that shape decisions; built with `from_settings`."""
+
+    remind_after: int = 3
+    solve_after: int = 5
+    exempt_tags: frozenset[str] = frozenset()
+    exempt_priorities: frozenset[str] = frozenset()
+    exempt_organizations: frozenset[int] = frozenset()
+    exempt_groups: frozenset[str] = frozenset()  # Zendesk group names
+    exempt_forms: frozenset[int] = frozenset()
+    awaiting_statuses: frozenset[str] = DEFAULT_AWAITING_STATUSES  # custom status values
+
+    def __post_init__(self) -> None:
+        if isinstance(self.remind_after, bool) or not isinstance(self.remind_after, int):
+            raise ValueError(f"[sweep] remind_after must be an integer, got {self.remind_after!r}")
+        if isinstance(self.solve_after, bool) or not isinstance(self.solve_after, int):
+            raise ValueError(f"[sweep] solve_after must be an integer, got {self.solve_after!r}")
+        if self.remind_after < 1:
+            raise ValueError(f"[sweep] remind_after must be at least 1, got {self.remind_after}")
+        if self.solve_after <= self.remind_after:
+            raise ValueError(
+                f"[sweep] solve_after ({self.solve_after}) must be greater than "
+                f"remind_after ({self.remind_after})"
+            )
+        if not self.awaiting_statuses:
+            raise ValueError("no custom status is mapped to 'Awaiting your reply'")
+
+    @classmethod
+    def from_settings(
+        cls, sweep: Mapping[str, Any], mappings: Mappings | None = None
+    ) -> AutoSolveConfig:
+        """Build from `app.config["CXLAYER"]["sweep"]`; missing keys take the defaults.
+
+        With `mappings`, the awaiting statuses are those whose customer status is
+        "Awaiting your reply"; without, the shipped `awaiting_reply`.
+        """
+        awaiting = (
+            frozenset(s.value for s in mappings.statuses_for(AWAITING_CUSTOMER_STATUS))
+            if mappings is not None
+            else DEFAULT_AWAITING_STATUSES
+        )
+        return cls(
+            remind_after=sweep.get("remind_after", 3),
+            solve_after=sweep.get("solve_after", 5),
+            exempt_tags=_str_set("exempt_tags", sweep.get("exempt_tags", ())),
+            exempt_priorities=_str_set("exempt_priorities", sweep.get("exempt_priorities", ())),
+            exempt_organizations=_int_set(
+                "exempt_organizations", sweep.get("exempt_organizations", ())
+            ),
+            exempt_groups=_str_set("exempt_groups", sweep.get("exempt_groups", ()), fold=False),
+            exempt_forms=_int_set("exempt_forms", sweep.get("exempt_forms", ())),
+            awaiting_statuses=awaiting,
+        )
+
+
+@dataclass(frozen=True)
+class AutoSolveDecision:
+    """One ticket's decision: what the report shows and the actions the sweep writes."""
+
+    ticket_id: int
+    decision: Outcome
+    reason: str
+    team: str  # team key from mappings/teams.toml
+    snapshot_stamp: str  # updated_at of the snapshot decided on: the safe-update stamp
+    clock_start: datetime | None = None
+    business_days_elapsed: int | None = None
+    due: date | None = None  # the date after whose business day the ticket is solved
+    previous_status: str | None = None  # custom status before the decision (undo needs it)
+    actions: tuple[Action, ...] = field(default=())
+
+    def as_decision(self) -> Decision:
+        """The shared rule output, for sync/'s safe update and the audit trail."""
+        return Decision(rule=RULE, reason=self.reason, actions=self.actions)
+
+
+def exemption(snapshot: TicketSnapshot, config: AutoSolveConfig) -> str | None:
+    """Why the ticket is exempt from auto-solve, in words; None when it is not."""
+    tags = sorted(t for t in snapshot.tags if t.lower() in config.exempt_tags)
+    if tags:
+        return texts.REASON_EXEMPT.format(what=texts.EXEMPT_BY_TAG, value=tags[0])
+    if snapshot.priority and snapshot.priority.lower() in config.exempt_priorities:
+        return texts.REASON_EXEMPT.format(what=texts.EXEMPT_BY_PRIORITY, value=snapshot.priority)
+    if snapshot.organization_id is not None and (
+        snapshot.organization_id in config.exempt_organizations
+    ):
+        return texts.REASON_EXEMPT.format(
+            what=texts.EXEMPT_BY_ORGANIZATION, value=snapshot.organization_id
+        )
+    if snapshot.group is not None and snapshot.group in config.exempt_groups:
+        return texts.REASON_EXEMPT.format(what=texts.EXEMPT_BY_GROUP, value=snapshot.group)
+    if snapshot.form_id is not None and snapshot.form_id in config.exempt_forms:
+        return texts.REASON_EXEMPT.format(what=texts.EXEMPT_BY_FORM, value=snapshot.form_id)
+    return None
+
+
+def _as_date(value: FieldValue) -> date | None:
+    """The "Auto-solve due" field as a date; Zendesk date fields arrive as 'YYYY-MM-DD'."""
+    if isinstance(value, datetime):
+        return value.date()
+    if isinstance(value, date):
+        return value
+    if isinstance(value, str) and value:
+        try:
+            return date.fromisoformat(value[:10])
+        except ValueError:
+            return None
+    return None
+
+
+def _who(snapshot: TicketSnapshot, author_id: int) -> str:
+    if author_id == snapshot.requester_id:
+        return texts.WHO_REQUESTER
+    if author_id in snapshot.collaborator_ids:
+        return texts.WHO_CC
+    return texts.WHO_OTHER_END_USER
+
+
+def _reminded_in_episode(
+    snapshot: TicketSnapshot, state: EpisodeState | None, clock_start: datetime, due: date
+) -> bool:
+    if state is not None and state.clock_start == clock_start and state.reminded_at is not None:
+        return True
+    return TAG_REMINDED in snapshot.tags and _as_date(snapshot.field(FIELD_AUTO_SOLVE_DUE)) == due
+
+
+def _due_field_actions(snapshot: TicketSnapshot, due: date) -> tuple[Action, ...]:
+    """Show the due date to agents; drop a reminder tag left by an earlier episode."""
+    if _as_date(snapshot.field(FIELD_AUTO_SOLVE_DUE)) == due:
+        return ()
+    actions: list[Action] = [SetField(FIELD_AUTO_SOLVE_DUE, due)]
+    if TAG_REMINDED in snapshot.tags:
+        actions.append(RemoveTags((TAG_REMINDED,)))
+    return tuple(actions)
+
+
+def decide(  # noqa: PLR0917  the six inputs of a decision, positional as the sweep calls it
+    snapshot: TicketSnapshot,
+    last_public: LastPublicComment | None,
+    team: Team,
+    config: AutoSolveConfig,
+    now: datetime,
+    state: EpisodeState | None,
+) -> AutoSolveDecision:
+    """Decide what auto-solve does to one ticket at `now` (aware). Pure: same inputs, same output.
+
+    `team` is the ticket's team (`mappings.team_for_group(snapshot.group)`); `state` the
+    store's record of the ticket's episode, or None.
+    """
+    base = AutoSolveDecision(
+        ticket_id=snapshot.id,
+        decision=Outcome.SKIP,
+        reason="",
+        team=team.key,
+        snapshot_stamp=snapshot.updated_stamp,
+        previous_status=snapshot.custom_status,
+    )
+    if snapshot.custom_status not in config.awaiting_statuses:
+        status = snapshot.custom_status or snapshot.status
+        return replace(base, reason=texts.REASON_NOT_AWAITING.format(status=status))
+    if last_public is not None and last_public.by_service:
+        raise ValueError(
+            f"ticket {snapshot.id}: last_public is cxlayer's own comment; pass the latest "
+            "public comment not written by cxlayer (its reminders do not restart the clock)"
+        )
+
+    clock_start = (
+        last_public.created_at if last_public is not None and last_public.author_is_agent else None
+    )
+    elapsed = business_days_between(team, clock_start, now) if clock_start else None
+
+    exempt = exemption(snapshot, config)
+    if exempt is not None:
+        return replace(
+            base,
+            decision=Outcome.EXEMPT,
+            reason=exempt,
+            clock_start=clock_start,
+            business_days_elapsed=elapsed,
+        )
+    if last_public is None:
+        return replace(base, reason=texts.REASON_NO_AGENT_COMMENT)
+    if clock_start is None or elapsed is None:
+        return replace(
+            base,
+            decision=Outcome.WAITING_ON_US,
+            reason=texts.REASON_WAITING_ON_US.format(
+                who=_who(snapshot, last_public.author_id),
+                when=last_public.created_at.isoformat(),
+            ),
+        )
+
+    due = add_business_days(team, clock_start, config.solve_after)
+    timed = replace(base, clock_start=clock_start, business_days_elapsed=elapsed, due=due)
+    words = {
+        "elapsed": elapsed,
+        "remind_after": config.remind_after,
+        "solve_after": config.solve_after,
+        "due_date": due.isoformat(),
+    }
+    start_date = texts.long_date(clock_start.astimezone(ZoneInfo(team.timezone)).date())
+
+    if elapsed >= config.solve_after:
+        note = texts.SOLVED_NOTE.format(
+            elapsed=elapsed,
+            team_name=team.name,
+            clock_start=texts.local_moment(clock_start, team.timezone),
+        )
+        return replace(
+            timed,
+            decision=Outcome.SOLVE,
+            reason=texts.REASON_SOLVE.format(**words),
+            actions=(
+                SetCustomStatus(STATUS_SOLVED),
+                SetField(FIELD_RESOLUTION_TYPE, RESOLUTION_AUTO_SOLVED),
+                PublicComment(texts.SOLVED_PUBLIC.format(clock_start_date=start_date)),
+                AddTags((TAG_SOLVED,)),
+                InternalNote(note),
+            ),
+        )
+
+    if elapsed >= config.remind_after:
+        if _reminded_in_episode(snapshot, state, clock_start, due):
+            return replace(
+                timed,
+                reason=texts.REASON_ALREADY_REMINDED.format(**words),
+                actions=_due_field_actions(snapshot, due),
+            )
+        hint = texts.EXEMPT_HINT.format(tag=min(config.exempt_tags)) if config.exempt_tags else ""
+        note = texts.REMINDER_NOTE.format(
+            elapsed=elapsed,
+            team_name=team.name,
+            clock_start=texts.local_moment(clock_start, team.timezone),
+            due_date=texts.long_date(due),
+            exempt_hint=hint,
+        )
+        return replace(
+            timed,
+            decision=Outcome.REMIND,
+            reason=texts.REASON_REMIND.format(**words),
+            actions=(
+                PublicComment(
+                    texts.REMINDER_PUBLIC.format(
+                        clock_start_date=start_date, due_date=texts.long_date(due)
+                    )
+                ),
+                SetField(FIELD_AUTO_SOLVE_DUE, due),
+                AddTags((TAG_REMINDED,)),
+                InternalNote(note),
+            ),
+        )
+
+    remind_date = add_business_days(team, clock_start, config.remind_after)
+    return replace(
+        timed,
+        reason=texts.REASON_NOT_YET.format(remind_date=remind_date.isoformat(), **words),
+        actions=_due_field_actions(snapshot, due),
+    )
+
+
+def recheck(fresh: TicketSnapshot, decision: AutoSolveDecision, config: AutoSolveConfig) -> bool:
+    """May the decision's actions still be written, judged on a freshly read ticket?
+
+    True only when the decision writes something, the fresh ticket is the same ticket,
+    unchanged since the snapshot decided on (same updated stamp), still awaiting the
+    requester and not exempt. False means: do not write; re-decide from fresh data.
+    """
+    return (
+        bool(decision.actions)
+        and decision.decision in (Outcome.REMIND, Outcome.SOLVE, Outcome.SKIP)
+        and fresh.id == decision.ticket_id
+        and fresh.updated_stamp == decision.snapshot_stamp
+        and fresh.custom_status in config.awaiting_statuses
+        and exemption(fresh, config) is None
+    )
+
+
+def conflict(decision: AutoSolveDecision, detail: str) -> AutoSolveDecision:
+    """The report entry for a write refused with 409: same facts, nothing written."""
+    return replace(
+        decision,
+        decision=Outcome.CONFLICT,
+        reason=texts.REASON_CONFLICT.format(detail=detail),
+        actions=(),
+    )
+
+
+def undo_actions(previous_status: str, run_id: str) -> tuple[Action, ...]:
+    """Reopen a ticket a run auto-solved: previous status back, resolution type cleared, a note."""
+    return (
+        SetCustomStatus(previous_status),
+        SetField(FIELD_RESOLUTION_TYPE, None),
+        RemoveTags((TAG_SOLVED,)),
+        InternalNote(texts.UNDO_NOTE.format(run_id=run_id, status=previous_status)),
+    )
+
+
+def undo_decision(current: TicketSnapshot, previous_status: str, run_id: str) -> Decision:
+    """Undo for one ticket, only if it is still as the run left it (never undo later work).
+
+    No actions when the ticket is no longer solved, is closed (Zendesk refuses to reopen),
+    or has another resolution type; the reason says which.
+    """
+    if current.status == "closed":
+        return Decision(rule=RULE_UNDO, reason=texts.UNDO_CLOSED, actions=())
+    if current.custom_status != STATUS_SOLVED and current.status != "solved":
+        status = current.custom_status or current.status
+        return Decision(
+            rule=RULE_UNDO, reason=texts.UNDO_NOT_SOLVED.format(status=status), actions=()
+        )
+    resolution = current.field(FIELD_RESOLUTION_TYPE)
+    if resolution != RESOLUTION_AUTO_SOLVED:
+        return Decision(
+            rule=RULE_UNDO,
+            reason=texts.UNDO_OTHER_RESOLUTION.format(resolution_type=resolution),
+            actions=(),
+        )
+    return Decision(
+        rule=RULE_UNDO,
+        reason=texts.UNDO_REASON.format(status=previous_status),
+        actions=undo_actions(previous_status, run_id),
+    )
+
+
+def after_requester_reply(
+    snapshot: TicketSnapshot, *, author_is_agent: bool, public: bool
+) -> Decision | None:
+    """What to do when an end user comments publicly; None when there is nothing to do.
+
+    - After an auto-solve, Zendesk reopens the ticket on the reply; the auto-solve resolution
+      type no longer describes it, so it is cleared (only once the ticket is no longer solved:
+      a stale snapshot still showing Solved is left for the next event).
+    - The clock stops: a set "Auto-solve due" date is cleared and the reminder tag removed,
+      so agents never see a solve date on a ticket that is waiting on them.
+    """
+    if author_is_agent or not public:
+        return None
+    actions: list[Action] = []
+    notes: list[str] = []
+    if snapshot.field(FIELD_RESOLUTION_TYPE) == RESOLUTION_AUTO_SOLVED and snapshot.status not in (
+        "solved",
+        "closed",
+    ):
+        actions.append(SetField(FIELD_RESOLUTION_TYPE, None))
+        notes.append(texts.REOPENED_NOTE)
+    due = _as_date(snapshot.field(FIELD_AUTO_SOLVE_DUE))
+    if due is not None and snapshot.status not in ("solved", "closed"):
+        actions.append(SetField(FIELD_AUTO_SOLVE_DUE, None))
+        if TAG_REMINDED in snapshot.tags:
+            actions.append(RemoveTags((TAG_REMINDED,)))
+        notes.append(texts.CLOCK_STOPPED_NOTE.format(due_date=texts.long_date(due)))
+    if not actions:
+        return None
+    actions.append(InternalNote(" ".join(notes)))
+    return Decision(rule=RULE_REPLY, reason=texts.REPLY_REASON, actions=tuple(actions))

@@ -1,0 +1,168 @@
+"""Every word auto-solve shows: requester comments, agent notes, report reasons and report labels."""
+
+from __future__ import annotations
+
+from datetime import date, datetime
+from zoneinfo import ZoneInfo
+
+# Our own names, not strftime's %A/%B: those follow the process locale, and these texts
+# (and the reports built from them) must be the same on every host.
+_DAYS = ("Monday", "Tuesday", "Wednesday", "Thursday", "Friday", "Saturday", "Sunday")
+_MONTHS = (
+    "January",
+    "February",
+    "March",
+    "April",
+    "May",
+    "June",
+    "July",
+    "August",
+    "September",
+    "October",
+    "November",
+    "December",
+)
+
+
+def long_date(day: date) -> str:
+    """'Thursday, December 3, 2026': how dates are written to requesters and agents."""
+    return f"{_DAYS[day.weekday()]}, {_MONTHS[day.month - 1]} {day.day}, {day.year}"
+
+
+def local_moment(moment: datetime, timezone: str) -> str:
+    """'Wednesday, November 25, 2026 at 10:00 (America/New_York)' for internal notes."""
+    local = moment.astimezone(ZoneInfo(timezone))
+    return f"{long_date(local.date())} at {local:%H:%M} ({timezone})"
+
+
+SIGNATURE = "Thank you,\nMediaocean Customer Experience"
+
+# --- public comments (end-user wording) ----------------------------------------------------
+
+REMINDER_PUBLIC = (
+    "Hello,\n\n"
+    "We are still waiting for your reply to our message of {clock_start_date}. "
+    "To move your request forward we need the information or confirmation asked for in "
+    "that message.\n\n"
+    "If we do not hear from you by the end of {due_date}, this request will be marked as "
+    "solved. Simply reply to this email (or add a comment to the request in the help center) "
+    "to keep it open.\n\n" + SIGNATURE
+)
+
+SOLVED_PUBLIC = (
+    "Hello,\n\n"
+    "We have marked this request as solved because we did not receive a reply to our "
+    "message of {clock_start_date}.\n\n"
+    "If you still need help, simply reply to this email (or add a comment to the request in "
+    "the help center) and the request will reopen.\n\n" + SIGNATURE
+)
+
+# --- internal notes (plain words for agents) -----------------------------------------------
+
+REMINDER_NOTE = (
+    "Auto-solve reminder sent to the requester: no public reply since the agent's public "
+    "comment of {clock_start} ({elapsed} business days on the {team_name} calendar). "
+    "The ticket will be auto-solved after the end of {due_date} unless the requester "
+    "replies.{exempt_hint}"
+)
+
+SOLVED_NOTE = (
+    "Auto-solved: no public reply from the requester for {elapsed} business days on the "
+    "{team_name} calendar since the agent's public comment of {clock_start}. Status set to "
+    "Solved with resolution type Auto-solved › No response from user. If the requester "
+    "replies, Zendesk reopens the ticket and cxlayer clears that resolution type."
+)
+
+EXEMPT_HINT = " To keep the ticket open, add the tag {tag}."
+
+UNDO_NOTE = (
+    "Auto-solve undone (sweep run {run_id}): status restored to {status} and the resolution "
+    "type Auto-solved › No response from user cleared. The requester has already received "
+    "the auto-solve message."
+)
+
+REOPENED_NOTE = (
+    "The requester replied after this ticket was auto-solved, so the resolution type "
+    "Auto-solved › No response from user was cleared. Set a resolution type again when "
+    "solving."
+)
+
+CLOCK_STOPPED_NOTE = (
+    "The requester replied, so the auto-solve clock stopped and the Auto-solve due date "
+    "({due_date}) was cleared."
+)
+
+# --- reasons in the run report (for admins; ISO dates so reports diff cleanly) -------------
+
+REASON_NOT_AWAITING = "not awaiting the requester's reply (status {status}); nothing to do"
+REASON_EXEMPT = "exempt by {what} {value}; never auto-solved"
+REASON_NO_AGENT_COMMENT = (
+    "no public comment by an agent is known, so the auto-solve clock has not started"
+)
+REASON_WAITING_ON_US = "the {who} commented last ({when}); the ticket is waiting on the team"
+REASON_NOT_YET = (
+    "not yet due: {elapsed} of {remind_after} business days before a reminder; "
+    "reminder after {remind_date}, auto-solve after {due_date}"
+)
+REASON_ALREADY_REMINDED = (
+    "reminder already sent in this waiting episode; {elapsed} of {solve_after} business days; "
+    "auto-solve after {due_date}"
+)
+REASON_REMIND = (
+    "{elapsed} business days without a reply (reminder after {remind_after}); "
+    "auto-solve after {due_date}"
+)
+REASON_SOLVE = "{elapsed} business days without a reply (auto-solve after {solve_after})"
+REASON_CONFLICT = (
+    "the ticket changed between reading and writing ({detail}); left untouched, "
+    "to be re-read and decided again"
+)
+
+WHO_REQUESTER = "requester"
+WHO_CC = "CC"
+WHO_OTHER_END_USER = "end user (not the requester)"
+
+EXEMPT_BY_TAG = "tag"
+EXEMPT_BY_PRIORITY = "priority"
+EXEMPT_BY_ORGANIZATION = "organization"
+EXEMPT_BY_GROUP = "group"
+EXEMPT_BY_FORM = "ticket form"
+
+# --- undo outcomes (CLI and audit) ---------------------------------------------------------
+
+UNDO_REASON = "reopened: status restored to {status}"
+UNDO_NOT_SOLVED = "not undone: the ticket is no longer solved (status {status})"
+UNDO_CLOSED = "not undone: closed tickets cannot be reopened in Zendesk"
+UNDO_OTHER_RESOLUTION = (
+    "not undone: the resolution type was changed since the run ({resolution_type})"
+)
+REPLY_REASON = "the requester replied after auto-solve activity"
+
+# --- HTML report ---------------------------------------------------------------------------
+
+DECISION_LABELS = {
+    "remind": "Remind",
+    "solve": "Solve",
+    "skip": "Not yet due",
+    "exempt": "Exempt",
+    "waiting_on_us": "Waiting on us",
+    "conflict": "Conflict",
+}
+REPORT_TITLE = "Auto-solve sweep {run_id}"
+REPORT_DRY_RUN = "Dry run: nothing was written to Zendesk."
+REPORT_REAL_RUN = "Real run: the decisions below were written to Zendesk."
+REPORT_AS_OF = "As of {as_of}"
+REPORT_API_CALLS = "API calls: {api_calls}"
+REPORT_PER_1000_EXAMINED = "per 1,000 tickets examined: {value}"
+REPORT_PER_1000_CHANGED = "per 1,000 tickets changed: {value}"
+REPORT_NOT_APPLICABLE = "n/a"
+REPORT_NO_TICKETS = "No tickets were examined."
+REPORT_COLUMNS = (
+    "Ticket",
+    "Decision",
+    "Reason",
+    "Team",
+    "Clock start",
+    "Business days",
+    "Due",
+)
