@@ -340,15 +340,14 @@ def create_app(sb: Sandbox) -> Flask:
         user = actor_id()
 
         def work(report: Callable[[dict[str, Any]], None]) -> None:
-            for index, (ticket_id, changes) in enumerate(items):
+            for ticket_id, changes in items:
                 try:
                     account.update_ticket(ticket_id, changes, user)
                 except ApiError as exc:
-                    report(failure(index, _as_int(ticket_id), exc))
+                    report(failure(_as_int(ticket_id), exc))
                 else:
                     report(
                         {
-                            "index": index,
                             "id": _as_int(ticket_id),
                             "action": "update",
                             "success": True,
@@ -364,15 +363,18 @@ def create_app(sb: Sandbox) -> Flask:
         data = request.get_json(silent=True)
         if not isinstance(data, dict) or not isinstance(data.get("ids"), list) or not data["ids"]:
             raise errors.bad_request("The body must hold a non-empty 'ids' list")
+        if not all(isinstance(i, int) or (isinstance(i, str) and i.isdigit()) for i in data["ids"]):
+            raise errors.bad_request("'ids' must be ticket ids")
         account.ticket(ticket_id)
+        for source in data["ids"]:
+            account.ticket(source)
         user = actor_id()
 
         def work(report: Callable[[dict[str, Any]], None]) -> None:
             account.merge(ticket_id, data, user)
-            for index, source in enumerate(data["ids"]):
+            for source in data["ids"]:
                 report(
                     {
-                        "index": index,
                         "id": _as_int(source),
                         "action": "merge",
                         "success": True,
@@ -402,17 +404,10 @@ def create_app(sb: Sandbox) -> Flask:
                 try:
                     change = account.create_ticket(item, user, imported=True)
                 except ApiError as exc:
-                    report(failure(index, None, exc))
+                    # Zendesk reports failed creations by position: there is no id yet.
+                    report({**failure(None, exc, "create"), "index": index})
                 else:
-                    report(
-                        {
-                            "index": index,
-                            "id": change.after["id"],
-                            "action": "create",
-                            "success": True,
-                            "status": "Created",
-                        }
-                    )
+                    report({"index": index, "id": change.after["id"]})
 
         job = sb.jobs.submit("bulk_import", len(tickets), work)
         return json_response({"job_status": present_job(job, base_url())})

@@ -121,16 +121,15 @@ def present_job(job: dict[str, Any], base_url: str) -> dict[str, Any]:
     return out
 
 
-def failure(index: int, ticket_id: Any, exc: ApiError) -> dict[str, Any]:
+def failure(ticket_id: Any, exc: ApiError, action: str = "update") -> dict[str, Any]:
     """One failed item in a job's results, with Zendesk's error name and the reason."""
     details = exc.description or exc.error
     if exc.details:
         details = "; ".join(d["description"] for v in exc.details.values() for d in v)
     return {
-        "index": index,
         "id": ticket_id,
+        "action": action,
         "success": False,
-        "status": "Failed",
         "error": exc.error,
         "details": details,
     }

@@ -45,6 +45,8 @@ KNOWN_NULLABLE: dict[str, tuple[str, ...]] = {
     ),
     "TicketFieldObject": ("agent_description", "creator_user_id", "creator_app_name"),
     "SearchResultObject": ("name", "default", "deleted"),
+    # Durations are {"calendar": null, "business": null} until they apply (not solved yet).
+    "TicketMetricTimeObject": ("calendar", "business"),
     "UserForAdmin": ("default_group_id", "signature", "last_login_at"),
 }
 
@@ -101,6 +103,11 @@ class OAS:
             if re.match(pattern, path) and "{" in template:
                 return template
         raise AssertionError(f"OAS has no path matching {path}")
+
+    def validate_object(self, schema_name: str, body: Any) -> None:
+        """For the few places where the OAS itself is wrong about the envelope."""
+        schema = {**self.root, "$ref": f"#/components/schemas/{schema_name}"}
+        jsonschema.Draft7Validator(schema).validate(body)
 
     def validate(self, method: str, path: str, status: int, body: Any) -> None:
         schema = {**self.root, **self.response_schema(method, path, status)}
