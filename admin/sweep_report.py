@@ -166,9 +166,28 @@ def build_report(
     }
 
 
+def _json(value: object, **options: Any) -> str:
+    return json.dumps(value, ensure_ascii=False, allow_nan=False, **options)
+
+
 def dumps_report(report: Mapping[str, Any]) -> str:
-    """The report's JSON text: fixed key order, two-space indent, UTF-8 text, trailing newline."""
-    return json.dumps(report, indent=2, ensure_ascii=False, allow_nan=False) + "\n"
+    """The report's JSON text: fixed key order, UTF-8, one ticket per line, trailing newline.
+
+    One line per ticket makes `diff` of two reports (two dates, or two runs) list exactly
+    the tickets whose decision, reason or dates changed.
+    """
+    head = {key: value for key, value in report.items() if key != "tickets"}
+    lines = ["{"]
+    lines.extend(f"  {_json(key)}: {_json(value)}," for key, value in head.items())
+    rows = [f"    {_json(row)}" for row in report.get("tickets", ())]
+    if rows:
+        lines.append('  "tickets": [')
+        lines.append(",\n".join(rows))
+        lines.append("  ]")
+    else:
+        lines.append('  "tickets": []')
+    lines.append("}")
+    return "\n".join(lines) + "\n"
 
 
 _CSS = """

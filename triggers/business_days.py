@@ -26,7 +26,7 @@ from zoneinfo import ZoneInfo
 
 import holidays
 
-from mappings.model import Team
+from mappings.model import WEEKDAYS, Team
 
 __all__ = [
     "add_business_days",
@@ -50,13 +50,23 @@ def holidays_for(country: str, subdivision: str | None, year: int) -> frozenset[
     return frozenset(calendar.keys())
 
 
+@lru_cache(maxsize=64)
+def _weekday_numbers(days: tuple[str, ...]) -> frozenset[int]:
+    # Team.weekdays builds a new set on each access; a sweep asks hundreds of thousands of times.
+    return frozenset(WEEKDAYS.index(d) for d in days)
+
+
+def _weekdays(team: Team) -> frozenset[int]:
+    return _weekday_numbers(team.days)
+
+
 def _team_holidays(team: Team, year: int) -> frozenset[date]:
     return holidays_for(team.holiday_country, team.holiday_subdivision, year)
 
 
 def is_business_day(team: Team, day: date) -> bool:
     """True when `day` is one of the team's working days and not one of its public holidays."""
-    return day.weekday() in team.weekdays and day not in _team_holidays(team, day.year)
+    return day.weekday() in _weekdays(team) and day not in _team_holidays(team, day.year)
 
 
 def _zone(team: Team) -> ZoneInfo:
@@ -88,10 +98,10 @@ def _count_weekdays(team: Team, first: date, last: date) -> int:
     """Working weekdays in [first, last], holidays ignored; arithmetic, not a day-by-day walk."""
     days = (last - first).days + 1
     weeks, rest = divmod(days, 7)
-    count = weeks * len(team.weekdays)
+    count = weeks * len(_weekdays(team))
     day = first + timedelta(days=weeks * 7)
     for _ in range(rest):
-        count += day.weekday() in team.weekdays
+        count += day.weekday() in _weekdays(team)
         day += ONE_DAY
     return count
 
@@ -116,7 +126,7 @@ def business_days_between(team: Team, start: datetime, end: datetime) -> int:
         count -= sum(
             1
             for holiday in _team_holidays(team, year)
-            if first <= holiday <= last and holiday.weekday() in team.weekdays
+            if first <= holiday <= last and holiday.weekday() in _weekdays(team)
         )
     return count
 
@@ -129,7 +139,7 @@ def add_business_days(team: Team, start: datetime, n: int) -> date:
     _require_aware("start", start)
     if n < 1:
         raise ValueError(f"n must be at least 1 business day, got {n}")
-    if not team.weekdays:
+    if not _weekdays(team):
         raise ValueError(f"team {team.key!r} has no working days")
     day = _first_candidate(team, start)
     counted = 0

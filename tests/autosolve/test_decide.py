@@ -361,3 +361,49 @@ def test_snapshot_stamp_is_kept_for_the_safe_update(
         ticket, agent_comment(THANKSGIVING_EVE), all_media, config, ny(2026, 12, 4, 2), None
     )
     assert result.snapshot_stamp == "2026-12-01T10:00:00Z"
+
+
+def test_other_end_user_spoke_last_is_waiting_on_us(
+    all_media: Team, config: AutoSolveConfig
+) -> None:
+    """An end user who is neither requester nor CC still leaves the ticket waiting on us."""
+    result = decide(
+        snapshot(),
+        end_user_comment(THANKSGIVING_EVE, 777),
+        all_media,
+        config,
+        ny(2027, 1, 15),
+        None,
+    )
+    assert result.decision is Outcome.WAITING_ON_US
+    assert texts.WHO_OTHER_END_USER in result.reason
+
+
+@pytest.mark.parametrize(
+    ("stored", "writes"),
+    [
+        (ny(2026, 12, 3, 0), False),  # a datetime holding the right date
+        ("2026-12-03T00:00:00Z", False),
+        ("not a date", True),  # unreadable value: rewritten with the real date
+        ("", True),
+    ],
+)
+def test_due_field_values_are_read_leniently(
+    all_media: Team, config: AutoSolveConfig, stored: object, writes: bool
+) -> None:
+    """Whatever form the due field arrives in, a correct date is kept and a wrong one fixed."""
+    ticket = snapshot(fields={FIELD_AUTO_SOLVE_DUE: stored})
+    result = decide(
+        ticket, agent_comment(THANKSGIVING_EVE), all_media, config, ny(2026, 11, 30, 2), None
+    )
+    assert (result.actions != ()) is writes
+
+
+def test_config_needs_an_awaiting_status() -> None:
+    """Mappings with no "Awaiting your reply" status cannot drive a sweep."""
+    with pytest.raises(ValueError, match="Awaiting your reply"):
+        AutoSolveConfig(awaiting_statuses=frozenset())
+    with pytest.raises(ValueError, match="solve_after must be an integer"):
+        AutoSolveConfig(solve_after=5.0)  # type: ignore[arg-type]
+    with pytest.raises(ValueError, match="must be a list"):
+        AutoSolveConfig.from_settings({"exempt_forms": "12"})

@@ -256,3 +256,19 @@ def test_write_report_writes_json_and_html_side_by_side(tmp_path: Path) -> None:
     assert sorted(p.name for p in json_path.parent.iterdir()) == ["run.html", "run.json"]
     with pytest.raises(ValueError, match=r"give the \.json path"):
         write_report(report, tmp_path / "run.html")
+
+
+def test_json_text_is_valid_with_one_ticket_per_line(
+    mappings: Mappings, config: AutoSolveConfig
+) -> None:
+    """The text parses back to the same report, and each ticket is one line (diff-friendly)."""
+    report = build_report(
+        "r", AS_OF, True, sweep(mappings, config, AS_OF), api_calls=1, examined=6, changed=0
+    )
+    text = dumps_report(report)
+    assert json.loads(text) == report
+    ticket_lines = [line for line in text.splitlines() if line.startswith('    {"id": ')]
+    assert len(ticket_lines) == 6
+    assert "›" in dumps_report({**report, "run_id": "›"})  # UTF-8 text, not \\u escapes
+    empty = build_report("r", AS_OF, True, [], api_calls=0, examined=0, changed=0)
+    assert json.loads(dumps_report(empty)) == empty

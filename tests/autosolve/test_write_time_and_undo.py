@@ -186,3 +186,25 @@ def test_reply_rule_ignores_agents_private_notes_and_stale_solved_snapshots() ->
     awaiting = snapshot(fields={FIELD_AUTO_SOLVE_DUE: "2026-12-03"})
     assert after_requester_reply(awaiting, author_is_agent=True, public=True) is None
     assert after_requester_reply(awaiting, author_is_agent=False, public=False) is None
+
+
+def test_reply_after_auto_solve_with_due_date_does_both_in_one_update() -> None:
+    """Reopened after auto-solve with a due date set: one update, one note with both reasons."""
+    reopened = snapshot(
+        status="open",
+        custom_status="open_cx",
+        fields={FIELD_RESOLUTION_TYPE: RESOLUTION_AUTO_SOLVED, FIELD_AUTO_SOLVE_DUE: "2026-12-03"},
+        tags=frozenset({TAG_REMINDED, TAG_SOLVED}),
+    )
+    result = after_requester_reply(reopened, author_is_agent=False, public=True)
+    assert result is not None
+    assert result.actions == (
+        SetField(FIELD_RESOLUTION_TYPE, None),
+        SetField(FIELD_AUTO_SOLVE_DUE, None),
+        RemoveTags((TAG_REMINDED,)),
+        InternalNote(
+            texts.REOPENED_NOTE
+            + " "
+            + texts.CLOCK_STOPPED_NOTE.format(due_date="Thursday, December 3, 2026")
+        ),
+    )
