@@ -1,7 +1,10 @@
 """Auto-solve decisions: who is due a reminder or a solve, undo, and the requester-reply rule. No I/O.
 
-The sweep (which lists tickets, reads who spoke last and writes updates) is a thin loop over
-`decide`, `recheck`, `conflict` and, for undo, `undo_decision`; the webhook worker calls
+The sweep (which lists tickets, reads who spoke last and writes updates) is a thin loop:
+`is_candidate` on listed tickets, `last_public_comment` from comment events, `decide`,
+one safe update of `decision.actions` (unless dry run), `conflict` on 409 then re-read and
+`decide` again (`recheck` when it holds a fresh ticket), `next_state` into the store after a
+successful write. Undo is `undo_decision` per solved ticket; the webhook worker calls
 `after_requester_reply`.
 
 Rules, in the order `decide` applies them:
@@ -49,6 +52,7 @@ from triggers.model import (
     FIELD_RESOLUTION_TYPE,
     Action,
     AddTags,
+    Comment,
     Decision,
     FieldValue,
     InternalNote,
@@ -77,6 +81,9 @@ __all__ = [
     "conflict",
     "decide",
     "exemption",
+    "is_candidate",
+    "last_public_comment",
+    "next_state",
     "recheck",
     "undo_actions",
     "undo_decision",
@@ -240,6 +247,37 @@ def exemption(snapshot: TicketSnapshot, config: AutoSolveConfig) -> str | None:
     if snapshot.form_id is not None and snapshot.form_id in config.exempt_forms:
         return texts.REASON_EXEMPT.format(what=texts.EXEMPT_BY_FORM, value=snapshot.form_id)
     return None
+
+
+def is_candidate(snapshot: TicketSnapshot, config: AutoSolveConfig) -> bool:
+    """Should the sweep examine this listed ticket at all: awaiting the requester, not exempt."""
+    return (
+        snapshot.custom_status in config.awaiting_statuses and exemption(snapshot, config) is None
+    )
+
+
+def last_public_comment(
+    comments: Iterable[Comment], service_user_ids: Iterable[int]
+) -> LastPublicComment | None:
+    """The latest public comment not written by cxlayer's own users, from a ticket's comments.
+
+    Comments may come in any order; of two at the same instant the later-listed one wins
+    (Zendesk lists comments oldest first).
+    """
+    own = frozenset(service_user_ids)
+    latest: Comment | None = None
+    for comment in comments:
+        if not comment.public or comment.author_id in own:
+            continue
+        if latest is None or comment.created_at >= latest.created_at:
+            latest = comment
+    if latest is None:
+        return None
+    return LastPublicComment(
+        created_at=latest.created_at,
+        author_id=latest.author_id,
+        author_is_agent=latest.author_is_agent,
+    )
 
 
 def _as_date(value: FieldValue) -> date | None:
@@ -421,6 +459,25 @@ def recheck(fresh: TicketSnapshot, decision: AutoSolveDecision, config: AutoSolv
         and fresh.custom_status in config.awaiting_statuses
         and exemption(fresh, config) is None
     )
+
+
+def next_state(
+    decision: AutoSolveDecision, previous: EpisodeState | None, written_at: datetime
+) -> EpisodeState | None:
+    """What the store keeps once the decision's update succeeded (never after a dry run).
+
+    A reminder is recorded for its episode; a later decision in the same episode keeps the
+    reminder; a new clock start begins a fresh record; no clock means nothing to keep.
+    """
+    if decision.decision in (Outcome.CONFLICT, Outcome.EXEMPT):
+        return previous  # nothing was written: the store keeps what it knew
+    if decision.clock_start is None:
+        return None  # waiting on us, not awaiting or no agent comment: no episode runs
+    same_episode = previous is not None and previous.clock_start == decision.clock_start
+    reminded_at = previous.reminded_at if same_episode and previous is not None else None
+    if decision.decision is Outcome.REMIND:
+        reminded_at = written_at
+    return EpisodeState(clock_start=decision.clock_start, reminded_at=reminded_at, due=decision.due)
 
 
 def conflict(decision: AutoSolveDecision, detail: str) -> AutoSolveDecision:
