@@ -150,7 +150,9 @@ DECISION_LABELS = {
 }
 REPORT_TITLE = "Auto-solve sweep {run_id}"
 REPORT_DRY_RUN = "Dry run: nothing was written to Zendesk."
-REPORT_REAL_RUN = "Real run: the decisions below were written to Zendesk."
+REPORT_REAL_RUN = (
+    "Real run: the actions decided below were written to Zendesk; conflicts were left untouched."
+)
 REPORT_AS_OF = "As of {as_of}"
 REPORT_API_CALLS = "API calls: {api_calls}"
 REPORT_PER_1000_EXAMINED = "per 1,000 tickets examined: {value}"

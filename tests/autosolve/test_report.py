@@ -272,3 +272,31 @@ def test_json_text_is_valid_with_one_ticket_per_line(
     assert "›" in dumps_report({**report, "run_id": "›"})  # UTF-8 text, not \\u escapes
     empty = build_report("r", AS_OF, True, [], api_calls=0, examined=0, changed=0)
     assert json.loads(dumps_report(empty)) == empty
+
+
+def test_html_is_well_formed(mappings: Mappings, config: AutoSolveConfig) -> None:
+    """Every opened element is closed in order (a broken row would break the whole table)."""
+    from html.parser import HTMLParser
+
+    class Balance(HTMLParser):
+        def __init__(self) -> None:
+            super().__init__()
+            self.stack: list[str] = []
+            self.errors: list[str] = []
+
+        def handle_starttag(self, tag: str, attrs: object) -> None:
+            if tag != "meta":
+                self.stack.append(tag)
+
+        def handle_endtag(self, tag: str) -> None:
+            if self.stack and self.stack[-1] == tag:
+                self.stack.pop()
+            else:
+                self.errors.append(tag)
+
+    checker = Balance()
+    report = build_report(
+        "r", AS_OF, False, sweep(mappings, config, AS_OF), api_calls=5, examined=6, changed=2
+    )
+    checker.feed(render_html(report))
+    assert (checker.errors, checker.stack) == ([], [])
