@@ -39,7 +39,7 @@ from __future__ import annotations
 
 from collections.abc import Iterable, Mapping
 from dataclasses import dataclass, field, replace
-from datetime import date, datetime
+from datetime import UTC, date, datetime
 from enum import StrEnum
 from typing import Any
 from zoneinfo import ZoneInfo
@@ -294,6 +294,11 @@ def _as_date(value: FieldValue) -> date | None:
     return None
 
 
+def _utc_text(moment: datetime) -> str:
+    """UTC with a Z, as the report writes times, so reasons read the same on every host."""
+    return moment.astimezone(UTC).isoformat().replace("+00:00", "Z")
+
+
 def _who(snapshot: TicketSnapshot, author_id: int) -> str:
     if author_id == snapshot.requester_id:
         return texts.WHO_REQUESTER
@@ -372,7 +377,7 @@ def decide(  # noqa: PLR0917  the six inputs of a decision, positional as the sw
             decision=Outcome.WAITING_ON_US,
             reason=texts.REASON_WAITING_ON_US.format(
                 who=_who(snapshot, last_public.author_id),
-                when=last_public.created_at.isoformat(),
+                when=_utc_text(last_public.created_at),
             ),
         )
 

@@ -45,7 +45,7 @@ def test_requester_spoke_last_is_waiting_on_us_and_never_touched(
     assert result.actions == ()
     assert result.clock_start is None and result.due is None
     assert result.reason == texts.REASON_WAITING_ON_US.format(
-        who=texts.WHO_REQUESTER, when=THANKSGIVING_EVE.isoformat()
+        who=texts.WHO_REQUESTER, when="2026-11-25T15:00:00Z"
     )
 
 
