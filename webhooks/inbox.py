@@ -87,16 +87,19 @@ _holder = aliased(InboxEvent)
 _now = bindparam("now", type_=store.UTCDateTime())
 
 # Due or abandoned, first unfinished of its ticket, and its ticket not held by anyone.
+# "First unfinished" is written as membership in the per-ticket MIN(id) of unfinished rows,
+# one pass over a small partial index, so the plan stays cheap even before the table has
+# statistics (a correlated NOT EXISTS degraded to a quadratic scan on a fresh PostgreSQL).
 # Built once: constructing these expressions costs more than running them.
 _CLAIMABLE = and_(
     or_(
         and_(InboxEvent.status == PENDING, InboxEvent.next_attempt_at <= _now),
         and_(InboxEvent.status == PROCESSING, InboxEvent.lease_expires_at <= _now),
     ),
-    ~exists().where(
-        _older.ticket_id == InboxEvent.ticket_id,
-        _older.id < InboxEvent.id,
-        _older.status.in_((PENDING, PROCESSING)),
+    InboxEvent.id.in_(
+        select(func.min(_older.id))
+        .where(_older.status.in_((PENDING, PROCESSING)))
+        .group_by(_older.ticket_id)
     ),
     ~exists().where(
         _holder.ticket_id == InboxEvent.ticket_id,
