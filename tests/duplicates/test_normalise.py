@@ -1,0 +1,133 @@
+"""Normalisation of e-mail noise in ticket subjects and first comments, and tokenisation."""
+
+from __future__ import annotations
+
+import pytest
+
+from triggers.duplicates import normalise as nz
+
+REPLY_WITH_QUOTE = """Hi team,
+
+The March invoices still do not show up in the billing portal for our agency.
+
+Thanks,
+Priya Raman
+Northwind Media | +1 555 0100
+
+On Tue, 3 Mar 2026 at 10:02, Mediaocean Support <support@example.com>
+wrote:
+> Hello Priya, the invoices were republished this morning.
+> Kind regards
+"""
+
+OUTLOOK_FORWARD = """Please see below, the export is failing again.
+
+________________________________
+From: Tom Baker <tom@example.com>
+Sent: Monday, March 2, 2026 9:14 AM
+To: Support <support@example.com>
+Subject: Export failing
+
+The nightly export stopped at 02:00.
+"""
+
+ORIGINAL_MESSAGE = """Same problem as yesterday with the media plan approval.
+-----Original Message-----
+From: someone@example.com
+approval stuck
+"""
+
+
+@pytest.mark.parametrize(
+    ("subject", "expected"),
+    [
+        ("RE: FW: Invoices missing", "Invoices missing"),
+        ("Re[2]: Fwd: AW: Login fails", "Login fails"),
+        ("[Ticket #48213] Invoices missing", "Invoices missing"),
+        ("Ticket 48213 - export stuck", "- export stuck"),
+        ("  Report   broken\tagain ", "Report broken again"),
+        ("Reset password", "Reset password"),  # "Re" inside a word is not a prefix
+    ],
+)
+def test_subject_prefixes_and_ticket_numbers_are_removed(subject: str, expected: str) -> None:
+    assert nz.normalise_subject(subject) == expected
+
+
+def test_reply_keeps_only_the_new_text() -> None:
+    """Greeting, signature and the quoted older mail (two-line "On ... wrote:") go away."""
+    assert nz.normalise_body(REPLY_WITH_QUOTE) == (
+        "The March invoices still do not show up in the billing portal for our agency."
+    )
+
+
+def test_outlook_forward_header_starts_the_quote() -> None:
+    assert nz.normalise_body(OUTLOOK_FORWARD) == "Please see below, the export is failing again."
+
+
+def test_original_message_separator_starts_the_quote() -> None:
+    assert nz.normalise_body(ORIGINAL_MESSAGE) == (
+        "Same problem as yesterday with the media plan approval."
+    )
+
+
+def test_gt_quoted_lines_are_dropped_wherever_they_are() -> None:
+    body = "Still broken.\n> old text one\n> old text two\nAny update?"
+    assert nz.normalise_body(body) == "Still broken. Any update?"
+
+
+def test_signature_delimiter_and_mobile_footer_end_the_text() -> None:
+    assert nz.normalise_body("Report is empty.\n-- \nJane\nAcme") == "Report is empty."
+    assert nz.normalise_body("Report is empty.\n\nSent from my iPhone") == "Report is empty."
+
+
+def test_thanks_in_the_middle_of_a_long_message_is_kept() -> None:
+    """A closing word only starts a signature near the end of the message."""
+    lines = ["Thanks,"] + [f"Step {i}: the export stopped at row {i}." for i in range(12)]
+    text = nz.normalise_body("\n".join(lines))
+    assert text.startswith("Thanks, Step 0")
+    assert text.endswith("row 11.")
+
+
+@pytest.mark.parametrize(
+    ("body", "expected"),
+    [
+        ("Hi team, the report fails.", "the report fails."),
+        ("Hello\nThe report fails.", "The report fails."),
+        ("Dear Support,\n\nThe report fails.", "The report fails."),
+        ("Good morning! The report fails.", "The report fails."),
+        ("Highlights are missing in the report.", "Highlights are missing in the report."),
+    ],
+)
+def test_greetings_are_removed(body: str, expected: str) -> None:
+    assert nz.normalise_body(body) == expected
+
+
+def test_ticket_references_are_extracted_before_they_are_removed() -> None:
+    text = "Same as ticket 48213 and #48220, see [Ticket #123]; case no. 7781; version 2.3"
+    assert nz.ticket_references(text) == frozenset({48213, 48220, 123, 7781})
+    stripped = nz.strip_ticket_numbers(text)
+    assert "48213" not in stripped and "123" not in stripped and "2.3" in stripped
+
+
+def test_words_drop_stopwords_and_single_letters() -> None:
+    assert nz.words("The Export of a CSV file is failing, i.e. it's broken") == [
+        "export",
+        "csv",
+        "file",
+        "failing",
+        "broken",
+    ]
+
+
+def test_bigrams_and_character_ngrams() -> None:
+    assert nz.word_bigrams(["export", "csv", "fails"]) == ["export csv", "csv fails"]
+    grams = nz.char_ngrams(["csv"], 3, 4)
+    assert grams == [" cs", "csv", "sv ", " csv", "csv "]
+
+
+def test_sentences_split_on_punctuation_and_lines() -> None:
+    assert nz.split_sentences("One thing. Another!\nThird line") == [
+        "One thing.",
+        "Another!",
+        "Third line",
+    ]

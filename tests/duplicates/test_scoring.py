@@ -1,0 +1,206 @@
+"""Scoring properties: text similarity ordering, signals, the idf model and matching sentences."""
+
+from __future__ import annotations
+
+from datetime import timedelta
+
+import pytest
+
+from tests.duplicates.conftest import NOW, row
+from triggers.duplicates import (
+    DuplicateSettings,
+    TicketIndex,
+    TicketRow,
+    score_candidates,
+)
+from triggers.duplicates.scoring import (
+    BM25_ALL,
+    METHODS,
+    IdfModel,
+    TicketFacts,
+    apply_signals,
+    term_counts,
+)
+
+ORIGINAL = (
+    "Delivery report export fails with timeout",
+    "Hi team,\nExporting the delivery report for the Spring campaign fails with a timeout "
+    "error after two minutes. We need it for the client meeting.\nThanks,\nAna",
+)
+SAME = ("RE: Delivery report export fails with timeout", ORIGINAL[1])
+PARAPHRASE = (
+    "Timeout when exporting delivery report",
+    "Hello, the delivery report export of our Spring campaign times out, the error comes "
+    "after about two minutes.",
+)
+UNRELATED = ("Add a new user", "Please add an account for our new planner, Maria.")
+
+
+def _scores(index: TicketIndex, new: TicketRow, *others: TicketRow) -> dict[int, float]:
+    entries = [index.upsert(o) for o in others]
+    new_entry = index.upsert(new)
+    matches = score_candidates(
+        new, new_entry.features, entries, index.model, DuplicateSettings(flag_threshold=0.3)
+    )
+    return {m.candidate_id: m.score for m in matches}
+
+
+def test_identical_beats_paraphrase_beats_unrelated(index: TicketIndex) -> None:
+    new = row(50, *ORIGINAL)
+    scores = _scores(index, new, row(51, *SAME), row(52, *PARAPHRASE), row(53, *UNRELATED))
+    assert scores[51] > scores[52] > scores[53]
+    assert scores[51] > 0.95
+    assert scores[53] < 0.1
+    assert all(0.0 <= s <= 1.0 for s in scores.values())
+
+
+@pytest.mark.parametrize("method", sorted(METHODS))
+def test_every_method_orders_identical_paraphrase_unrelated(
+    index: TicketIndex, method: str
+) -> None:
+    """The variants the evaluation compares all respect the basic ordering."""
+    new = row(50, *ORIGINAL)
+    entries = [index.upsert(r) for r in (row(51, *SAME), row(52, *PARAPHRASE), row(53, *UNRELATED))]
+    matches = score_candidates(
+        new,
+        index.upsert(new).features,
+        entries,
+        index.model,
+        DuplicateSettings(),
+        method=METHODS[method],
+    )
+    by_id = {m.candidate_id: m.score for m in matches}
+    assert by_id[51] > by_id[52] > by_id[53]
+
+
+def test_reference_to_the_candidate_number_raises_the_score(index: TicketIndex) -> None:
+    plain = row(60, *PARAPHRASE)
+    referring = row(61, PARAPHRASE[0], PARAPHRASE[1] + " Same as ticket #70.")
+    candidate = index.upsert(row(70, *ORIGINAL, created_at=NOW - timedelta(hours=2)))
+    settings = DuplicateSettings(flag_threshold=0.3)
+    without = score_candidates(
+        plain, index.upsert(plain).features, [candidate], index.model, settings
+    )
+    with_ref = score_candidates(
+        referring, index.upsert(referring).features, [candidate], index.model, settings
+    )
+    assert with_ref[0].score > without[0].score
+    assert with_ref[0].signals["references_candidate"] is True
+    assert "references_candidate" not in without[0].signals
+
+
+def test_reference_alone_does_not_reach_a_flag() -> None:
+    """Mentioning another ticket with unrelated text is not evidence of a duplicate."""
+    score, _ = apply_signals(0.0, TicketFacts(2), TicketFacts(1), frozenset({1}))
+    assert 0.0 < score < 0.2
+
+
+def test_different_product_lowers_and_same_product_raises() -> None:
+    base, _ = apply_signals(0.5, TicketFacts(2), TicketFacts(1), frozenset())
+    different, signals = apply_signals(
+        0.5, TicketFacts(2, product="prisma"), TicketFacts(1, product="lumina"), frozenset()
+    )
+    same, _ = apply_signals(
+        0.5, TicketFacts(2, product="prisma"), TicketFacts(1, product="prisma"), frozenset()
+    )
+    assert different < base < same
+    assert signals["same_product"] is False
+
+
+def test_time_apart_lowers_the_score_gently() -> None:
+    new = TicketFacts(2, created_at=NOW)
+    same_day, _ = apply_signals(
+        0.5, new, TicketFacts(1, created_at=NOW - timedelta(hours=3)), frozenset()
+    )
+    week, _ = apply_signals(
+        0.5, new, TicketFacts(1, created_at=NOW - timedelta(days=7)), frozenset()
+    )
+    far, signals = apply_signals(
+        0.5, new, TicketFacts(1, created_at=NOW - timedelta(days=14)), frozenset()
+    )
+    assert same_day == 0.5
+    assert same_day > week > far >= 0.5 * 0.85
+    assert signals["days_apart"] == 14.0
+
+
+def test_other_organization_lowers_the_score() -> None:
+    same, _ = apply_signals(
+        0.5, TicketFacts(2, organization_id=1), TicketFacts(1, organization_id=1), frozenset()
+    )
+    other, _ = apply_signals(
+        0.5, TicketFacts(2, organization_id=1), TicketFacts(1, organization_id=2), frozenset()
+    )
+    assert other < same == 0.5
+
+
+def test_idf_is_learned_incrementally_and_forgets_removed_tickets() -> None:
+    model = IdfModel()
+    first = model.learn("Invoice wrong", "The invoice total is wrong")
+    model.learn("Invoice missing", "No invoice this month")
+    invoice = model.vocabulary["invoice"]
+    wrong = model.vocabulary["wrong"]
+    assert model.n_docs == 2
+    assert model.df[invoice] == 2 and model.df[wrong] == 1
+    assert model.idf_table()[wrong] > model.idf_table()[invoice]
+    model.remove(first)
+    assert model.n_docs == 1 and model.df[wrong] == 0
+
+
+def test_idf_table_follows_a_growing_corpus() -> None:
+    """The cached idf refreshes once N has moved by more than 1%."""
+    model = IdfModel()
+    model.learn("Invoice wrong", "")
+    before = model.idf_table()[model.vocabulary["invoice"]]
+    for i in range(10):
+        model.learn(f"Topic {i}", "unrelated words")
+    assert model.idf_table()[model.vocabulary["invoice"]] > before
+
+
+def test_unknown_query_terms_still_count_in_the_query_norm(index: TicketIndex) -> None:
+    """A new ticket full of words no ticket has is not similar to a ticket sharing one word."""
+    candidate = index.upsert(row(80, "Invoice", "invoice"))
+    new = row(81, "Invoice zqxv blorf wibble", "glarp frumious invoice snark")
+    features = index.model.features(term_counts(new.subject, new.description), learn=False)
+    full = index.model.features(term_counts("Invoice", "invoice"), learn=False)
+    settings = DuplicateSettings()
+    partial = score_candidates(new, features, [candidate], index.model, settings)[0].score
+    exact = score_candidates(
+        row(82, "Invoice", "invoice"), full, [candidate], index.model, settings
+    )
+    assert partial < exact[0].score
+
+
+def test_bm25_of_a_ticket_with_itself_is_one(index: TicketIndex) -> None:
+    entry = index.upsert(row(90, *ORIGINAL))
+    other = index.upsert(row(91, *ORIGINAL))
+    match = score_candidates(
+        row(90, *ORIGINAL),
+        entry.features,
+        [other],
+        index.model,
+        DuplicateSettings(),
+        method=BM25_ALL,
+    )
+    assert match[0].score == pytest.approx(1.0)
+
+
+def test_matching_sentences_pair_what_both_tickets_say(index: TicketIndex) -> None:
+    old = index.upsert(row(95, *ORIGINAL))
+    new = row(96, *PARAPHRASE)
+    [match] = score_candidates(
+        new, index.upsert(new).features, [old], index.model, DuplicateSettings(flag_threshold=0.05)
+    )
+    assert match.matching_sentences
+    new_sentence, old_sentence = match.matching_sentences[0]
+    assert "delivery report" in new_sentence.lower() and "delivery report" in old_sentence.lower()
+    assert "Thanks" not in old_sentence and "Hi team" not in old_sentence
+
+
+def test_no_sentences_below_the_flag_threshold(index: TicketIndex) -> None:
+    """Sentences are only computed for matches an agent will see."""
+    old = index.upsert(row(97, *UNRELATED))
+    new = row(98, *ORIGINAL)
+    [match] = score_candidates(
+        new, index.upsert(new).features, [old], index.model, DuplicateSettings()
+    )
+    assert match.matching_sentences == []

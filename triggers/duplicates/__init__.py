@@ -1,0 +1,246 @@
+"""Duplicate tickets: find a requester's earlier tickets on the same issue and flag them.
+
+Pure: `find_duplicates` reads an in-memory `TicketIndex` and an `IdfModel`; `flag_decision`
+turns matches into actions. Persistence and Zendesk calls belong to other packages.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterable, Mapping, Sequence
+from dataclasses import dataclass
+
+from triggers.duplicates import texts
+from triggers.duplicates.candidates import (
+    MAX_STORED_DESCRIPTION,
+    IndexedTicket,
+    TicketIndex,
+    TicketRow,
+)
+from triggers.duplicates.scoring import (
+    DEFAULT_METHOD,
+    DEFAULT_WINDOW_DAYS,
+    Features,
+    IdfModel,
+    Match,
+    TextMethod,
+    TicketFacts,
+    apply_signals,
+    matching_sentences,
+    prepare_query,
+    term_counts,
+    text_similarity,
+    ticket_sentences,
+)
+from triggers.model import (
+    FIELD_DUPLICATE_OF,
+    AddTags,
+    Decision,
+    InternalNote,
+    SetField,
+    TicketSnapshot,
+)
+
+__all__ = [
+    "DEFAULT_FLAG_THRESHOLD",
+    "DuplicateSettings",
+    "IdfModel",
+    "IndexedTicket",
+    "Match",
+    "TicketIndex",
+    "TicketRow",
+    "find_duplicates",
+    "flag_decision",
+    "pair_key",
+    "score_candidates",
+]
+
+RULE_NAME = "duplicates.flag"
+# Chosen on the labelled data: the lowest threshold whose dev-split precision stays >= 0.95
+# (bench/duplicates_eval.py; held-out precision 0.957, recall 0.52; bench/results/duplicates_eval.md).
+DEFAULT_FLAG_THRESHOLD = 0.19
+DEFAULT_MAX_CANDIDATES = 200  # a requester with more open tickets in the window is a robot
+
+
+@dataclass(frozen=True)
+class DuplicateSettings:
+    """The [duplicates] settings the pure core needs."""
+
+    window_days: float = DEFAULT_WINDOW_DAYS
+    same_organization: bool = False
+    flag_threshold: float = DEFAULT_FLAG_THRESHOLD
+    auto_threshold: float = 0.0  # 0 = off; acted on by the soft-merge rule, not here
+    max_candidates: int = DEFAULT_MAX_CANDIDATES
+    note_candidates: int = 3  # candidates listed in the internal note
+
+    def __post_init__(self) -> None:
+        if not 0.0 < self.flag_threshold <= 1.0:
+            raise ValueError(
+                f"duplicates.flag_threshold must be in (0, 1], got {self.flag_threshold}"
+            )
+        if not 0.0 <= self.auto_threshold <= 1.0:
+            raise ValueError(
+                f"duplicates.auto_threshold must be in [0, 1], got {self.auto_threshold}"
+            )
+        if self.window_days <= 0:
+            raise ValueError(f"duplicates.window_days must be positive, got {self.window_days}")
+        if self.max_candidates < 1 or self.note_candidates < 1:
+            raise ValueError("duplicates.max_candidates and note_candidates must be at least 1")
+
+    @classmethod
+    def from_mapping(cls, section: Mapping[str, object]) -> DuplicateSettings:
+        """From the [duplicates] settings section; missing keys take the defaults."""
+        defaults = cls()
+
+        def number(key: str, default: float) -> float:
+            value = section.get(key, default)
+            if isinstance(value, bool) or not isinstance(value, int | float):
+                raise ValueError(f"duplicates.{key} must be a number, got {value!r}")
+            return float(value)
+
+        same_org = section.get("same_organization", defaults.same_organization)
+        if not isinstance(same_org, bool):
+            raise ValueError(
+                f"duplicates.same_organization must be true or false, got {same_org!r}"
+            )
+        return cls(
+            window_days=number("window_days", defaults.window_days),
+            same_organization=same_org,
+            flag_threshold=number("flag_threshold", defaults.flag_threshold),
+            auto_threshold=number("auto_threshold", defaults.auto_threshold),
+            max_candidates=int(number("max_candidates", defaults.max_candidates)),
+            note_candidates=int(number("note_candidates", defaults.note_candidates)),
+        )
+
+
+def pair_key(a: int, b: int) -> frozenset[int]:
+    """Unordered pair of ticket ids, the unit of "not a duplicate" feedback."""
+    return frozenset((a, b))
+
+
+def _suppressed(pairs: Iterable[tuple[int, int] | frozenset[int]]) -> set[frozenset[int]]:
+    return {frozenset(p) for p in pairs}
+
+
+def _facts(row: TicketRow) -> TicketFacts:
+    return TicketFacts(row.id, row.product, row.organization_id, row.created_at)
+
+
+def score_candidates(
+    new: TicketRow,
+    new_features: Features,
+    candidates: Sequence[IndexedTicket],
+    model: IdfModel,
+    settings: DuplicateSettings,
+    *,
+    suppressed_pairs: Iterable[tuple[int, int] | frozenset[int]] = (),
+    method: TextMethod = DEFAULT_METHOD,
+    sentences_for: int | None = None,
+) -> list[Match]:
+    """Score `new` against each candidate, best first; suppressed pairs are left out.
+
+    Matching sentences are computed for the best `sentences_for` matches at or above the flag
+    threshold (default: settings.note_candidates), because only those are shown to agents.
+    """
+    suppressed = _suppressed(suppressed_pairs)
+    query = prepare_query(new_features, model)
+    new_facts = _facts(new)
+    scored: list[tuple[float, IndexedTicket, dict[str, object]]] = []
+    for candidate in candidates:
+        if candidate.row.id == new.id or pair_key(new.id, candidate.row.id) in suppressed:
+            continue
+        text, parts = text_similarity(query, candidate.features, model, method)
+        score, signals = apply_signals(
+            text, new_facts, _facts(candidate.row), new_features.references, settings.window_days
+        )
+        signals["fields"] = parts
+        scored.append((score, candidate, signals))
+    # Ties: the earlier ticket is the better "original".
+    scored.sort(key=lambda item: (-item[0], item[1].row.created_at, item[1].row.id))
+    limit = settings.note_candidates if sentences_for is None else sentences_for
+    new_sentences: list[str] | None = None
+    matches: list[Match] = []
+    for rank, (score, candidate, signals) in enumerate(scored):
+        pairs: list[tuple[str, str]] = []
+        if rank < limit and score >= settings.flag_threshold:
+            if new_sentences is None:
+                new_sentences = ticket_sentences(new.subject, new.description)
+            old_sentences = ticket_sentences(candidate.row.subject, candidate.row.description)
+            pairs = matching_sentences(new_sentences, old_sentences, model)
+        matches.append(Match(candidate.row.id, round(score, 4), pairs, signals))
+    return matches
+
+
+def find_duplicates(
+    ticket: TicketRow | TicketSnapshot,
+    index: TicketIndex,
+    model: IdfModel,
+    settings: DuplicateSettings,
+    *,
+    suppressed_pairs: Iterable[tuple[int, int] | frozenset[int]] = (),
+) -> list[Match]:
+    """Earlier open tickets of the same requester that may be the same issue, best first."""
+    row = TicketRow.from_snapshot(ticket) if isinstance(ticket, TicketSnapshot) else ticket
+    indexed = index.get(row.id)
+    if indexed is not None and (indexed.row.subject, indexed.row.description) == (
+        row.subject,
+        row.description[:MAX_STORED_DESCRIPTION],
+    ):
+        features = indexed.features
+    else:
+        features = model.features(term_counts(row.subject, row.description), learn=False)
+    candidates = index.candidates(
+        row,
+        window_days=settings.window_days,
+        same_organization=settings.same_organization,
+        limit=settings.max_candidates,
+    )
+    return score_candidates(
+        row, features, candidates, model, settings, suppressed_pairs=suppressed_pairs
+    )
+
+
+def note_body(matches: Sequence[Match], settings: DuplicateSettings) -> str:
+    """The internal note listing the flagged candidates, their scores and matching sentences."""
+    shown = [m for m in matches if m.score >= settings.flag_threshold][: settings.note_candidates]
+    if not shown:
+        raise ValueError("no match reaches the flag threshold; nothing to write")
+    lines = [texts.NOTE_HEADER, ""]
+    for match in shown:
+        lines.append(texts.NOTE_CANDIDATE.format(ticket_id=match.candidate_id, score=match.score))
+        if match.signals.get("references_candidate"):
+            lines.append(texts.NOTE_REFERENCE.format(ticket_id=match.candidate_id))
+        for new, old in match.matching_sentences:
+            lines.append(
+                texts.NOTE_SENTENCE_PAIR.format(new=new, old=old, ticket_id=match.candidate_id)
+            )
+    lines += ["", texts.NOTE_FOOTER.format(best_id=shown[0].candidate_id)]
+    return "\n".join(lines)
+
+
+def flag_decision(
+    ticket_id: int,
+    matches: Sequence[Match],
+    settings: DuplicateSettings,
+    *,
+    suppressed_pairs: Iterable[tuple[int, int] | frozenset[int]] = (),
+) -> Decision | None:
+    """Tag, "Duplicate of" and a note when the best unsuppressed match reaches flag_threshold."""
+    suppressed = _suppressed(suppressed_pairs)
+    allowed = sorted(
+        (m for m in matches if pair_key(ticket_id, m.candidate_id) not in suppressed),
+        key=lambda m: -m.score,
+    )
+    if not allowed or allowed[0].score < settings.flag_threshold:
+        return None
+    best = allowed[0]
+    return Decision(
+        rule=RULE_NAME,
+        reason=texts.FLAG_REASON.format(
+            best_id=best.candidate_id, score=best.score, threshold=settings.flag_threshold
+        ),
+        actions=(
+            AddTags((texts.TAG_POSSIBLE_DUPLICATE,)),
+            SetField(FIELD_DUPLICATE_OF, best.candidate_id),
+            InternalNote(note_body(allowed, settings)),
+        ),
+    )

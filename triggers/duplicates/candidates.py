@@ -1,0 +1,189 @@
+"""In-memory index of recent tickets and pure candidate selection (same requester, recent, open)."""
+
+from __future__ import annotations
+
+import bisect
+from collections.abc import Iterable, Iterator
+from dataclasses import dataclass
+from datetime import datetime, timedelta
+
+from triggers.duplicates.scoring import Features, IdfModel, term_counts
+from triggers.model import FIELD_PRODUCT, TicketSnapshot
+
+# Statuses whose tickets are never candidates: a closed ticket cannot be reopened or linked.
+EXCLUDED_STATUSES = frozenset({"closed", "deleted"})
+# Text kept per ticket for the "matching sentences" of a note; features use the full text.
+MAX_STORED_DESCRIPTION = 4000
+
+
+@dataclass(frozen=True, slots=True)
+class TicketRow:
+    """The columns the duplicate index keeps for a ticket."""
+
+    id: int
+    requester_id: int
+    organization_id: int | None
+    group: str | None
+    product: str | None
+    status: str
+    created_at: datetime
+    subject: str
+    description: str
+
+    @classmethod
+    def from_snapshot(cls, snapshot: TicketSnapshot) -> TicketRow:
+        if snapshot.created_at is None:
+            raise ValueError(f"ticket {snapshot.id} has no created_at; cannot index it")
+        product = snapshot.field(FIELD_PRODUCT)
+        return cls(
+            id=snapshot.id,
+            requester_id=snapshot.requester_id,
+            organization_id=snapshot.organization_id,
+            group=snapshot.group,
+            product=product if isinstance(product, str) else None,
+            status=snapshot.status,
+            created_at=snapshot.created_at,
+            subject=snapshot.subject,
+            description=snapshot.description,
+        )
+
+
+@dataclass(frozen=True, slots=True)
+class IndexedTicket:
+    row: TicketRow
+    features: Features
+
+
+def _key(row: TicketRow) -> tuple[float, int]:
+    return (row.created_at.timestamp(), row.id)
+
+
+class TicketIndex:
+    """Tickets by id, plus per-requester and per-organization lists sorted by creation time.
+
+    A window lookup is a binary search plus the tickets inside the window, so its cost is
+    proportional to the candidates, not to the index. Upserts keep the idf model current.
+    """
+
+    def __init__(self, model: IdfModel | None = None) -> None:
+        self.model = model if model is not None else IdfModel()
+        self._tickets: dict[int, IndexedTicket] = {}
+        self._by_requester: dict[int, list[tuple[float, int]]] = {}
+        self._by_organization: dict[int, list[tuple[float, int]]] = {}
+
+    def __len__(self) -> int:
+        return len(self._tickets)
+
+    def __contains__(self, ticket_id: object) -> bool:
+        return ticket_id in self._tickets
+
+    def __iter__(self) -> Iterator[IndexedTicket]:
+        return iter(self._tickets.values())
+
+    def get(self, ticket_id: int) -> IndexedTicket | None:
+        return self._tickets.get(ticket_id)
+
+    def upsert(self, row: TicketRow) -> IndexedTicket:
+        """Insert or replace a ticket; text features are recomputed only if the text changed."""
+        if row.created_at.tzinfo is None:
+            raise ValueError(f"ticket {row.id}: created_at must be timezone-aware")
+        stored = TicketRow(
+            id=row.id,
+            requester_id=row.requester_id,
+            organization_id=row.organization_id,
+            group=row.group,
+            product=row.product,
+            status=row.status,
+            created_at=row.created_at,
+            subject=row.subject,
+            description=row.description[:MAX_STORED_DESCRIPTION],
+        )
+        old = self._tickets.get(row.id)
+        if old is not None and (old.row.subject, old.row.description) == (
+            stored.subject,
+            stored.description,
+        ):
+            features = old.features
+        else:
+            features = self.model.features(term_counts(row.subject, row.description), learn=True)
+            if old is not None:
+                self.model.remove(old.features)
+            self.model.add(features)
+        if old is not None:
+            self._unlink(old.row)
+        entry = IndexedTicket(stored, features)
+        self._tickets[row.id] = entry
+        bisect.insort(self._by_requester.setdefault(row.requester_id, []), _key(stored))
+        if row.organization_id is not None:
+            bisect.insort(self._by_organization.setdefault(row.organization_id, []), _key(stored))
+        return entry
+
+    def upsert_many(self, rows: Iterable[TicketRow]) -> int:
+        count = 0
+        for row in rows:
+            self.upsert(row)
+            count += 1
+        return count
+
+    def remove(self, ticket_id: int) -> bool:
+        """Forget a ticket (deleted, or older than the retention the caller keeps)."""
+        old = self._tickets.pop(ticket_id, None)
+        if old is None:
+            return False
+        self._unlink(old.row)
+        self.model.remove(old.features)
+        return True
+
+    def _unlink(self, row: TicketRow) -> None:
+        for table, owner in (
+            (self._by_requester, row.requester_id),
+            (self._by_organization, row.organization_id),
+        ):
+            if owner is None:
+                continue
+            keys = table.get(owner)
+            if not keys:
+                continue
+            i = bisect.bisect_left(keys, _key(row))
+            if i < len(keys) and keys[i] == _key(row):
+                del keys[i]
+            if not keys:
+                del table[owner]
+
+    def _window(
+        self, keys: list[tuple[float, int]], new: TicketRow, window_days: float
+    ) -> Iterator[int]:
+        end = _key(new)
+        start = (new.created_at - timedelta(days=window_days)).timestamp()
+        low = bisect.bisect_left(keys, (start, -1))
+        high = bisect.bisect_left(keys, end)  # strictly earlier, ties broken by lower id
+        for _, ticket_id in keys[low:high]:
+            yield ticket_id
+
+    def candidates(
+        self,
+        new: TicketRow,
+        *,
+        window_days: float = 14,
+        same_organization: bool = False,
+        limit: int | None = None,
+    ) -> list[IndexedTicket]:
+        """The requester's (and optionally organisation's) open tickets created in the window
+        before `new`, newest first, at most `limit` of them."""
+        if window_days < 0:
+            raise ValueError("window_days must not be negative")
+        ids: list[int] = list(
+            self._window(self._by_requester.get(new.requester_id, []), new, window_days)
+        )
+        if same_organization and new.organization_id is not None:
+            seen = set(ids)
+            for ticket_id in self._window(
+                self._by_organization.get(new.organization_id, []), new, window_days
+            ):
+                if ticket_id not in seen:
+                    ids.append(ticket_id)
+                    seen.add(ticket_id)
+        found = [self._tickets[i] for i in ids if i != new.id]
+        found = [t for t in found if t.row.status not in EXCLUDED_STATUSES]
+        found.sort(key=lambda t: _key(t.row), reverse=True)
+        return found[:limit] if limit is not None else found

@@ -1,0 +1,428 @@
+"""Similarity in [0, 1] of a new ticket and a candidate: lexical text score plus ticket signals.
+
+The idf comes from the account's own tickets (`IdfModel`, updated as tickets arrive). Ticket
+features are compact arrays of vocabulary ids so 100,000 indexed tickets fit in memory.
+"""
+
+from __future__ import annotations
+
+import math
+from array import array
+from collections import Counter
+from collections.abc import Iterable, Mapping
+from dataclasses import dataclass, field
+from datetime import datetime
+
+from triggers.duplicates import normalise as nz
+
+# Bounded work and memory per ticket: the first comment's opening says what the problem is.
+MAX_BODY_TOKENS = 300
+MAX_SUBJECT_CHARS = 200
+# A subject's words count this many times in the combined bag: it is the requester's summary.
+SUBJECT_BOOST = 2
+
+# Fields of a ticket's features; a text method is a weighted mix of per-field similarities.
+F_ALL = "all"  # subject + first-comment words and word bigrams
+F_SUBJECT = "subject"  # subject words and word bigrams
+F_SUBJECT_CHARS = "subject_chars"  # character 3-5-grams of the subject's words
+FIELDS = (F_ALL, F_SUBJECT, F_SUBJECT_CHARS)
+_CHAR_PREFIX = "\x00"  # keeps character n-grams apart from words in the one vocabulary
+
+# idf tables are recomputed when the number of documents moved by more than this share:
+# a 1% change of N moves any idf by less than 0.01, far below what changes a ranking.
+_IDF_REFRESH_SHARE = 0.01
+
+# BM25 parameters (the usual defaults; short texts are not sensitive to them).
+BM25_K1 = 1.2
+BM25_B = 0.75
+
+
+@dataclass(frozen=True)
+class TextMethod:
+    """How text similarity is computed: cosine or BM25, and the weight of each field."""
+
+    name: str
+    kind: str  # "cosine" or "bm25"
+    weights: tuple[tuple[str, float], ...]
+
+
+# The variants bench/duplicates_eval.py compares in every run. The field weights of
+# TFIDF_FIELDS were picked on the dev split only (recall at precision >= 0.95; see
+# bench/results/duplicates_eval.md for the grid): the subject carries most of the signal in
+# short reports, and its character n-grams survive typos, inflections and compound words.
+TFIDF_ALL = TextMethod("tfidf_words", "cosine", ((F_ALL, 1.0),))
+BM25_ALL = TextMethod("bm25_words", "bm25", ((F_ALL, 1.0),))
+TFIDF_ALL_CHARS = TextMethod(
+    "tfidf_words_subject_chars", "cosine", ((F_ALL, 0.7), (F_SUBJECT_CHARS, 0.3))
+)
+TFIDF_FIELDS = TextMethod(
+    "tfidf_fields", "cosine", ((F_ALL, 0.5), (F_SUBJECT, 0.2), (F_SUBJECT_CHARS, 0.3))
+)
+METHODS = {m.name: m for m in (TFIDF_ALL, BM25_ALL, TFIDF_ALL_CHARS, TFIDF_FIELDS)}
+DEFAULT_METHOD = TFIDF_FIELDS
+
+
+@dataclass(frozen=True, slots=True)
+class Bag:
+    """A bag of terms as parallel arrays: vocabulary ids and their counts."""
+
+    ids: array[int]
+    tfs: array[int]
+
+    def __len__(self) -> int:
+        return len(self.ids)
+
+
+@dataclass(frozen=True, slots=True)
+class TermCounts:
+    """A ticket's terms before they get vocabulary ids (what `IdfModel` learns from)."""
+
+    fields: dict[str, dict[str, int]]
+    references: frozenset[int]
+
+
+def term_counts(subject: str, description: str) -> TermCounts:
+    """Normalise a ticket's subject and first comment and count its terms per field."""
+    subject_text = nz.normalise_subject(subject)[:MAX_SUBJECT_CHARS]
+    body_text = nz.normalise_body(description)
+    subject_words = nz.words(subject_text)
+    body_words = nz.words(body_text)[:MAX_BODY_TOKENS]
+    subject_terms = subject_words + nz.word_bigrams(subject_words)
+    body_terms = body_words + nz.word_bigrams(body_words)
+    all_terms = Counter(body_terms)
+    for term in subject_terms:
+        all_terms[term] += SUBJECT_BOOST
+    chars = Counter(_CHAR_PREFIX + g for g in nz.char_ngrams(subject_words))
+    return TermCounts(
+        fields={
+            F_ALL: dict(all_terms),
+            F_SUBJECT: dict(Counter(subject_terms)),
+            F_SUBJECT_CHARS: dict(chars),
+        },
+        references=nz.ticket_references(subject) | nz.ticket_references(description),
+    )
+
+
+class IdfModel:
+    """Document frequencies of the account's tickets, updated incrementally.
+
+    Memory is one dict entry and one array slot per vocabulary term. Terms are never forgotten
+    (their ids stay stable for the features that hold them); removing a ticket lowers df.
+    """
+
+    def __init__(self) -> None:
+        self.vocabulary: dict[str, int] = {}
+        self.df: array[int] = array("I")
+        self.n_docs = 0
+        self.total_length: dict[str, int] = dict.fromkeys(FIELDS, 0)
+        self._idf: list[float] = []
+        self._idf_n = -1
+
+    def _term_id(self, term: str) -> int:
+        term_id = self.vocabulary.get(term)
+        if term_id is None:
+            term_id = len(self.df)
+            self.vocabulary[term] = term_id
+            self.df.append(0)
+        return term_id
+
+    def bag(self, counts: Mapping[str, int], *, learn: bool) -> Bag:
+        """Terms as a `Bag`; with learn=False unknown terms get id -1 (they match nothing)."""
+        ids = array("i")
+        tfs = array("H")
+        for term, tf in counts.items():
+            ids.append(self._term_id(term) if learn else self.vocabulary.get(term, -1))
+            tfs.append(min(tf, 65535))
+        return Bag(ids, tfs)
+
+    def features(self, counts: TermCounts, *, learn: bool) -> Features:
+        return Features(
+            bags={name: self.bag(c, learn=learn) for name, c in counts.fields.items()},
+            references=counts.references,
+        )
+
+    def add(self, features: Features) -> None:
+        """Count one ticket (its distinct terms over all fields) in the document frequencies."""
+        self.n_docs += 1
+        for term_id in features.distinct_ids():
+            if term_id >= 0:
+                self.df[term_id] += 1
+        for name, bag in features.bags.items():
+            self.total_length[name] = self.total_length.get(name, 0) + sum(bag.tfs)
+
+    def remove(self, features: Features) -> None:
+        """Undo `add` for a ticket that leaves the index."""
+        self.n_docs = max(0, self.n_docs - 1)
+        for term_id in features.distinct_ids():
+            if term_id >= 0 and self.df[term_id] > 0:
+                self.df[term_id] -= 1
+        for name, bag in features.bags.items():
+            self.total_length[name] = max(0, self.total_length.get(name, 0) - sum(bag.tfs))
+
+    def learn(self, subject: str, description: str) -> Features:
+        """Features of a ticket, counted in the model (convenience for fitting on a corpus)."""
+        feats = self.features(term_counts(subject, description), learn=True)
+        self.add(feats)
+        return feats
+
+    def idf_table(self) -> list[float]:
+        """Smoothed idf per term id; refreshed lazily when N or the vocabulary changed enough."""
+        n = self.n_docs
+        stale = self._idf_n < 0 or abs(n - self._idf_n) > _IDF_REFRESH_SHARE * max(self._idf_n, 1)
+        if stale:
+            self._idf = [math.log((n + 1) / (d + 1)) + 1.0 for d in self.df]
+            self._idf_n = n
+        elif len(self._idf) < len(self.df):
+            base = self._idf_n
+            self._idf.extend(
+                math.log((base + 1) / (d + 1)) + 1.0 for d in self.df[len(self._idf) :]
+            )
+        return self._idf
+
+    def unseen_idf(self) -> float:
+        """idf of a term no indexed ticket contains."""
+        return math.log(self.n_docs + 1) + 1.0
+
+    def average_length(self, name: str) -> float:
+        return self.total_length.get(name, 0) / self.n_docs if self.n_docs else 1.0
+
+
+@dataclass(frozen=True, slots=True)
+class Features:
+    """A ticket's bags per field plus the ticket numbers its text refers to."""
+
+    bags: dict[str, Bag]
+    references: frozenset[int] = field(default_factory=frozenset)
+
+    def distinct_ids(self) -> set[int]:
+        ids: set[int] = set()
+        for bag in self.bags.values():
+            ids.update(bag.ids)
+        return ids
+
+
+# Sublinear term frequency: a word repeated ten times is not ten times the evidence.
+_TF_WEIGHT = [0.0] + [1.0 + math.log(tf) for tf in range(1, 256)]
+
+
+def _tf_weight(tf: int) -> float:
+    return _TF_WEIGHT[tf] if tf < 256 else 1.0 + math.log(tf)
+
+
+@dataclass(frozen=True, slots=True)
+class Query:
+    """A new ticket's weighted vectors per field, prepared once and scored against many."""
+
+    weights: dict[str, dict[int, float]]  # field -> term id -> tf-idf weight (known terms)
+    norms: dict[str, float]  # field -> L2 norm including unknown terms
+    features: Features
+
+
+def prepare_query(features: Features, model: IdfModel) -> Query:
+    idf = model.idf_table()
+    unseen = model.unseen_idf()
+    weights: dict[str, dict[int, float]] = {}
+    norms: dict[str, float] = {}
+    for name, bag in features.bags.items():
+        vector: dict[int, float] = {}
+        sq = 0.0
+        for term_id, tf in zip(bag.ids, bag.tfs, strict=True):
+            w = _tf_weight(tf) * (idf[term_id] if 0 <= term_id < len(idf) else unseen)
+            sq += w * w
+            if term_id >= 0:
+                vector[term_id] = w
+        weights[name] = vector
+        norms[name] = math.sqrt(sq)
+    return Query(weights, norms, features)
+
+
+def _cosine(query: Query, name: str, bag: Bag, idf: list[float], unseen: float) -> float:
+    q = query.weights.get(name)
+    q_norm = query.norms.get(name, 0.0)
+    if not q or q_norm == 0.0 or not len(bag):
+        return 0.0
+    dot = 0.0
+    sq = 0.0
+    for term_id, tf in zip(bag.ids, bag.tfs, strict=True):
+        w = _tf_weight(tf) * (idf[term_id] if term_id < len(idf) else unseen)
+        sq += w * w
+        qw = q.get(term_id)
+        if qw is not None:
+            dot += qw * w
+    return dot / (q_norm * math.sqrt(sq)) if sq else 0.0
+
+
+def _bm25(query: Query, name: str, bag: Bag, model: IdfModel, idf: list[float]) -> float:
+    """BM25 of the query's terms in the candidate, divided by the query's BM25 against itself."""
+    q = query.weights.get(name)
+    qbag = query.features.bags.get(name)
+    if not q or qbag is None or not len(bag):
+        return 0.0
+    avg = model.average_length(name) or 1.0
+
+    def bm25(doc: Bag, terms: Iterable[int]) -> float:
+        length = sum(doc.tfs)
+        norm = BM25_K1 * (1 - BM25_B + BM25_B * length / avg)
+        tf_of = dict(zip(doc.ids, doc.tfs, strict=True))
+        total = 0.0
+        for term_id in terms:
+            tf = tf_of.get(term_id)
+            if tf:
+                term_idf = idf[term_id] if 0 <= term_id < len(idf) else model.unseen_idf()
+                total += term_idf * tf * (BM25_K1 + 1) / (tf + norm)
+        return total
+
+    query_terms = [t for t in qbag.ids if t >= 0]
+    best = bm25(qbag, qbag.ids)
+    return min(1.0, bm25(bag, query_terms) / best) if best else 0.0
+
+
+def text_similarity(
+    query: Query, candidate: Features, model: IdfModel, method: TextMethod = DEFAULT_METHOD
+) -> tuple[float, dict[str, float]]:
+    """Weighted similarity in [0, 1] and the per-field values it came from."""
+    idf = model.idf_table()
+    unseen = model.unseen_idf()
+    parts: dict[str, float] = {}
+    total = 0.0
+    weight_sum = 0.0
+    for name, weight in method.weights:
+        bag = candidate.bags.get(name)
+        if bag is None:
+            continue
+        if method.kind == "bm25":
+            value = _bm25(query, name, bag, model, idf)
+        else:
+            value = _cosine(query, name, bag, idf, unseen)
+        parts[name] = round(value, 4)
+        total += weight * value
+        weight_sum += weight
+    return (min(1.0, max(0.0, total / weight_sum)) if weight_sum else 0.0), parts
+
+
+# --- signals -------------------------------------------------------------------------------
+# The labelled data has no product, organisation or reference fields, so these are priors,
+# not fitted values: each is a bounded nudge that cannot turn unrelated text into a flag alone.
+# "see ticket #123" closes 15% of the gap to 1: enough to lift similar text over the threshold,
+# not enough to flag a ticket that only mentions another one ("unlike #123, this is about...").
+REFERENCE_KEEP = 0.85
+SAME_PRODUCT_KEEP = 0.9  # same product field closes 10% of the gap
+DIFFERENT_PRODUCT_FACTOR = 0.7  # both products known and different
+DIFFERENT_ORGANIZATION_FACTOR = 0.9  # only in organisation-wide comparisons
+TIME_DECAY_FREE_DAYS = 1.0  # re-sends within a day are the typical duplicate
+TIME_DECAY_FLOOR = 0.85  # factor at window_days apart
+DEFAULT_WINDOW_DAYS = 14
+
+
+@dataclass(frozen=True)
+class TicketFacts:
+    """What signals look at besides the text."""
+
+    id: int
+    product: str | None = None
+    organization_id: int | None = None
+    created_at: datetime | None = None
+
+
+def apply_signals(
+    text_score: float,
+    new: TicketFacts,
+    candidate: TicketFacts,
+    new_references: frozenset[int],
+    window_days: float = DEFAULT_WINDOW_DAYS,
+) -> tuple[float, dict[str, object]]:
+    """Adjust a text score with the ticket signals; return the score and the signals used."""
+    score = text_score
+    signals: dict[str, object] = {"text": round(text_score, 4)}
+    if candidate.id in new_references:
+        score = 1.0 - (1.0 - score) * REFERENCE_KEEP
+        signals["references_candidate"] = True
+    if new.product and candidate.product:
+        same = new.product == candidate.product
+        signals["same_product"] = same
+        score = (
+            1.0 - (1.0 - score) * SAME_PRODUCT_KEEP if same else score * DIFFERENT_PRODUCT_FACTOR
+        )
+    if new.organization_id is not None and candidate.organization_id is not None:
+        same_org = new.organization_id == candidate.organization_id
+        signals["same_organization"] = same_org
+        if not same_org:
+            score *= DIFFERENT_ORGANIZATION_FACTOR
+    if new.created_at is not None and candidate.created_at is not None:
+        days = abs((new.created_at - candidate.created_at).total_seconds()) / 86400.0
+        signals["days_apart"] = round(days, 2)
+        span = max(window_days - TIME_DECAY_FREE_DAYS, 1e-9)
+        over = min(max(days - TIME_DECAY_FREE_DAYS, 0.0), span) / span
+        score *= 1.0 - (1.0 - TIME_DECAY_FLOOR) * over
+    return min(1.0, max(0.0, score)), signals
+
+
+# --- matching sentences --------------------------------------------------------------------
+MAX_SENTENCES = 40  # per side; first comments longer than that are logs, not prose
+MIN_SENTENCE_SIMILARITY = 0.25
+MAX_MATCHING_SENTENCES = 3
+
+
+def _sentence_vector(sentence: str, model: IdfModel) -> dict[str, float]:
+    idf = model.idf_table()
+    unseen = model.unseen_idf()
+    vector: dict[str, float] = {}
+    for term, tf in Counter(nz.words(sentence)).items():
+        term_id = model.vocabulary.get(term, -1)
+        vector[term] = _tf_weight(tf) * (idf[term_id] if 0 <= term_id < len(idf) else unseen)
+    return vector
+
+
+def _vector_cosine(a: dict[str, float], b: dict[str, float]) -> float:
+    if not a or not b:
+        return 0.0
+    dot = sum(w * b[t] for t, w in a.items() if t in b)
+    na = math.sqrt(sum(w * w for w in a.values()))
+    nb = math.sqrt(sum(w * w for w in b.values()))
+    return dot / (na * nb)
+
+
+def ticket_sentences(subject: str, description: str) -> list[str]:
+    """The subject and the sentences of the normalised first comment, as agents would read them."""
+    body = nz.normalise_body(description, keep_lines=True)
+    out = [nz.normalise_subject(subject)] if subject.strip() else []
+    out.extend(nz.split_sentences(body))
+    return [s for s in out if nz.words(s)][:MAX_SENTENCES]
+
+
+def matching_sentences(
+    new_sentences: list[str], candidate_sentences: list[str], model: IdfModel
+) -> list[tuple[str, str]]:
+    """Best one-to-one pairs (new sentence, candidate sentence) by idf-weighted word cosine."""
+    new_vectors = [_sentence_vector(s, model) for s in new_sentences]
+    cand_vectors = [_sentence_vector(s, model) for s in candidate_sentences]
+    scored = sorted(
+        (
+            (_vector_cosine(a, b), i, j)
+            for i, a in enumerate(new_vectors)
+            for j, b in enumerate(cand_vectors)
+        ),
+        reverse=True,
+    )
+    used_new: set[int] = set()
+    used_candidate: set[int] = set()
+    pairs: list[tuple[str, str]] = []
+    for similarity, i, j in scored:
+        if similarity < MIN_SENTENCE_SIMILARITY or len(pairs) >= MAX_MATCHING_SENTENCES:
+            break
+        if i in used_new or j in used_candidate:
+            continue
+        used_new.add(i)
+        used_candidate.add(j)
+        pairs.append((new_sentences[i], candidate_sentences[j]))
+    return pairs
+
+
+@dataclass(frozen=True)
+class Match:
+    """One candidate's verdict: its score, the sentences that match, and the signals used."""
+
+    candidate_id: int
+    score: float
+    matching_sentences: list[tuple[str, str]]
+    signals: dict[str, object]

@@ -1,0 +1,19 @@
+"""Words cxlayer shows agents about possible duplicates (internal notes)."""
+
+from __future__ import annotations
+
+TAG_POSSIBLE_DUPLICATE = "possible_duplicate"
+
+NOTE_HEADER = (
+    "Possible duplicate: this ticket looks like an earlier ticket from the same requester."
+)
+# One line per candidate, best first. `score` is shown as a percentage.
+NOTE_CANDIDATE = "- #{ticket_id} (similarity {score:.0%})"
+NOTE_SENTENCE_PAIR = '    this ticket: "{new}"\n    #{ticket_id}: "{old}"'
+NOTE_REFERENCE = "    this ticket mentions #{ticket_id}"
+NOTE_FOOTER = (
+    '"Duplicate of" is set to #{best_id}. Nothing was merged or solved. If this is not a '
+    'duplicate, remove the possible_duplicate tag or clear "Duplicate of": cxlayer records '
+    "that and will not flag these two tickets again."
+)
+FLAG_REASON = "similar to #{best_id} (score {score:.2f} >= flag threshold {threshold:.2f})"
