@@ -1,0 +1,612 @@
+"""Provisioning: make the Zendesk account match mappings/ (plan shows the diff, apply does it).
+
+Desired state, from mappings/ and [service] public_url:
+- a custom status per mapped status (labels, descriptions, category);
+- ticket fields: "Resolution type" and "Product" (drop-downs whose option tags are the stable
+  machine values), "Duplicate of" (integer), "Auto-solve due" (date), "Data maintenance
+  approved" (checkbox);
+- a group per team of teams.toml;
+- the webhook to `<public_url>/webhooks/zendesk`, its signing secret read back and stored;
+- one trigger per event kind (triggers.model.EVENT_KINDS) posting a JSON body to the webhook.
+
+Objects are matched by the ids recorded at the last apply (state `zendesk.provisioned`), else
+by stable keys: custom statuses by agent label within their category, fields by title and
+type, groups by name, the webhook by name, triggers by the `[cxlayer:<kind>]` marker in their
+title. Nothing else in the account is read for changes or touched. Field options that exist in
+Zendesk but not in mappings are reported and kept; `--prune` removes them, never while a
+ticket carries the option's tag.
+"""
+
+from __future__ import annotations
+
+import json
+from collections.abc import Callable, Mapping
+from dataclasses import dataclass, field
+from functools import partial
+from typing import Any
+
+from mappings import Mappings
+from sync.client import ZendeskClient
+from sync.http import ZendeskError, idempotent_writes
+from sync.state import PROVISIONED
+from triggers.model import (
+    COMMENT_ADDED,
+    EVENT_KINDS,
+    FIELD_AUTO_SOLVE_DUE,
+    FIELD_DATA_MAINTENANCE_APPROVED,
+    FIELD_DUPLICATE_OF,
+    FIELD_PRODUCT,
+    FIELD_RESOLUTION_TYPE,
+    FIELDS_CHANGED,
+    REQUESTER_CHANGED,
+    RESOLUTION_TYPE_CHANGED,
+    STATUS_CHANGED,
+    TICKET_CREATED,
+)
+
+WEBHOOK_SIGNING_SECRET = "webhook.signing_secret"  # noqa: S105 - a state key name
+SERVICE_USER_ID = "zendesk.service_user_id"
+WEBHOOK_NAME = "cxlayer events"
+WEBHOOK_PATH = "/webhooks/zendesk"
+MARKER = "[cxlayer:{kind}]"
+APPROVAL_TAG = "mo_data_maintenance_approved"
+
+# Words admins and agents see in Zendesk.
+FIELD_TITLES = {
+    FIELD_RESOLUTION_TYPE: "Resolution type",
+    FIELD_PRODUCT: "Product",
+    FIELD_DUPLICATE_OF: "Duplicate of",
+    FIELD_AUTO_SOLVE_DUE: "Auto-solve due",
+    FIELD_DATA_MAINTENANCE_APPROVED: "Data maintenance approved",
+}
+FIELD_DESCRIPTIONS = {
+    FIELD_RESOLUTION_TYPE: "How the ticket was resolved (Mediaocean CX support guide).",
+    FIELD_PRODUCT: "The Mediaocean product the ticket is about.",
+    FIELD_DUPLICATE_OF: "The ticket this one duplicates.",
+    FIELD_AUTO_SOLVE_DUE: "When cxlayer will solve the ticket if the requester does not reply.",
+    FIELD_DATA_MAINTENANCE_APPROVED: "The requester approved the data maintenance change.",
+}
+FIELD_TYPES = {
+    FIELD_RESOLUTION_TYPE: "tagger",
+    FIELD_PRODUCT: "tagger",
+    FIELD_DUPLICATE_OF: "integer",
+    FIELD_AUTO_SOLVE_DUE: "date",
+    FIELD_DATA_MAINTENANCE_APPROVED: "checkbox",
+}
+TRIGGER_TITLES = {
+    TICKET_CREATED: "cxlayer: ticket created",
+    STATUS_CHANGED: "cxlayer: status changed",
+    COMMENT_ADDED: "cxlayer: comment added",
+    RESOLUTION_TYPE_CHANGED: "cxlayer: resolution type changed",
+    REQUESTER_CHANGED: "cxlayer: requester changed",
+    FIELDS_CHANGED: "cxlayer: duplicate-of, product or approval changed",
+}
+TRIGGER_DESCRIPTION = "Posts ticket events to cxlayer. Managed by `flask zendesk apply`."
+
+NO_CHANGES = "No changes. Zendesk matches mappings/."
+
+
+class ProvisioningError(ZendeskError):
+    """Provisioning cannot proceed (e.g. a status whose category changed in mappings)."""
+
+
+def body_template(kind: str) -> str:
+    """The JSON a trigger posts; placeholders render as strings (webhooks/schema.py coerces)."""
+    return json.dumps(
+        {
+            "event": kind,
+            "ticket_id": "{{ticket.id}}",
+            "status": "{{ticket.status}}",
+            "custom_status_id": "{{ticket.custom_status_id}}",
+            "updated_at": "{{ticket.updated_at_with_timestamp}}",
+            "requester_id": "{{ticket.requester.id}}",
+            "current_user_id": "{{current_user.id}}",
+        },
+        indent=None,
+    )
+
+
+@dataclass
+class Change:
+    """One object to create or update (or a reported-only finding when action == "report")."""
+
+    action: str  # create | update | report
+    kind: str  # custom_status | ticket_field | group | webhook | trigger
+    key: str  # mappings key (status value, field key, team key, event kind, "webhook")
+    name: str
+    details: list[str] = field(default_factory=list)
+    payload: dict[str, Any] = field(default_factory=dict)
+    object_id: Any = None
+
+    def render(self) -> str:
+        sign = {"create": "+", "update": "~", "report": "!"}[self.action]
+        where = f" (id {self.object_id})" if self.object_id is not None else ""
+        head = f"{sign} {self.action} {self.kind} {self.name!r}{where}"
+        return "\n".join([head, *(f"    {d}" for d in self.details)])
+
+
+@dataclass
+class Plan:
+    changes: list[Change] = field(default_factory=list)
+    unchanged: list[str] = field(default_factory=list)
+    ids: dict[str, dict[str, Any]] = field(default_factory=dict)  # matched existing ids
+
+    @property
+    def pending(self) -> list[Change]:
+        return [c for c in self.changes if c.action != "report"]
+
+    def render(self) -> str:
+        lines = [c.render() for c in self.changes]
+        if self.unchanged:
+            lines.append(f"= {len(self.unchanged)} object(s) unchanged")
+        if not self.pending:
+            lines.append(NO_CHANGES)
+        else:
+            lines.append(f"Plan: {len(self.pending)} change(s).")
+        return "\n".join(lines)
+
+
+@dataclass
+class Actual:
+    """What the account holds now, read once."""
+
+    custom_statuses: list[dict[str, Any]]
+    ticket_fields: list[dict[str, Any]]
+    groups: list[dict[str, Any]]
+    webhooks: list[dict[str, Any]]
+    triggers: list[dict[str, Any]]
+
+
+def read_actual(client: ZendeskClient) -> Actual:
+    return Actual(
+        custom_statuses=client.custom_statuses(refresh=True),
+        ticket_fields=client.ticket_fields(refresh=True),
+        groups=client.groups(refresh=True),
+        webhooks=client.list_all("/api/v2/webhooks.json", "webhooks", {"page[size]": 100}),
+        triggers=client.list_all("/api/v2/triggers.json", "triggers"),
+    )
+
+
+# --------------------------------------------------------------------------- desired state
+def desired_statuses(mappings: Mappings) -> dict[str, dict[str, Any]]:
+    return {
+        s.value: {
+            "status_category": s.category,
+            "agent_label": s.agent_label,
+            "end_user_label": s.end_user_label,
+            "description": s.agent_description,
+            "end_user_description": s.end_user_description,
+            "active": True,
+        }
+        for s in mappings.statuses
+    }
+
+
+def desired_fields(mappings: Mappings) -> dict[str, dict[str, Any]]:
+    out: dict[str, dict[str, Any]] = {}
+    for key, title in FIELD_TITLES.items():
+        spec: dict[str, Any] = {
+            "type": FIELD_TYPES[key],
+            "title": title,
+            "description": FIELD_DESCRIPTIONS[key],
+            "active": True,
+        }
+        if key == FIELD_RESOLUTION_TYPE:
+            spec["custom_field_options"] = [
+                {"name": t.option_name, "value": t.value} for t in mappings.resolution_types
+            ]
+        elif key == FIELD_PRODUCT:
+            spec["custom_field_options"] = [
+                {"name": p.name, "value": p.value} for p in mappings.products
+            ]
+        elif key == FIELD_DATA_MAINTENANCE_APPROVED:
+            spec["tag"] = APPROVAL_TAG
+        out[key] = spec
+    return out
+
+
+def desired_webhook(public_url: str) -> dict[str, Any]:
+    return {
+        "name": WEBHOOK_NAME,
+        "description": "Ticket events for cxlayer. Managed by `flask zendesk apply`.",
+        "endpoint": public_url.rstrip("/") + WEBHOOK_PATH,
+        "http_method": "POST",
+        "request_format": "json",
+        "status": "active",
+        "subscriptions": ["conditional_ticket_events"],
+    }
+
+
+def trigger_conditions(kind: str, field_ids: Mapping[str, Any]) -> dict[str, list[dict[str, Any]]]:
+    """Zendesk conditions of each event kind's trigger (field ids from provisioning)."""
+
+    def changed(name: str) -> dict[str, Any]:
+        return {"field": name, "operator": "changed", "value": None}
+
+    change = {"field": "update_type", "operator": "is", "value": "Change"}
+    if kind == TICKET_CREATED:
+        return {"all": [{"field": "update_type", "operator": "is", "value": "Create"}], "any": []}
+    if kind == STATUS_CHANGED:
+        return {"all": [change], "any": [changed("status"), changed("custom_status_id")]}
+    if kind == COMMENT_ADDED:
+        comment = {"field": "comment_is_public", "operator": "is", "value": "not_relevant"}
+        return {"all": [change, comment], "any": []}
+    if kind == RESOLUTION_TYPE_CHANGED:
+        return {
+            "all": [change, changed(f"custom_fields_{field_ids[FIELD_RESOLUTION_TYPE]}")],
+            "any": [],
+        }
+    if kind == REQUESTER_CHANGED:
+        return {"all": [change, changed("requester_id")], "any": []}
+    if kind == FIELDS_CHANGED:
+        keys = (FIELD_DUPLICATE_OF, FIELD_PRODUCT, FIELD_DATA_MAINTENANCE_APPROVED)
+        return {"all": [change], "any": [changed(f"custom_fields_{field_ids[k]}") for k in keys]}
+    raise ProvisioningError(f"no trigger defined for event kind {kind!r}")
+
+
+def desired_trigger(kind: str, webhook_id: Any, field_ids: Mapping[str, Any]) -> dict[str, Any]:
+    return {
+        "title": f"{TRIGGER_TITLES[kind]} {MARKER.format(kind=kind)}",
+        "description": TRIGGER_DESCRIPTION,
+        "active": True,
+        "conditions": trigger_conditions(kind, field_ids),
+        "actions": [{"field": "notification_webhook", "value": [webhook_id, body_template(kind)]}],
+    }
+
+
+# ------------------------------------------------------------------------------ diffing
+def _diff(current: Mapping[str, Any], wanted: Mapping[str, Any], keys: list[str]) -> list[str]:
+    out = []
+    for key in keys:
+        have, want = current.get(key), wanted.get(key)
+        if key == "description" and not have and not want:
+            continue
+        if have != want:
+            out.append(
+                f"{key}: {json.dumps(have, ensure_ascii=False)} → {json.dumps(want, ensure_ascii=False)}"
+            )
+    return out
+
+
+def _option_diff(
+    current: list[dict[str, Any]], wanted: list[dict[str, Any]]
+) -> tuple[list[str], list[dict[str, Any]]]:
+    """Option changes (add / rename / reorder) and the options Zendesk has but mappings lack."""
+    have = {o["value"]: o for o in current}
+    want_values = [o["value"] for o in wanted]
+    details = []
+    for option in wanted:
+        old = have.get(option["value"])
+        if old is None:
+            details.append(f"option + {option['value']} ({option['name']!r})")
+        elif old["name"] != option["name"]:
+            details.append(f"option ~ {option['value']} name: {old['name']!r} → {option['name']!r}")
+    extras = [o for o in current if o["value"] not in want_values]
+    kept_order = [o["value"] for o in current if o["value"] in want_values]
+    if not details and kept_order != [v for v in want_values if v in have]:
+        details.append("options reordered as in mappings")
+    return details, extras
+
+
+def _recorded(plan_state: Mapping[str, Any], kind: str, key: str) -> Any:
+    return (plan_state.get(kind) or {}).get(key)
+
+
+def _find(
+    items: list[dict[str, Any]], recorded: Any, match: Callable[[dict[str, Any]], bool]
+) -> dict[str, Any] | None:
+    if recorded is not None:
+        for item in items:
+            if str(item.get("id")) == str(recorded):
+                return item
+    return next((i for i in items if match(i)), None)
+
+
+def _same_status(spec: Mapping[str, Any], item: Mapping[str, Any]) -> bool:
+    return bool(
+        item.get("status_category") == spec["status_category"]
+        and str(item.get("agent_label", "")).lower() == str(spec["agent_label"]).lower()
+    )
+
+
+def _same_field(spec: Mapping[str, Any], item: Mapping[str, Any]) -> bool:
+    return bool(item.get("title") == spec["title"] and item.get("type") == spec["type"])
+
+
+def _named(name: str, item: Mapping[str, Any]) -> bool:
+    return bool(item.get("name") == name)
+
+
+def _marked(marker: str, item: Mapping[str, Any]) -> bool:
+    return marker in str(item.get("title", ""))
+
+
+def build_plan(
+    client: ZendeskClient, mappings: Mappings, public_url: str, *, prune: bool = False
+) -> tuple[Plan, Actual]:
+    """Compare the account with mappings/. Reads only (a handful of list calls)."""
+    actual = read_actual(client)
+    recorded: Mapping[str, Any] = client.state.get(PROVISIONED) or {}
+    plan = Plan(ids={k: {} for k in ("custom_statuses", "fields", "groups", "triggers")})
+
+    for value, spec in desired_statuses(mappings).items():
+        current = _find(
+            actual.custom_statuses,
+            _recorded(recorded, "custom_statuses", value),
+            partial(_same_status, spec),
+        )
+        if current is None:
+            plan.changes.append(
+                Change("create", "custom_status", value, spec["agent_label"], payload=spec)
+            )
+            continue
+        plan.ids["custom_statuses"][value] = current["id"]
+        if current.get("status_category") != spec["status_category"]:
+            raise ProvisioningError(
+                f"status {value!r}: Zendesk status {current['id']} is in category "
+                f"{current.get('status_category')!r}, mappings say {spec['status_category']!r}; "
+                "a status cannot change category (give it a new value instead)"
+            )
+        keys = ["agent_label", "end_user_label", "description", "end_user_description", "active"]
+        details = _diff(current, spec, keys)
+        if details:
+            payload = {k: spec[k] for k in keys}
+            plan.changes.append(
+                Change(
+                    "update",
+                    "custom_status",
+                    value,
+                    spec["agent_label"],
+                    details,
+                    payload,
+                    current["id"],
+                )
+            )
+        else:
+            plan.unchanged.append(f"custom_status {value}")
+
+    for key, spec in desired_fields(mappings).items():
+        current = _find(
+            actual.ticket_fields,
+            _recorded(recorded, "fields", key),
+            partial(_same_field, spec),
+        )
+        if current is None:
+            plan.changes.append(Change("create", "ticket_field", key, spec["title"], payload=spec))
+            continue
+        plan.ids["fields"][key] = current["id"]
+        details = _diff(
+            current, spec, ["title", "description", "active", *(["tag"] if "tag" in spec else [])]
+        )
+        payload = {k: spec[k] for k in ("title", "description", "active", "tag") if k in spec}
+        if "custom_field_options" in spec:
+            option_details, extras = _option_diff(
+                current.get("custom_field_options") or [], spec["custom_field_options"]
+            )
+            details += option_details
+            for extra in extras:
+                plan.changes.append(
+                    Change(
+                        "report",
+                        "ticket_field",
+                        key,
+                        spec["title"],
+                        [
+                            f"option {extra['value']} ({extra['name']!r}) is in Zendesk but not in "
+                            + (
+                                "mappings: --prune removes it if no ticket uses it"
+                                if not prune
+                                else "mappings"
+                            )
+                        ],
+                        object_id=current["id"],
+                    )
+                )
+            options = list(spec["custom_field_options"])
+            removable = []
+            if prune:
+                for extra in extras:
+                    in_use = client.search_count(f"tags:{extra['value']}")
+                    if in_use:
+                        plan.changes.append(
+                            Change(
+                                "report",
+                                "ticket_field",
+                                key,
+                                spec["title"],
+                                [
+                                    f"option {extra['value']} kept: {in_use} ticket(s) use it (prune refused)"
+                                ],
+                                object_id=current["id"],
+                            )
+                        )
+                        options.append({"name": extra["name"], "value": extra["value"]})
+                    else:
+                        removable.append(extra)
+                        details.append(f"option - {extra['value']} ({extra['name']!r}) pruned")
+            else:
+                options += [{"name": e["name"], "value": e["value"]} for e in extras]
+            payload["custom_field_options"] = options
+        if details:
+            plan.changes.append(
+                Change(
+                    "update", "ticket_field", key, spec["title"], details, payload, current["id"]
+                )
+            )
+        else:
+            plan.unchanged.append(f"ticket_field {key}")
+
+    for team in mappings.teams:
+        current = _find(
+            actual.groups,
+            _recorded(recorded, "groups", team.key),
+            partial(_named, team.zendesk_group),
+        )
+        if current is None or current.get("name") != team.zendesk_group:
+            # A recorded group renamed by an admin is left alone; ours is the named one.
+            current = next((g for g in actual.groups if g.get("name") == team.zendesk_group), None)
+        if current is None:
+            plan.changes.append(
+                Change(
+                    "create",
+                    "group",
+                    team.key,
+                    team.zendesk_group,
+                    payload={"name": team.zendesk_group},
+                )
+            )
+        else:
+            plan.ids["groups"][team.key] = current["id"]
+            plan.unchanged.append(f"group {team.key}")
+
+    webhook_spec = desired_webhook(public_url)
+    webhook = _find(
+        actual.webhooks, recorded.get("webhook"), lambda w: w.get("name") == WEBHOOK_NAME
+    )
+    if webhook is None:
+        plan.changes.append(
+            Change("create", "webhook", "webhook", WEBHOOK_NAME, payload=webhook_spec)
+        )
+    else:
+        plan.ids["webhook"] = webhook["id"]
+        details = _diff(
+            webhook,
+            webhook_spec,
+            [
+                "name",
+                "description",
+                "endpoint",
+                "http_method",
+                "request_format",
+                "status",
+                "subscriptions",
+            ],
+        )
+        if details:
+            plan.changes.append(
+                Change(
+                    "update",
+                    "webhook",
+                    "webhook",
+                    WEBHOOK_NAME,
+                    details,
+                    webhook_spec,
+                    webhook["id"],
+                )
+            )
+        else:
+            plan.unchanged.append("webhook")
+
+    field_ids = {k: plan.ids["fields"].get(k, f"<new {k}>") for k in FIELD_TITLES}
+    webhook_id = plan.ids.get("webhook", "<new webhook>")
+    for kind in EVENT_KINDS:
+        spec = desired_trigger(kind, webhook_id, field_ids)
+        marker = MARKER.format(kind=kind)
+        current = _find(
+            actual.triggers,
+            _recorded(recorded, "triggers", kind),
+            partial(_marked, marker),
+        )
+        if current is None:
+            plan.changes.append(Change("create", "trigger", kind, spec["title"], payload=spec))
+            continue
+        plan.ids["triggers"][kind] = current["id"]
+        details = _diff(current, spec, ["title", "description", "active", "conditions", "actions"])
+        if details:
+            plan.changes.append(
+                Change("update", "trigger", kind, spec["title"], details, spec, current["id"])
+            )
+        else:
+            plan.unchanged.append(f"trigger {kind}")
+    return plan, actual
+
+
+# ------------------------------------------------------------------------------- apply
+@dataclass
+class ApplyReport:
+    plan: Plan
+    applied: list[str] = field(default_factory=list)
+    state_updated: list[str] = field(default_factory=list)
+
+    def render(self) -> str:
+        if not self.plan.pending:
+            lines = [NO_CHANGES]
+        else:
+            lines = [*self.applied, f"Applied {len(self.applied)} change(s)."]
+        lines += [f"recorded {k}" for k in self.state_updated]
+        return "\n".join(lines)
+
+
+def apply(
+    client: ZendeskClient, mappings: Mappings, public_url: str, *, prune: bool = False
+) -> ApplyReport:
+    """Make the account match; a second run finds nothing to do and writes nothing to Zendesk."""
+    plan, _actual = build_plan(client, mappings, public_url, prune=prune)
+    report = ApplyReport(plan)
+    ids = plan.ids
+    # Order matters: fields and the webhook before the triggers that reference them.
+    order = ["custom_status", "ticket_field", "group", "webhook", "trigger"]
+    for kind in order:
+        for change in [c for c in plan.pending if c.kind == kind]:
+            if kind == "trigger":
+                field_ids = ids["fields"]
+                change.payload = desired_trigger(change.key, ids["webhook"], field_ids)
+            created_id = _write(client, change)
+            bucket = {
+                "custom_status": "custom_statuses",
+                "ticket_field": "fields",
+                "group": "groups",
+                "trigger": "triggers",
+            }.get(kind)
+            if bucket is None:
+                ids["webhook"] = created_id
+            else:
+                ids[bucket][change.key] = created_id
+            report.applied.append(change.render())
+    if plan.pending:
+        client.forget_caches()
+    _record(client, ids, report)
+    return report
+
+
+def _write(client: ZendeskClient, change: Change) -> Any:
+    """One create or update. Updates set full values, so resending after a 5xx is harmless."""
+    path, wrapper = {
+        "custom_status": ("/api/v2/custom_statuses", "custom_status"),
+        "ticket_field": ("/api/v2/ticket_fields", "ticket_field"),
+        "group": ("/api/v2/groups", "group"),
+        "webhook": ("/api/v2/webhooks", "webhook"),
+        "trigger": ("/api/v2/triggers", "trigger"),
+    }[change.kind]
+    if change.action == "create":
+        answer = client.call("POST", f"{path}.json", body={wrapper: change.payload})
+        return answer[wrapper]["id"]
+    with idempotent_writes():
+        client.call("PUT", f"{path}/{change.object_id}.json", body={wrapper: change.payload})
+    return change.object_id
+
+
+def _record(client: ZendeskClient, ids: dict[str, Any], report: ApplyReport) -> None:
+    """Remember ids, the webhook's signing secret and our API user (local writes only if changed)."""
+    state = client.state
+    provisioned = {
+        "custom_statuses": ids["custom_statuses"],
+        "fields": ids["fields"],
+        "groups": ids["groups"],
+        "triggers": ids["triggers"],
+        "webhook": ids.get("webhook"),
+        "checkbox_tags": {FIELD_DATA_MAINTENANCE_APPROVED: APPROVAL_TAG},
+    }
+    if state.get(PROVISIONED) != provisioned:
+        state.set(PROVISIONED, provisioned)
+        report.state_updated.append(PROVISIONED)
+    if ids.get("webhook") is not None:
+        secret = client.call("GET", f"/api/v2/webhooks/{ids['webhook']}/signing_secret.json")
+        value = (secret.get("signing_secret") or {}).get("secret")
+        if value and state.get(WEBHOOK_SIGNING_SECRET) != value:
+            state.set(WEBHOOK_SIGNING_SECRET, value)
+            report.state_updated.append(WEBHOOK_SIGNING_SECRET)
+    me = client.me()
+    if state.get(SERVICE_USER_ID) != me.get("id"):
+        state.set(SERVICE_USER_ID, me.get("id"))
+        report.state_updated.append(SERVICE_USER_ID)

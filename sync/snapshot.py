@@ -1,0 +1,280 @@
+"""Tickets as rules see them, and rules' actions back to Zendesk as safe updates.
+
+`read_snapshot` resolves Zendesk ids (custom status, custom fields, group) to the machine
+values of mappings/ with the ids provisioning recorded. `apply_actions` turns actions into one
+safe update. Zendesk takes one comment per update, so when both a public comment and internal
+notes are needed, the first update carries every field change plus the internal note (the
+explanation is recorded with the change it explains) and a second safe update, stamped with
+the first one's answer, posts the public comment. A conflict on the second raises
+`TicketConflict(after_first_update=True)`: the caller re-reads and re-decides; rules reach a
+fixed point, so only what is still missing is sent again.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterable, Mapping, Sequence
+from dataclasses import dataclass, field
+from datetime import date, datetime
+from typing import TYPE_CHECKING, Any
+
+from mappings import Mappings
+from sync.http import TicketConflict, ZendeskError
+from sync.state import PROVISIONED
+from triggers.model import (
+    FIELD_AUTO_SOLVE_DUE,
+    FIELD_DATA_MAINTENANCE_APPROVED,
+    FIELD_DUPLICATE_OF,
+    FIELD_PRODUCT,
+    FIELD_RESOLUTION_TYPE,
+    Action,
+    AddTags,
+    AssignGroup,
+    Comment,
+    FieldValue,
+    InternalNote,
+    PublicComment,
+    RemoveTags,
+    SetCustomStatus,
+    SetField,
+    TicketSnapshot,
+)
+
+if TYPE_CHECKING:
+    from sync.client import ZendeskClient
+
+TAGGER_FIELDS = (FIELD_RESOLUTION_TYPE, FIELD_PRODUCT)
+NOTE_SEPARATOR = "\n\n"
+
+
+class NotProvisioned(ZendeskError):
+    """The account lacks something provisioning creates; run `flask --app app zendesk apply`."""
+
+
+@dataclass(frozen=True)
+class Provisioned:
+    """Ids provisioning recorded: mappings value/key → Zendesk id."""
+
+    custom_statuses: dict[str, int] = field(default_factory=dict)
+    fields: dict[str, int] = field(default_factory=dict)
+    groups: dict[str, int] = field(default_factory=dict)
+    checkbox_tags: dict[str, str] = field(default_factory=dict)
+
+    @classmethod
+    def load(cls, client: ZendeskClient) -> Provisioned:
+        raw = client.state.get(PROVISIONED) or {}
+        return cls(
+            custom_statuses={k: int(v) for k, v in (raw.get("custom_statuses") or {}).items()},
+            fields={k: int(v) for k, v in (raw.get("fields") or {}).items()},
+            groups={k: int(v) for k, v in (raw.get("groups") or {}).items()},
+            checkbox_tags=dict(raw.get("checkbox_tags") or {}),
+        )
+
+    def status_id(self, value: str) -> int:
+        try:
+            return self.custom_statuses[value]
+        except KeyError:
+            raise NotProvisioned(f"custom status {value!r} is not provisioned") from None
+
+    def field_id(self, key: str) -> int:
+        try:
+            return self.fields[key]
+        except KeyError:
+            raise NotProvisioned(f"ticket field {key!r} is not provisioned") from None
+
+
+@dataclass
+class ApplyResult:
+    ticket_id: int
+    updates: list[dict[str, Any]]  # the payloads sent, in order (without safe-update keys)
+    ticket: dict[str, Any] | None = None  # the ticket after the last update
+    updated_stamp: str | None = None
+
+
+def _parse_time(value: Any) -> datetime | None:
+    if not value:
+        return None
+    return datetime.fromisoformat(str(value).replace("Z", "+00:00"))
+
+
+def _field_value(key: str, raw: Any) -> FieldValue:
+    if raw is None or raw == "":
+        return False if key == FIELD_DATA_MAINTENANCE_APPROVED else None
+    if key == FIELD_DUPLICATE_OF:
+        return int(raw)
+    if key == FIELD_AUTO_SOLVE_DUE:
+        return date.fromisoformat(str(raw)[:10])
+    if key == FIELD_DATA_MAINTENANCE_APPROVED:
+        return bool(raw)
+    return str(raw)
+
+
+def _zendesk_value(value: FieldValue) -> Any:
+    if isinstance(value, date):
+        return value.isoformat()
+    return value
+
+
+def snapshot_from_ticket(
+    raw: Mapping[str, Any],
+    provisioned: Provisioned,
+    group_names: Mapping[int, str],
+    comments: Sequence[Comment] = (),
+) -> TicketSnapshot:
+    """A snapshot from a Zendesk ticket body; unmapped ids stay None."""
+    status_values = {v: k for k, v in provisioned.custom_statuses.items()}
+    field_keys = {v: k for k, v in provisioned.fields.items()}
+    fields: dict[str, FieldValue] = {}
+    for item in raw.get("custom_fields") or []:
+        key = field_keys.get(int(item["id"]))
+        if key is not None:
+            fields[key] = _field_value(key, item.get("value"))
+    group_id = raw.get("group_id")
+    return TicketSnapshot(
+        id=int(raw["id"]),
+        status=str(raw["status"]),
+        custom_status=status_values.get(int(raw["custom_status_id"]))
+        if raw.get("custom_status_id") is not None
+        else None,
+        updated_stamp=str(raw["updated_at"]),
+        requester_id=int(raw["requester_id"]),
+        subject=str(raw.get("subject") or ""),
+        description=str(raw.get("description") or ""),
+        tags=frozenset(raw.get("tags") or ()),
+        group=group_names.get(int(group_id)) if group_id is not None else None,
+        organization_id=raw.get("organization_id"),
+        priority=raw.get("priority"),
+        form_id=raw.get("ticket_form_id"),
+        created_at=_parse_time(raw.get("created_at")),
+        fields=fields,
+        comments=tuple(comments),
+        collaborator_ids=tuple(int(x) for x in raw.get("collaborator_ids") or ()),
+    )
+
+
+def read_snapshot(
+    client: ZendeskClient, ticket_id: int, *, with_comments: bool = False
+) -> TicketSnapshot:
+    """The ticket now, resolved to mappings values (one call; two more with comments)."""
+    raw = client.ticket(ticket_id)
+    provisioned = Provisioned.load(client)
+    groups = {int(g["id"]): str(g["name"]) for g in client.groups()}
+    comments: list[Comment] = []
+    if with_comments:
+        items = client.comments(ticket_id)
+        roles = {int(u["id"]): u.get("role") for u in client.users(c["author_id"] for c in items)}
+        comments = [
+            Comment(
+                author_id=int(c["author_id"]),
+                public=bool(c.get("public")),
+                created_at=_parse_time(c.get("created_at")) or datetime.min,
+                body=str(c.get("body") or ""),
+                author_is_agent=roles.get(int(c["author_id"])) in ("agent", "admin"),
+            )
+            for c in items
+        ]
+    return snapshot_from_ticket(raw, provisioned, groups, comments)
+
+
+def build_updates(
+    snapshot: TicketSnapshot,
+    actions: Iterable[Action],
+    provisioned: Provisioned,
+    mappings: Mappings,
+    group_ids: Mapping[str, int],
+) -> list[dict[str, Any]]:
+    """The update payload(s) for these actions: [] when nothing changes, one normally, two when
+    a public comment must follow an internal note. `group_ids`: Zendesk group name → id."""
+    changes: dict[str, Any] = {}
+    custom_fields: dict[int, Any] = {}
+    tags = set(snapshot.tags)
+    notes: list[str] = []
+    public: list[str] = []
+    for action in actions:
+        if isinstance(action, SetCustomStatus):
+            status_id = provisioned.status_id(action.value)
+            changes["custom_status_id"] = status_id
+            mapped = mappings.status(action.value)
+            for other in mappings.statuses:
+                tags.discard(other.tag)
+            tags.add(mapped.tag)
+        elif isinstance(action, SetField):
+            field_id = provisioned.field_id(action.key)
+            custom_fields[field_id] = _zendesk_value(action.value)
+            old = snapshot.field(action.key)
+            if action.key in TAGGER_FIELDS:
+                # The option's tag follows the field; keep the tag list we send consistent.
+                if isinstance(old, str):
+                    tags.discard(old)
+                if isinstance(action.value, str) and action.value:
+                    tags.add(action.value)
+            elif action.key == FIELD_DATA_MAINTENANCE_APPROVED:
+                tag = provisioned.checkbox_tags.get(action.key)
+                if tag:
+                    (tags.add if action.value else tags.discard)(tag)
+        elif isinstance(action, AddTags):
+            tags.update(action.tags)
+        elif isinstance(action, RemoveTags):
+            tags.difference_update(action.tags)
+        elif isinstance(action, InternalNote):
+            notes.append(action.body)
+        elif isinstance(action, PublicComment):
+            public.append(action.body)
+        elif isinstance(action, AssignGroup):
+            name = mappings.team(action.team).zendesk_group
+            if name not in group_ids:
+                raise NotProvisioned(f"Zendesk group {name!r} does not exist")
+            if snapshot.group != name:
+                changes["group_id"] = group_ids[name]
+    if (
+        "custom_status_id" in changes
+        and snapshot.custom_status is not None
+        and provisioned.custom_statuses.get(snapshot.custom_status) == changes["custom_status_id"]
+    ):
+        del changes["custom_status_id"]
+    changed_fields = [
+        {"id": fid, "value": value}
+        for fid, value in custom_fields.items()
+        if _zendesk_value(_current(snapshot, provisioned, fid)) != value
+    ]
+    if changed_fields:
+        changes["custom_fields"] = changed_fields
+    if tags != set(snapshot.tags):
+        changes["tags"] = sorted(tags)
+    updates: list[dict[str, Any]] = []
+    if notes:
+        changes["comment"] = {"body": NOTE_SEPARATOR.join(notes), "public": False}
+    if public and notes:
+        updates = [changes, {"comment": {"body": NOTE_SEPARATOR.join(public), "public": True}}]
+    elif public:
+        changes["comment"] = {"body": NOTE_SEPARATOR.join(public), "public": True}
+        updates = [changes]
+    elif changes:
+        updates = [changes]
+    return updates
+
+
+def _current(snapshot: TicketSnapshot, provisioned: Provisioned, field_id: int) -> FieldValue:
+    for key, fid in provisioned.fields.items():
+        if fid == field_id:
+            return snapshot.field(key)
+    return None
+
+
+def apply_actions(
+    client: ZendeskClient, snapshot: TicketSnapshot, actions: Iterable[Action], mappings: Mappings
+) -> ApplyResult:
+    """Apply a rule's actions as safe update(s) on `snapshot.updated_stamp`. Raises
+    `TicketConflict` when the ticket changed since the snapshot."""
+    provisioned = Provisioned.load(client)
+    group_ids = {str(g["name"]): int(g["id"]) for g in client.groups()}
+    updates = build_updates(snapshot, actions, provisioned, mappings, group_ids)
+    result = ApplyResult(snapshot.id, updates, updated_stamp=snapshot.updated_stamp)
+    for index, payload in enumerate(updates):
+        assert result.updated_stamp is not None  # noqa: S101 - set above and by each update
+        try:
+            ticket = client.update_ticket(result.updated_stamp, snapshot.id, payload)
+        except TicketConflict:
+            raise TicketConflict(snapshot.id, after_first_update=index > 0) from None
+        result.ticket = ticket
+        result.updated_stamp = str(ticket["updated_at"])
+    return result
