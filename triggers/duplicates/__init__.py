@@ -206,7 +206,11 @@ def note_body(matches: Sequence[Match], settings: DuplicateSettings) -> str:
         raise ValueError("no match reaches the flag threshold; nothing to write")
     lines = [texts.NOTE_HEADER, ""]
     for match in shown:
-        lines.append(texts.NOTE_CANDIDATE.format(ticket_id=match.candidate_id, score=match.score))
+        lines.append(
+            texts.NOTE_CANDIDATE.format(
+                ticket_id=match.candidate_id, score=match.score, threshold=settings.flag_threshold
+            )
+        )
         if match.signals.get("references_candidate"):
             lines.append(texts.NOTE_REFERENCE.format(ticket_id=match.candidate_id))
         for new, old in match.matching_sentences:

@@ -7,8 +7,9 @@ TAG_POSSIBLE_DUPLICATE = "possible_duplicate"
 NOTE_HEADER = (
     "Possible duplicate: this ticket looks like an earlier ticket from the same requester."
 )
-# One line per candidate, best first. `score` is shown as a percentage.
-NOTE_CANDIDATE = "- #{ticket_id} (similarity {score:.0%})"
+# One line per candidate, best first. Scores are not probabilities, so the note shows the
+# threshold beside them rather than a percentage that would read as one.
+NOTE_CANDIDATE = "- #{ticket_id} (score {score:.2f}; flagged from {threshold:.2f})"
 NOTE_SENTENCE_PAIR = '    this ticket: "{new}"\n    #{ticket_id}: "{old}"'
 NOTE_REFERENCE = "    this ticket mentions #{ticket_id}"
 NOTE_FOOTER = (
