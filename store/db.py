@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import os
+import weakref
 from collections.abc import Iterator
 from contextlib import contextmanager
 from datetime import UTC, datetime
@@ -106,6 +108,16 @@ def _make_engine(app: Flask) -> Engine:
 
 def init_engine(app: Flask) -> None:
     engine = _make_engine(app)
+    # A forked child (gunicorn --preload, multiprocessing) must not reuse the parent's pooled
+    # connections; close=False leaves them to the parent. Weak, so apps can be collected.
+    ref = weakref.ref(engine)
+
+    def _after_fork() -> None:
+        forked = ref()
+        if forked is not None:
+            forked.dispose(close=False)
+
+    os.register_at_fork(after_in_child=_after_fork)
     app.extensions[EXTENSION] = {
         "engine": engine,
         "sessionmaker": sessionmaker(engine, expire_on_commit=False),

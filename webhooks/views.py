@@ -10,11 +10,13 @@ from __future__ import annotations
 
 import json
 import time
+from dataclasses import dataclass
 from typing import Any
 
 import structlog
 from flask import Blueprint, Flask, Response, current_app, jsonify, request
 from marshmallow import ValidationError
+from sqlalchemy.orm import Session
 
 import store
 from logs import get_logger
@@ -61,16 +63,28 @@ def valid_secrets(app: Flask, sess: Any) -> list[str]:
     return secrets
 
 
-def _answer(status: int, outcome: str, started: float, **body: Any) -> Response:
+@dataclass(frozen=True)
+class _Outcome:
+    status: int
+    outcome: str
+    fields: dict[str, Any]
+
+
+def _outcome(status: int, outcome: str, **fields: Any) -> _Outcome:
+    return _Outcome(status, outcome, fields)
+
+
+def _answer(result: _Outcome, started: float) -> Response:
+    """Log the one summary line of this webhook and build the response."""
     log.info(
         "webhook",
-        outcome=outcome,
-        http_status=status,
+        outcome=result.outcome,
+        http_status=result.status,
         duration_ms=round((time.perf_counter() - started) * 1000, 2),
-        **{k: v for k, v in body.items() if k in ("kind", "inbox_id", "reason")},
+        **{k: v for k, v in result.fields.items() if k in ("kind", "inbox_id", "reason")},
     )
-    response = jsonify(**{"status": outcome, **body})
-    response.status_code = status
+    response = jsonify(**{"status": result.outcome, **result.fields})
+    response.status_code = result.status
     return response
 
 
@@ -96,53 +110,63 @@ def receive_zendesk() -> Response:
     app: Flask = current_app._get_current_object()  # type: ignore[attr-defined]
     settings = webhook_settings(app)
     invocation_id = request.headers.get(INVOCATION_HEADER, "").strip()
-    with structlog.contextvars.bound_contextvars(invocation_id=invocation_id or None):
+    # ticket_id is bound once the body is validated; listing it here unbinds it at the end.
+    with structlog.contextvars.bound_contextvars(
+        invocation_id=invocation_id or None, ticket_id=None
+    ):
         body = _read_body(int(settings.get("max_body_bytes", DEFAULT_MAX_BODY_BYTES)))
         if body is None:
-            return _answer(413, "rejected", started, reason=BODY_TOO_LARGE)
-
-        timestamp = request.headers.get(TIMESTAMP_HEADER, "")
-        signature = request.headers.get(SIGNATURE_HEADER, "")
+            return _answer(_outcome(413, "rejected", reason=BODY_TOO_LARGE), started)
+        # One transaction: read the secrets, and insert only if every check passed. The
+        # summary is logged after the commit, so "accepted" means stored.
         with store.session(app) as sess:
-            secrets = valid_secrets(app, sess)
-        if not (timestamp and signature and signature_matches(secrets, timestamp, body, signature)):
-            return _answer(401, "rejected", started, reason=BAD_SIGNATURE)
-        stale = timestamp_problem(
-            timestamp,
-            store.utcnow(),
-            float(settings.get("max_age_seconds", DEFAULT_MAX_AGE_SECONDS)),
-            float(settings.get("max_skew_seconds", DEFAULT_MAX_SKEW_SECONDS)),
-        )
-        if stale:
-            return _answer(401, "rejected", started, reason=stale)
+            result = _verify_and_store(app, sess, body, invocation_id, settings)
+        return _answer(result, started)
 
-        if request.mimetype != "application/json":
-            return _answer(415, "rejected", started, reason=UNSUPPORTED_TYPE)
-        if not invocation_id:
-            return _answer(400, "rejected", started, reason=MISSING_INVOCATION_ID)
-        try:
-            raw = json.loads(body)
-        except (ValueError, UnicodeDecodeError):
-            return _answer(400, "rejected", started, reason=MALFORMED_JSON)
-        try:
-            data = schema.load(raw)
-        except ValidationError as exc:
-            return _answer(400, "rejected", started, reason=INVALID_FIELDS, errors=exc.messages)
 
-        kind = data["event"]
-        known = kind in EVENT_KINDS
-        with structlog.contextvars.bound_contextvars(ticket_id=data["ticket_id"]):
-            with store.session(app) as sess:
-                inbox_id = add_event(
-                    sess,
-                    invocation_id=invocation_id,
-                    webhook_id=request.headers.get(WEBHOOK_ID_HEADER) or None,
-                    data=data,
-                    payload=raw,
-                    ignored=not known,
-                )
-            if inbox_id is None:
-                return _answer(200, "duplicate", started, kind=kind)
-            if not known:
-                return _answer(200, "ignored", started, kind=kind, inbox_id=inbox_id)
-            return _answer(202, "accepted", started, kind=kind, inbox_id=inbox_id)
+def _verify_and_store(
+    app: Flask, sess: Session, body: bytes, invocation_id: str, settings: dict[str, Any]
+) -> _Outcome:
+    timestamp = request.headers.get(TIMESTAMP_HEADER, "")
+    signature = request.headers.get(SIGNATURE_HEADER, "")
+    secrets = valid_secrets(app, sess)
+    if not (timestamp and signature and signature_matches(secrets, timestamp, body, signature)):
+        return _outcome(401, "rejected", reason=BAD_SIGNATURE)
+    stale = timestamp_problem(
+        timestamp,
+        store.utcnow(),
+        float(settings.get("max_age_seconds", DEFAULT_MAX_AGE_SECONDS)),
+        float(settings.get("max_skew_seconds", DEFAULT_MAX_SKEW_SECONDS)),
+    )
+    if stale:
+        return _outcome(401, "rejected", reason=stale)
+
+    if request.mimetype != "application/json":
+        return _outcome(415, "rejected", reason=UNSUPPORTED_TYPE)
+    if not invocation_id:
+        return _outcome(400, "rejected", reason=MISSING_INVOCATION_ID)
+    try:
+        raw = json.loads(body)
+    except (ValueError, UnicodeDecodeError):
+        return _outcome(400, "rejected", reason=MALFORMED_JSON)
+    try:
+        data = schema.load(raw)
+    except ValidationError as exc:
+        return _outcome(400, "rejected", reason=INVALID_FIELDS, errors=exc.messages)
+
+    kind = data["event"]
+    known = kind in EVENT_KINDS
+    structlog.contextvars.bind_contextvars(ticket_id=data["ticket_id"])
+    inbox_id = add_event(
+        sess,
+        invocation_id=invocation_id,
+        webhook_id=request.headers.get(WEBHOOK_ID_HEADER) or None,
+        data=data,
+        payload=raw,
+        ignored=not known,
+    )
+    if inbox_id is None:
+        return _outcome(200, "duplicate", kind=kind)
+    if not known:
+        return _outcome(200, "ignored", kind=kind, inbox_id=inbox_id)
+    return _outcome(202, "accepted", kind=kind, inbox_id=inbox_id)

@@ -261,6 +261,7 @@ def test_one_summary_log_line_with_ids_and_no_secrets(
     assert accepted["outcome"] == "accepted"
     assert accepted["http_status"] == 202
     assert summaries[1]["outcome"] == "rejected"
+    assert summaries[1]["ticket_id"] is None  # nothing leaks from the previous request
     text = stream.getvalue()
     for secret in (SECRET, signature, "forged-signature-value"):
         assert secret not in text
