@@ -316,13 +316,18 @@ class ZendeskSession(requests.Session):
                         f"{endpoint}: {type(exc).__name__} (after {attempt} retries)"
                     ) from None
                 self.tracker.call(endpoint)
-                self._observe(response)
                 status = response.status_code
+                if status < 500 and status != 429:
+                    # Budget headers of answers Zendesk processed; a 429's Retry-After rules,
+                    # and error pages from proxies carry no trustworthy budget.
+                    self._observe(response)
                 if status == 429:
                     # Not processed by Zendesk, so resending is safe for every method.
                     delay = float(_int(response.headers.get("Retry-After")) or 1)
                     response.close()
                     self._wait(delay, "429")
+                    with self._rate_lock:
+                        self._remaining = None
                     continue
                 if status >= 500 and retryable and attempt < self.policy.max_retries:
                     delay = self._backoff(attempt, response)

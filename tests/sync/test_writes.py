@@ -1,0 +1,149 @@
+"""Safe updates and bulk updates through jobs, against the sandbox."""
+
+from __future__ import annotations
+
+import threading
+import time
+from collections.abc import Callable
+from typing import Any
+
+import pytest
+
+from sandbox.testing import SandboxHandle
+from sync import TicketChange, TicketConflict, ZendeskClient
+from sync.client import DEFAULT_JOBS_IN_FLIGHT, ZENDESK_JOB_LIMIT
+
+from .conftest import make_ticket
+
+
+def _import_tickets(zd: SandboxHandle, count: int) -> list[dict[str, Any]]:
+    """Many tickets quickly (imports fire no triggers and skip per-ticket rate limits)."""
+    for start in range(0, count, 100):
+        batch = [
+            {"subject": f"t{i}", "description": "d", "requester_id": 1000001}
+            for i in range(start, min(count, start + 100))
+        ]
+        job = zd.api("POST", "imports/tickets/create_many.json", json={"tickets": batch})
+        assert zd.wait_job(job.json()["job_status"]["id"])["status"] == "completed"
+    tickets: list[dict[str, Any]] = []
+    url: str | None = zd.base_url + "/api/v2/tickets.json?per_page=100"
+    while url:
+        page = zd.http.get(url, auth=zd.auth, timeout=30).json()
+        tickets += page["tickets"]
+        url = page["next_page"]
+    return tickets
+
+
+def test_update_ticket_is_a_safe_update_that_returns_the_new_stamp(
+    client: ZendeskClient, zd: SandboxHandle
+) -> None:
+    ticket = make_ticket(zd)
+    after = client.update_ticket(ticket["updated_at"], ticket["id"], {"tags": ["one"]})
+    assert after["tags"] == ["one"]
+    assert after["updated_at"] != ticket["updated_at"]
+    # The old stamp is now stale: the same write would overwrite someone else's change.
+    with pytest.raises(TicketConflict) as caught:
+        client.update_ticket(ticket["updated_at"], ticket["id"], {"tags": ["two"]})
+    assert caught.value.ticket_id == ticket["id"]
+    assert zd.stats()["statuses"]["409"] == 1
+    assert client.ticket(ticket["id"])["tags"] == ["one"]
+
+
+def test_a_safe_update_losing_a_race_to_an_agent_surfaces_a_conflict_and_is_not_retried(
+    client: ZendeskClient, zd: SandboxHandle
+) -> None:
+    ticket = make_ticket(zd)
+    snapshot = client.read_snapshot(ticket["id"])
+    zd.api("PUT", f"tickets/{ticket['id']}.json", json={"ticket": {"priority": "high"}})
+    zd.reset_stats()
+    with pytest.raises(TicketConflict):
+        client.update_ticket(snapshot.updated_stamp, ticket["id"], {"priority": "low"})
+    assert zd.stats()["endpoints"] == {"PUT /api/v2/tickets/<int:ticket_id>": 1}
+    assert client.ticket(ticket["id"])["priority"] == "high"
+
+
+def test_250_ticket_changes_go_out_as_3_update_many_calls_with_a_result_per_ticket(
+    client: ZendeskClient, zd: SandboxHandle
+) -> None:
+    tickets = _import_tickets(zd, 250)
+    stale = {tickets[5]["id"], tickets[130]["id"]}
+    for ticket_id in stale:  # someone else changes these after we read them
+        zd.api("PUT", f"tickets/{ticket_id}.json", json={"ticket": {"priority": "high"}})
+    zd.reset_stats()
+    changes = [
+        TicketChange(t["id"], {"tags": ["bulk", f"n{t['id']}"]}, t["updated_at"]) for t in tickets
+    ]
+    report = client.update_many(changes)
+    assert report.requests == 3
+    assert zd.stats()["endpoints"]["PUT /api/v2/tickets/update_many"] == 3
+    assert [r.ticket_id for r in report.results] == [t["id"] for t in tickets]
+    conflicts = {r.ticket_id for r in report.results if r.outcome == "conflict"}
+    assert conflicts == stale
+    assert all(r.outcome == "ok" for r in report.results if r.ticket_id not in stale)
+    detail = next(r for r in report.results if r.outcome == "conflict")
+    assert detail.error == "UpdateConflict" and "Safe Update" in detail.details
+    fresh = {t["id"]: t for t in client.show_many(t["id"] for t in tickets)}
+    assert all(fresh[i]["tags"] == ["bulk", f"n{i}"] for i in fresh if i not in stale)
+    assert all(fresh[i]["priority"] == "high" and "bulk" not in fresh[i]["tags"] for i in stale)
+
+
+def test_identical_stamp_free_changes_use_the_ids_form(
+    client: ZendeskClient, zd: SandboxHandle
+) -> None:
+    tickets = _import_tickets(zd, 150)
+    zd.reset_stats()
+    report = client.update_many(
+        TicketChange(t["id"], {"additional_tags": ["swept"]}) for t in tickets
+    )
+    assert report.requests == 2  # 100 + 50 ids, one body each
+    assert {r.outcome for r in report.results} == {"ok"}
+    assert all("swept" in t["tags"] for t in client.show_many(t["id"] for t in tickets))
+
+
+def test_per_ticket_failures_in_a_job_are_reported_individually(
+    client: ZendeskClient, zd: SandboxHandle
+) -> None:
+    tickets = _import_tickets(zd, 3)
+    changes = [
+        TicketChange(tickets[0]["id"], {"priority": "low"}, tickets[0]["updated_at"]),
+        TicketChange(tickets[1]["id"], {"priority": "bogus"}, tickets[1]["updated_at"]),
+        TicketChange(999999, {"priority": "low"}, "2020-01-01T00:00:00Z"),
+    ]
+    results = client.update_many(changes).results
+    assert [r.outcome for r in results] == ["ok", "error", "error"]
+    assert "bogus" in results[1].details
+    assert results[2].error == "RecordNotFound"
+
+
+def test_the_job_limit_is_respected_and_jobs_are_polled_together(
+    make_client: Callable[..., ZendeskClient], zd: SandboxHandle
+) -> None:
+    """With 3 jobs allowed in flight, 5 batches: 3 are submitted, then polled until done."""
+    client = make_client(jobs_in_flight=3)
+    tickets = _import_tickets(zd, 500)
+    zd.reset_stats()
+    zd.pause_jobs(True)
+    changes = [TicketChange(t["id"], {"tags": ["x"]}, t["updated_at"]) for t in tickets]
+    outcome: dict[str, Any] = {}
+    worker = threading.Thread(target=lambda: outcome.update(r=client.update_many(changes)))
+    worker.start()
+    try:
+        deadline = time.monotonic() + 20
+        while zd.stats()["endpoints"].get("GET /api/v2/job_statuses/show_many", 0) < 3:
+            assert time.monotonic() < deadline, "the client never polled"
+            time.sleep(0.02)
+        # Jobs are held queued: the client must be waiting, not submitting more.
+        assert zd.stats()["endpoints"]["PUT /api/v2/tickets/update_many"] == 3
+    finally:
+        zd.pause_jobs(False)
+        worker.join(timeout=60)
+    stats = zd.stats()
+    assert stats["endpoints"]["PUT /api/v2/tickets/update_many"] == 5
+    assert "429" not in stats["statuses"]
+    assert {r.outcome for r in outcome["r"].results} == {"ok"}
+
+
+def test_jobs_in_flight_stays_below_zendesks_limit() -> None:
+    assert DEFAULT_JOBS_IN_FLIGHT == 25 < ZENDESK_JOB_LIMIT == 30
+    client = ZendeskClient(subdomain="x", email="a@b.c", token="t", jobs_in_flight=100)
+    assert client.jobs_in_flight == ZENDESK_JOB_LIMIT
