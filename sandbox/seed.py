@@ -13,6 +13,7 @@ from sandbox.account import VIA_API, Account
 from sandbox.store import dumps, iso
 
 DEMO_SIZE = 300
+VIA_JSON = dumps(VIA_API)
 DAY = 86400
 
 GROUPS = ("All Media", "Prod", "Tech", "Finance", "Canadian Spot", "Account Management")
@@ -404,15 +405,16 @@ def seed_account(account: Account, size: int, random_seed: int) -> dict[str, Any
                     "metadata": {"system": {}, "custom": {}},
                     "created_at": iso(min(ts, now)),
                 }
-                rows_c.append((comment_id, ticket_id, min(ts, now), dumps(comment)))
-                events: list[dict[str, Any]] = [comment]
+                comment_json = dumps(comment)
+                rows_c.append((comment_id, ticket_id, min(ts, now), comment_json))
+                extra = ""
                 if index == 0:
                     for field_name, value in (
                         ("status", "new"),
                         ("subject", subject),
                         ("group_id", doc["group_id"]),
                     ):
-                        events.append(
+                        extra += "," + dumps(
                             {
                                 "id": ids.event,
                                 "type": "Create",
@@ -421,16 +423,13 @@ def seed_account(account: Account, size: int, random_seed: int) -> dict[str, Any
                             }
                         )
                         ids.event += 1
-                audit = {
-                    "id": audit_id,
-                    "ticket_id": ticket_id,
-                    "created_at": iso(min(ts, now)),
-                    "author_id": author,
-                    "metadata": {"system": {}, "custom": {}},
-                    "via": VIA_API,
-                    "events": events,
-                }
-                rows_a.append((audit_id, ticket_id, min(ts, now), dumps(audit)))
+                # The audit embeds the comment: splice its JSON instead of encoding it twice.
+                audit_json = (
+                    f'{{"id":{audit_id},"ticket_id":{ticket_id},"created_at":"{comment["created_at"]}",'
+                    f'"author_id":{author},"metadata":{{"system":{{}},"custom":{{}}}},'
+                    f'"via":{VIA_JSON},"events":[{comment_json}{extra}]}}'
+                )
+                rows_a.append((audit_id, ticket_id, min(ts, now), audit_json))
         db = store.db
         db.executemany(
             "INSERT INTO tickets (id, created_ts, updated_ts, status, custom_status_id, requester_id,"
