@@ -83,9 +83,9 @@ def start_gunicorn(target: str, env: dict[str, str], port: int) -> subprocess.Po
             err = process.stderr.read().decode() if process.stderr else ""
             raise SystemExit(f"gunicorn {target} exited: {err}")
         try:
-            requests.get(f"http://127.0.0.1:{port}/", timeout=1)
+            requests.get(f"http://127.0.0.1:{port}/", timeout=5)
             return process
-        except requests.ConnectionError:
+        except requests.RequestException:  # not listening yet, or workers still booting
             time.sleep(0.1)
     process.kill()
     raise SystemExit(f"gunicorn {target} did not start")

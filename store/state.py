@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from typing import Any
 
-from sqlalchemy import delete, select
+from sqlalchemy import bindparam, delete, select
 from sqlalchemy.dialects.postgresql import insert as pg_insert
 from sqlalchemy.dialects.sqlite import insert as sqlite_insert
 from sqlalchemy.orm import Session
@@ -17,10 +17,14 @@ WEBHOOK_SIGNING_SECRET = "webhook.signing_secret"  # noqa: S105 - a key name, no
 SERVICE_USER_ID = "zendesk.service_user_id"
 
 
+# Built once: the webhook endpoint reads the signing secret on every request.
+_GET = select(StateEntry.key, StateEntry.value).where(StateEntry.key == bindparam("key"))
+
+
 def get_state(sess: Session, key: str, default: Any = None) -> Any:
     """The stored value of `key`, or `default` when never set."""
-    entry = sess.scalar(select(StateEntry).where(StateEntry.key == key))
-    return default if entry is None else entry.value
+    found = sess.execute(_GET, {"key": key}).first()
+    return default if found is None else found.value
 
 
 def set_state(sess: Session, key: str, value: Any) -> None:

@@ -71,16 +71,22 @@ def add_event(
         "next_attempt_at": now,
         "processed_at": now if ignored else None,
     }
-    insert = pg_insert if sess.get_bind().dialect.name == "postgresql" else sqlite_insert
-    stmt = (
+    stmt = _INSERT_PG if sess.get_bind().dialect.name == "postgresql" else _INSERT_SQLITE
+    inserted: int | None = sess.execute(stmt, values).scalar()
+    return inserted
+
+
+def _insert_ignoring_redeliveries(insert: Any) -> Any:
+    return (
         insert(InboxEvent)
-        .values(**values)
         .on_conflict_do_nothing(index_elements=[InboxEvent.invocation_id])
         .returning(InboxEvent.id)
     )
-    inserted: int | None = sess.execute(stmt).scalar()
-    return inserted
 
+
+# Built once per dialect (statement construction dominated the endpoint's profile).
+_INSERT_PG = _insert_ignoring_redeliveries(pg_insert)
+_INSERT_SQLITE = _insert_ignoring_redeliveries(sqlite_insert)
 
 _older = aliased(InboxEvent)
 _holder = aliased(InboxEvent)
