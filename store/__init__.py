@@ -10,6 +10,7 @@ from __future__ import annotations
 
 from flask import Flask
 
+from store.audit import audit_cli, list_audit
 from store.db import (
     Base,
     StoreError,
@@ -65,6 +66,7 @@ __all__ = [
     "engine",
     "get_state",
     "init_app",
+    "list_audit",
     "record_audit",
     "require_current",
     "session",
@@ -75,6 +77,7 @@ __all__ = [
 
 
 def init_app(app: Flask) -> None:
-    """Create the engine (lazily connecting) and register the `db` commands."""
+    """Create the engine (lazily connecting) and register the `db` and `audit` commands."""
     init_engine(app)
     app.cli.add_command(db_cli)
+    app.cli.add_command(audit_cli)

@@ -198,3 +198,36 @@ def test_an_area_adds_its_own_revision_chained_after_the_head(
     unknown = runner.invoke(args=["db", "revision", "-m", "x", "--area", "nowhere"])
     assert unknown.exit_code == 2
     assert "no package folder nowhere/" in unknown.output
+
+
+def test_audit_list_shows_what_changed_newest_first_and_filters(db_app: Flask) -> None:
+    runner = db_app.test_cli_runner()
+    assert runner.invoke(args=["audit", "list"]).output.strip() == store.audit.NO_ENTRIES
+    with store.session(db_app) as s:
+        store.record_audit(
+            s,
+            ticket_id=7,
+            rule="product_restriction",
+            action="set_field",
+            reason="Configuration request is for Lumina only",
+            invocation_id="inv-a",
+            before={"resolution_type": "configuration_request"},
+            after={"resolution_type": None},
+            api_result="200",
+        )
+        store.record_audit(
+            s, ticket_id=8, rule="status_mapping", action="add_tags", reason="keep tags in step"
+        )
+    listed = runner.invoke(args=["audit", "list"]).output.strip().splitlines()
+    assert [line.split("\t")[1] for line in listed] == ["ticket 8", "ticket 7"]
+    only_7 = runner.invoke(args=["audit", "list", "--ticket", "7"]).output.strip().split("\t")
+    assert only_7[1:] == [
+        "ticket 7",
+        "product_restriction",
+        "set_field",
+        '{"resolution_type": "configuration_request"} → {"resolution_type": null}',
+        "200",
+        "Configuration request is for Lumina only",
+    ]
+    by_event = runner.invoke(args=["audit", "list", "--invocation", "inv-a"]).output
+    assert len(by_event.strip().splitlines()) == 1
