@@ -342,13 +342,23 @@ def register(
                 "SELECT ts, doc FROM audits WHERE ts >= ? ORDER BY ts, id LIMIT ?",
                 (start, INCREMENTAL_PAGE),
             ).fetchall()
+            end_of_stream = len(rows) < INCREMENTAL_PAGE
+            if not end_of_stream:
+                # Finish the last second on this page, so the next page can start after it:
+                # a burst of more than a page of events in one second cannot loop a client.
+                last = int(rows[-1]["ts"])
+                rows = [r for r in rows if int(r["ts"]) < last] + db.execute(
+                    "SELECT ts, doc FROM audits WHERE ts = ? ORDER BY id", (last,)
+                ).fetchall()
         events = [_as_event(json.loads(r["doc"]), int(r["ts"]), with_comments) for r in rows]
         end_time = int(rows[-1]["ts"]) if rows else start
-        end_of_stream = len(rows) < INCREMENTAL_PAGE
+        # At the end of the stream, resume at end_time as Zendesk does (events still arriving in
+        # that second are not lost; the client may see a few again).
+        resume = end_time if end_of_stream else end_time + 1
         nxt = (
             base_url()
             + "/api/v2/incremental/ticket_events.json?"
-            + urlencode({"start_time": end_time, **({"include": include} if include else {})})
+            + urlencode({"start_time": resume, **({"include": include} if include else {})})
         )
         return json_response(
             {

@@ -239,3 +239,44 @@ def test_ticket_metrics_list_and_show(sandbox: SandboxHandle, checked: Checked, 
     # The OAS types this envelope as an array; Zendesk (and zenpy) use one object.
     oas.validate_object("TicketMetricObject", one)
     assert one["ticket_id"] == ticket["id"]
+
+
+def test_event_pages_never_split_a_second_so_clients_cannot_loop(sandbox: SandboxHandle) -> None:
+    """1,200 events in the same second: the first page takes all of them, the next starts after."""
+    tickets = [
+        {"subject": f"T{n}", "comments": [{"body": "x"}], "created_at": "2024-01-01T00:00:00Z"}
+        for n in range(100)
+    ]
+    for _ in range(12):
+        job = sandbox.api(
+            "POST", "imports/tickets/create_many.json", json={"tickets": tickets}
+        ).json()
+        sandbox.wait_job(job["job_status"]["id"])
+    first = sandbox.api("GET", "incremental/ticket_events.json", params={"start_time": 0}).json()
+    assert first["count"] == 1200
+    assert first["end_of_stream"] is False
+    rest = sandbox.http.get(first["next_page"], auth=sandbox.auth, timeout=30).json()
+    assert rest["count"] == 0
+    assert rest["end_of_stream"] is True
+
+
+def test_zenpy_reads_ticket_events_with_comment_events(
+    sandbox_zenpy: Any, sandbox: SandboxHandle
+) -> None:
+    sandbox.seed(size=20, random_seed=8)
+    events = list(sandbox_zenpy.tickets.events(start_time=0, include="comment_events"))
+    authors = {
+        c["author_id"] for e in events for c in e.child_events if c["event_type"] == "Comment"
+    }
+    assert len(authors) > 2
+
+
+def test_ticket_audits_match_the_oas(sandbox: SandboxHandle, checked: Checked) -> None:
+    ticket = create(sandbox)
+    sandbox.api(
+        "PUT",
+        f"tickets/{ticket['id']}.json",
+        json={"ticket": {"status": "open", "comment": {"body": "x"}}},
+    )
+    audits = checked(sandbox.api("GET", f"tickets/{ticket['id']}/audits.json"))["audits"]
+    assert [e["type"] for e in audits[1]["events"]] == ["Comment", "Change", "Change"]
