@@ -10,6 +10,7 @@ import sys
 
 import click
 from flask import current_app
+from flask.cli import AppGroup
 
 from logs import get_logger
 from mappings import MappingError, current_mappings
@@ -32,9 +33,7 @@ def _public_url() -> str:
     return str(current_app.config["CXLAYER"].get("service", {}).get("public_url", ""))
 
 
-@click.group("zendesk", help="Provision the Zendesk account from mappings/.")
-def zendesk_cli() -> None:
-    pass
+zendesk_cli = AppGroup("zendesk", help="Provision the Zendesk account from mappings/.")
 
 
 @zendesk_cli.command("plan")
