@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import math
 from datetime import timedelta
 
 import pytest
@@ -141,19 +142,21 @@ def test_idf_is_learned_incrementally_and_forgets_removed_tickets() -> None:
     wrong = model.vocabulary["wrong"]
     assert model.n_docs == 2
     assert model.df[invoice] == 2 and model.df[wrong] == 1
-    assert model.idf_table()[wrong] > model.idf_table()[invoice]
+    assert model.idf(wrong) > model.idf(invoice) >= 1.0
     model.remove(first)
     assert model.n_docs == 1 and model.df[wrong] == 0
 
 
-def test_idf_table_follows_a_growing_corpus() -> None:
-    """The cached idf refreshes once N has moved by more than 1%."""
+def test_idf_follows_a_growing_corpus() -> None:
+    """Every new ticket changes idf exactly: rarer terms weigh more as N grows."""
     model = IdfModel()
     model.learn("Invoice wrong", "")
-    before = model.idf_table()[model.vocabulary["invoice"]]
-    for i in range(10):
-        model.learn(f"Topic {i}", "unrelated words")
-    assert model.idf_table()[model.vocabulary["invoice"]] > before
+    before = model.idf(model.vocabulary["invoice"])
+    model.learn("Topic", "unrelated words")
+    after = model.idf(model.vocabulary["invoice"])
+    assert after == pytest.approx(math.log(3 / 2) + 1.0)
+    assert after > before
+    assert model.idf(-1) == pytest.approx(math.log(3) + 1.0)  # a term no ticket has
 
 
 def test_unknown_query_terms_still_count_in_the_query_norm(index: TicketIndex) -> None:

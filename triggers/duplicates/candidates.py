@@ -7,13 +7,13 @@ from collections.abc import Iterable, Iterator
 from dataclasses import dataclass
 from datetime import datetime, timedelta
 
-from triggers.duplicates.scoring import Features, IdfModel, term_counts
+from triggers.duplicates.scoring import MAX_BODY_CHARS, Features, IdfModel, term_counts
 from triggers.model import FIELD_PRODUCT, TicketSnapshot
 
 # Statuses whose tickets are never candidates: a closed ticket cannot be reopened or linked.
 EXCLUDED_STATUSES = frozenset({"closed", "deleted"})
-# Text kept per ticket for the "matching sentences" of a note; features use the full text.
-MAX_STORED_DESCRIPTION = 4000
+# Text kept per ticket for the "matching sentences" of a note: what the features look at.
+MAX_STORED_DESCRIPTION = MAX_BODY_CHARS
 
 
 @dataclass(frozen=True, slots=True)

@@ -1,0 +1,250 @@
+"""Time and memory of duplicate scoring with a large index, beside a naive baseline in one run.
+
+    python bench/duplicates_speed.py [--data DIR] [--sizes 10000 50000 100000] [--queries 1000]
+                                     [--json bench/results/duplicates_speed.json]
+
+Tickets are synthetic but built from the labelled reports' real subjects and descriptions
+(subject of one report, description of another, so texts vary), spread over 90 days, with a
+heavy-tailed number of tickets per requester (most requesters file a few, a few file hundreds).
+Latency: `find_duplicates` for new tickets of requesters drawn in proportion to their volume
+(candidate lookup, scoring, matching sentences for flagged candidates). Baseline: the same
+scoring, but recomputing every candidate's features from its text (no stored vectors).
+Memory: tracemalloc's traced size of the index plus its idf model at each size.
+"""
+
+from __future__ import annotations
+
+import argparse
+import gc
+import json
+import random
+import shlex
+import statistics
+import sys
+import time
+import tracemalloc
+from collections.abc import Sequence
+from datetime import UTC, datetime, timedelta
+from pathlib import Path
+
+REPO = Path(__file__).resolve().parents[1]
+if str(REPO) not in sys.path:
+    sys.path.insert(0, str(REPO))
+
+from bench.duplicates_eval import DEFAULT_DATA, load_folder  # noqa: E402
+from triggers.duplicates import (  # noqa: E402
+    DuplicateSettings,
+    IndexedTicket,
+    TicketIndex,
+    TicketRow,
+    find_duplicates,
+    score_candidates,
+)
+from triggers.duplicates.scoring import Match, term_counts  # noqa: E402
+
+START = datetime(2026, 1, 1, tzinfo=UTC)
+SPAN_DAYS = 90  # the index keeps about a quarter of tickets; the window looks at 14 days
+STATUSES = ["new", "open", "open", "pending", "solved", "closed", "closed", "closed"]
+
+
+def texts(folder: Path) -> list[tuple[str, str]]:
+    return [(r.summary, r.description) for s in load_folder(folder) for r in s.reports.values()]
+
+
+def requester_sizes(total: int, rng: random.Random) -> list[int]:
+    """Tickets per requester: Pareto-tailed, capped at 2% of the index (a noisy integration)."""
+    sizes: list[int] = []
+    cap = max(1, total // 50)
+    while sum(sizes) < total:
+        sizes.append(min(cap, int(rng.paretovariate(1.3))))
+    sizes[-1] -= sum(sizes) - total
+    return [s for s in sizes if s > 0]
+
+
+def synthetic_rows(total: int, pool: list[tuple[str, str]], seed: int) -> list[TicketRow]:
+    rng = random.Random(seed)
+    rows: list[TicketRow] = []
+    ticket_id = 1
+    for requester, size in enumerate(requester_sizes(total, rng), start=1):
+        organization = requester // 20 + 1
+        product = rng.choice(["prisma", "lumina", "spectra", None])
+        for _ in range(size):
+            subject = pool[rng.randrange(len(pool))][0]
+            description = pool[rng.randrange(len(pool))][1]
+            created = START + timedelta(seconds=rng.uniform(0, SPAN_DAYS * 86400))
+            rows.append(
+                TicketRow(
+                    ticket_id, requester, organization, None, product, rng.choice(STATUSES),
+                    created, subject, description,
+                )
+            )  # fmt: skip
+            ticket_id += 1
+    return rows
+
+
+def build(rows: Sequence[TicketRow]) -> TicketIndex:
+    index = TicketIndex()
+    index.upsert_many(rows)
+    return index
+
+
+def build_measured(
+    rows: Sequence[TicketRow], sizes: Sequence[int]
+) -> tuple[TicketIndex, list[dict[str, float]]]:
+    """Build one index incrementally, reading tracemalloc's traced size as it passes each size."""
+    gc.collect()
+    tracemalloc.start()
+    before = tracemalloc.get_traced_memory()[0]
+    index = TicketIndex()
+    memory: list[dict[str, float]] = []
+    started = time.perf_counter()
+    done = 0
+    for size in sorted(sizes):
+        index.upsert_many(rows[done:size])
+        done = size
+        gc.collect()
+        used = tracemalloc.get_traced_memory()[0] - before
+        memory.append({
+            "tickets": size,
+            "mib": round(used / 2**20, 1),
+            "bytes_per_ticket": round(used / size),
+            "vocabulary": len(index.model.vocabulary),
+            "seconds_so_far_under_tracemalloc": round(time.perf_counter() - started, 1),
+        })  # fmt: skip
+        print(f"memory {memory[-1]}", flush=True)
+    tracemalloc.stop()
+    return index, memory
+
+
+def naive_find(row: TicketRow, index: TicketIndex, settings: DuplicateSettings) -> list[Match]:
+    """The baseline: the same candidates and scoring, features recomputed from text each time."""
+    model = index.model
+    fresh = [
+        IndexedTicket(
+            c.row,
+            model.features(term_counts(c.row.subject, c.row.description), learn=False),
+        )
+        for c in index.candidates(
+            row, window_days=settings.window_days, limit=settings.max_candidates
+        )
+    ]
+    features = model.features(term_counts(row.subject, row.description), learn=False)
+    return score_candidates(row, features, fresh, model, settings)
+
+
+def percentiles(samples: list[float]) -> dict[str, float]:
+    ordered = sorted(samples)
+    q = statistics.quantiles(ordered, n=100)
+    return {
+        "p50_ms": round(q[49] * 1000, 3),
+        "p90_ms": round(q[89] * 1000, 3),
+        "p99_ms": round(q[98] * 1000, 3),
+        "max_ms": round(ordered[-1] * 1000, 3),
+        "mean_ms": round(statistics.fmean(ordered) * 1000, 3),
+    }
+
+
+def latency(
+    index: TicketIndex,
+    rows: Sequence[TicketRow],
+    pool: list[tuple[str, str]],
+    queries: int,
+    seed: int,
+) -> dict[str, object]:
+    rng = random.Random(seed + 1)
+    settings = DuplicateSettings()
+    end = max(r.created_at for r in rows)
+    new_rows = []
+    for i in range(queries):
+        owner = rows[rng.randrange(len(rows))]  # proportional to requester volume
+        if rng.random() < 0.3:  # a re-send of one of their tickets: the case we are here for
+            subject, description = owner.subject, owner.description
+        else:
+            subject, description = pool[rng.randrange(len(pool))]
+        new_rows.append(
+            TicketRow(
+                10_000_000 + i, owner.requester_id, owner.organization_id, None, owner.product,
+                "new", end - timedelta(seconds=rng.uniform(0, 86400)), subject, description,
+            )
+        )  # fmt: skip
+    candidates = [
+        len(index.candidates(r, window_days=settings.window_days, limit=settings.max_candidates))
+        for r in new_rows
+    ]
+    timings: dict[str, list[float]] = {"cxlayer": [], "naive_recompute": []}
+    flagged = 0
+    # Interleave the two so machine noise hits both alike.
+    for row in new_rows:
+        started = time.perf_counter()
+        matches = find_duplicates(row, index, index.model, settings)
+        timings["cxlayer"].append(time.perf_counter() - started)
+        started = time.perf_counter()
+        naive = naive_find(row, index, settings)
+        timings["naive_recompute"].append(time.perf_counter() - started)
+        if [m.candidate_id for m in matches[:1]] != [m.candidate_id for m in naive[:1]]:
+            raise AssertionError(f"baseline and cxlayer disagree on ticket {row.id}")
+        flagged += bool(matches and matches[0].score >= settings.flag_threshold)
+    ours = percentiles(timings["cxlayer"])
+    base = percentiles(timings["naive_recompute"])
+    busy = [i for i, n in enumerate(candidates) if n > 0]  # the queries that score anything
+    return {
+        "queries": queries,
+        "candidates": {
+            "p50": statistics.median(candidates),
+            "p99": sorted(candidates)[int(0.99 * (len(candidates) - 1))],
+            "max": max(candidates),
+        },
+        "flagged_share": round(flagged / queries, 3),
+        "cxlayer": ours,
+        "naive_recompute": base,
+        "p99_speedup": round(base["p99_ms"] / ours["p99_ms"], 1) if ours["p99_ms"] else None,
+        "queries_with_candidates": len(busy),
+        "cxlayer_with_candidates": percentiles([timings["cxlayer"][i] for i in busy])
+        if len(busy) > 1
+        else None,
+        "naive_recompute_with_candidates": percentiles(
+            [timings["naive_recompute"][i] for i in busy]
+        )
+        if len(busy) > 1
+        else None,
+    }
+
+
+def main(argv: Sequence[str] | None = None) -> int:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--data", type=Path, default=DEFAULT_DATA)
+    parser.add_argument("--sizes", type=int, nargs="+", default=[10_000, 50_000, 100_000])
+    parser.add_argument("--queries", type=int, default=1000)
+    parser.add_argument("--seed", type=int, default=7)
+    parser.add_argument("--json", type=Path)
+    args = parser.parse_args(argv)
+    pool = texts(args.data.resolve())
+    sizes = sorted(args.sizes)
+    rows = synthetic_rows(sizes[-1], pool, args.seed)
+    index, memory = build_measured(rows, sizes)
+    started = time.perf_counter()
+    build(rows[: min(len(rows), 10_000)])
+    build_seconds = time.perf_counter() - started
+    lat = latency(index, rows, pool, args.queries, args.seed)
+    print(f"latency with {len(index)} tickets: {lat}")
+    shown = ["python", "bench/duplicates_speed.py", *(argv if argv is not None else sys.argv[1:])]
+    result = {
+        "command": shlex.join(shown),
+        "python": sys.version.split()[0],
+        "index_tickets": len(index),
+        "requesters": len({r.requester_id for r in rows}),
+        "build_ms_per_ticket_first_10k_without_tracemalloc": round(
+            build_seconds * 1000 / min(len(rows), 10_000), 3
+        ),
+        "latency": lat,
+        "memory": memory,
+        "target_p99_ms": 10.0,
+    }
+    if args.json:
+        args.json.parent.mkdir(parents=True, exist_ok=True)
+        args.json.write_text(json.dumps(result, indent=2) + "\n", encoding="utf-8")
+    return 0
+
+
+if __name__ == "__main__":
+    raise SystemExit(main())
