@@ -935,6 +935,29 @@ class Account:
             self._notify(change)
         return change
 
+    def _email_ccs(self, current: list[int], changes: Any) -> list[int]:
+        """Zendesk's `email_ccs: [{user_id | user_email, action: put | delete}]` update form."""
+        if not isinstance(changes, list):
+            raise errors.invalid("email_ccs", "Email CCs: must be a list")
+        out = list(current)
+        for item in changes:
+            if not isinstance(item, dict):
+                raise errors.invalid("email_ccs", "Email CCs: each item must be an object")
+            user_id = item.get("user_id")
+            if user_id is None and item.get("user_email"):
+                user_id = self._requester_from(
+                    {"email": item["user_email"], "name": item.get("user_name")}
+                )
+            self._check_user("email_ccs", user_id)
+            if user_id is None:
+                raise errors.invalid("email_ccs", "Email CCs: user_id or user_email is required")
+            user_id = int(user_id)
+            if item.get("action", "put") == "delete":
+                out = [u for u in out if u != user_id]
+            elif user_id not in out:
+                out.append(user_id)
+        return out
+
     def _requester_from(self, spec: dict[str, Any]) -> int:
         email = spec.get("email")
         if email:
@@ -991,6 +1014,9 @@ class Account:
                     for uid in data[name] or []:
                         self._check_user(name, uid)
                     doc[name] = [int(x) for x in data[name] or []]
+            if "email_ccs" in data:
+                doc["email_cc_ids"] = self._email_ccs(doc["email_cc_ids"], data["email_ccs"])
+                doc["collaborator_ids"] = list(doc["email_cc_ids"])
             if "tags" in data:
                 doc["tags"] = normalise_tags(data["tags"])
                 self._sync_fields_from_tags(doc)

@@ -22,6 +22,13 @@ from sandbox.seed import seed_account
 from sandbox.store import iso
 
 MAX_BATCH = 100
+FAULT_ERRORS = {
+    429: "APIRateLimitExceeded",
+    500: "InternalServerError",
+    502: "BadGateway",
+    503: "ServiceUnavailable",
+    504: "GatewayTimeout",
+}
 MAX_PER_PAGE = 100
 
 
@@ -187,7 +194,10 @@ def create_app(sb: Sandbox) -> Flask:
                 return Response(b"", status=500)
             if faults.error_rate and faults.rng.random() < faults.error_rate:
                 return json_response(
-                    {"error": "ServiceUnavailable", "description": "Injected fault"},
+                    {
+                        "error": FAULT_ERRORS.get(faults.status, "Error"),
+                        "description": "Injected fault",
+                    },
                     faults.status,
                     {"Retry-After": "1"} if faults.status in (429, 503) else None,
                 )

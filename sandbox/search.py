@@ -145,7 +145,7 @@ def _term(sb: Sandbox, key: str, op: str, value: str) -> tuple[str, list[Any]]:
     if key == "custom_status_id":
         return "custom_status_id = ?", [int(value) if value.isdigit() else -1]
     if key in ("subject", "description"):
-        return "text LIKE ?", [f"%{value.lower()}%"]
+        return f"lower(json_extract(doc, '$.{key}')) LIKE ?", [f"%{value.lower()}%"]
     if key == "priority":
         return "json_extract(doc, '$.priority') = ?", [value]
     if key == "ticket_type":

@@ -280,3 +280,10 @@ def test_ticket_audits_match_the_oas(sandbox: SandboxHandle, checked: Checked) -
     )
     audits = checked(sandbox.api("GET", f"tickets/{ticket['id']}/audits.json"))["audits"]
     assert [e["type"] for e in audits[1]["events"]] == ["Comment", "Change", "Change"]
+
+
+def test_subject_keyword_searches_the_subject_only(sandbox: SandboxHandle) -> None:
+    a = create(sandbox, subject="Invoice unmatched", comment={"body": "see the order"})
+    create(sandbox, subject="Order missing", comment={"body": "invoice attached"})
+    assert found(sandbox, "subject:invoice") == [a["id"]]
+    assert len(found(sandbox, "invoice")) == 2

@@ -339,3 +339,27 @@ def test_zenpy_works_with_force_netloc_env_vars(
     assert client.users.me().email == sandbox.email
     sandbox.seed(size=120, random_seed=4)
     assert len(list(client.tickets())) == 120
+
+
+def test_email_ccs_put_and_delete(sandbox: SandboxHandle) -> None:
+    cc = make_user(sandbox, name="Casey Cc")
+    ticket = create(sandbox)
+    url = f"tickets/{ticket['id']}.json"
+    added = sandbox.api(
+        "PUT",
+        url,
+        json={
+            "ticket": {
+                "email_ccs": [
+                    {"user_id": cc["id"], "action": "put"},
+                    {"user_email": "new.cc@agency.example"},
+                ]
+            }
+        },
+    ).json()["ticket"]
+    assert added["email_cc_ids"][0] == cc["id"]
+    assert len(added["email_cc_ids"]) == 2
+    removed = sandbox.api(
+        "PUT", url, json={"ticket": {"email_ccs": [{"user_id": cc["id"], "action": "delete"}]}}
+    ).json()
+    assert cc["id"] not in removed["ticket"]["email_cc_ids"]
