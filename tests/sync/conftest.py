@@ -72,6 +72,12 @@ def make_ticket(zd: SandboxHandle, **fields: Any) -> dict[str, Any]:
     return ticket
 
 
+def api_calls(stats: dict[str, Any]) -> dict[str, int]:
+    """API endpoints with their counts, without webhook deliveries to the sandbox's own
+    address (those show up as `<unmatched>`)."""
+    return {k: v for k, v in stats["endpoints"].items() if "/api/" in k}
+
+
 def writes(stats: dict[str, Any]) -> dict[str, int]:
     """Non-GET API endpoints with their counts, from the sandbox's request stats (webhook
     deliveries to the sandbox's own address show up as `<unmatched>` and are not API calls)."""
