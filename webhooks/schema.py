@@ -5,7 +5,9 @@ and times are coerced and empty strings mean "absent". Fields:
 
     event            one of triggers.model.EVENT_KINDS (others are stored as ignored)
     ticket_id        required for known kinds
-    status           Zendesk status category (new/open/pending/hold/solved/closed)
+    status           {{ticket.status}}: a title ("Open", "On-hold"); stored as the category
+                     (open, hold); an unfamiliar (e.g. localised) title is kept, lower-cased,
+                     rather than refusing a genuine event over an informational field
     custom_status_id Zendesk custom status id
     updated_at       the ticket's updated_at (ISO 8601)
     requester_id     the requester's user id
@@ -40,6 +42,8 @@ OPTIONAL_FIELDS = (
     "extras",
 )
 STATUS_CATEGORIES = ("new", "open", "pending", "hold", "solved", "closed")
+# Titles Zendesk renders for {{ticket.status}}, by category.
+_STATUS_TITLES = {"on-hold": "hold", "on hold": "hold"}
 
 
 class EventSchema(Schema):
@@ -50,9 +54,7 @@ class EventSchema(Schema):
 
     event = fields.String(required=True, validate=validate.Length(min=1, max=100))
     ticket_id = fields.Integer(load_default=None, allow_none=True, validate=validate.Range(min=1))
-    status = fields.String(
-        load_default=None, allow_none=True, validate=validate.OneOf(STATUS_CATEGORIES)
-    )
+    status = fields.String(load_default=None, allow_none=True, validate=validate.Length(max=100))
     custom_status_id = fields.Integer(load_default=None, allow_none=True)
     updated_at = fields.AwareDateTime(load_default=None, allow_none=True, default_timezone=UTC)
     requester_id = fields.Integer(load_default=None, allow_none=True)
@@ -70,7 +72,8 @@ class EventSchema(Schema):
                 value = value.strip()
                 cleaned[name] = value or None
         if isinstance(cleaned.get("status"), str):
-            cleaned["status"] = cleaned["status"].lower()
+            title = cleaned["status"].lower()
+            cleaned["status"] = _STATUS_TITLES.get(title, title)
         if cleaned.get("extras") is None:
             cleaned.pop("extras", None)
         return cleaned

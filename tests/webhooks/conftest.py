@@ -3,8 +3,13 @@
 from __future__ import annotations
 
 import json
+import os
+import subprocess
+import sys
+import time
 import uuid
-from collections.abc import Callable
+from collections.abc import Callable, Iterator
+from contextlib import contextmanager
 from datetime import datetime
 from typing import Any
 
@@ -13,6 +18,7 @@ from flask import Flask
 from werkzeug.test import TestResponse
 
 import store
+from settings import ROOT
 from store.testing import db_app, make_db_app, test_database_url
 from webhooks.signature import INVOCATION_HEADER, SIGNATURE_HEADER, TIMESTAMP_HEADER, sign
 
@@ -86,3 +92,45 @@ def post_signed(hook_app: Flask) -> PostSigned:
         )
 
     return post
+
+
+def _serving_url(process: subprocess.Popen[str], lines: list[str]) -> str:
+    assert process.stdout is not None
+    deadline = time.monotonic() + 60
+    while time.monotonic() < deadline:
+        line = process.stdout.readline()
+        if not line:
+            break
+        lines.append(line)
+        if line.startswith("{") and json.loads(line).get("event") == "serving":
+            return str(json.loads(line)["url"])
+    raise AssertionError("serve did not start:\n" + "".join(lines))
+
+
+@contextmanager
+def run_service(
+    db_app: Flask, env: dict[str, str] | None = None
+) -> Iterator[tuple[str, subprocess.Popen[str], list[str]]]:
+    """`flask --app app serve --port 0` on db_app's database: (base URL, process, log lines)."""
+    process = subprocess.Popen(
+        [sys.executable, "-m", "flask", "--app", "app", "serve", "--port", "0"],
+        cwd=ROOT,
+        env={
+            "PATH": os.environ.get("PATH", ""),
+            "CXLAYER_DATABASE_URL": store.engine(db_app).url.render_as_string(False),
+            "CXLAYER_LOGGING_LEVEL": "INFO",
+            **(env or {}),
+        },
+        stdout=subprocess.PIPE,
+        stderr=subprocess.STDOUT,
+        text=True,
+    )
+    lines: list[str] = []
+    try:
+        yield _serving_url(process, lines), process, lines
+    finally:
+        if process.poll() is None:
+            process.kill()
+        process.wait()
+        if process.stdout:
+            process.stdout.close()

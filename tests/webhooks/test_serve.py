@@ -4,10 +4,8 @@ are processed by its workers; oversized chunked bodies are refused; SIGTERM stop
 from __future__ import annotations
 
 import json
-import os
 import signal
 import subprocess
-import sys
 import time
 import uuid
 from collections.abc import Iterator
@@ -18,53 +16,18 @@ from flask import Flask
 from sqlalchemy import select
 
 import store
-from settings import ROOT
 from webhooks.signature import INVOCATION_HEADER, SIGNATURE_HEADER, TIMESTAMP_HEADER, sign
 
-from .conftest import event_body, iso
+from .conftest import event_body, iso, run_service
 
 SECRET = "serve-test-secret-1"
 
 
-def _serving_url(process: subprocess.Popen[str], lines: list[str]) -> str:
-    assert process.stdout is not None
-    deadline = time.monotonic() + 60
-    while time.monotonic() < deadline:
-        line = process.stdout.readline()
-        if not line:
-            break
-        lines.append(line)
-        if line.startswith("{") and json.loads(line).get("event") == "serving":
-            return str(json.loads(line)["url"])
-    raise AssertionError("serve did not start:\n" + "".join(lines))
-
-
 @pytest.fixture
 def served(db_app: Flask) -> Iterator[tuple[str, subprocess.Popen[str], list[str]]]:
-    env = {
-        "PATH": os.environ.get("PATH", ""),
-        "CXLAYER_DATABASE_URL": store.engine(db_app).url.render_as_string(False),
-        "CXLAYER_WEBHOOK_SECRETS": SECRET,
-        "CXLAYER_WEBHOOK_MAX_BODY_BYTES": "4096",
-        "CXLAYER_LOGGING_LEVEL": "INFO",
-    }
-    process = subprocess.Popen(
-        [sys.executable, "-m", "flask", "--app", "app", "serve", "--port", "0"],
-        cwd=ROOT,
-        env=env,
-        stdout=subprocess.PIPE,
-        stderr=subprocess.STDOUT,
-        text=True,
-    )
-    lines: list[str] = []
-    try:
-        yield _serving_url(process, lines), process, lines
-    finally:
-        if process.poll() is None:
-            process.kill()
-        process.wait()
-        if process.stdout:
-            process.stdout.close()
+    env = {"CXLAYER_WEBHOOK_SECRETS": SECRET, "CXLAYER_WEBHOOK_MAX_BODY_BYTES": "4096"}
+    with run_service(db_app, env) as running:
+        yield running
 
 
 def _signed_headers(body: bytes) -> dict[str, str]:
