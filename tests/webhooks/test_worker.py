@@ -553,3 +553,19 @@ def test_two_worker_processes_keep_each_tickets_events_in_order_and_apart(
         for before, after in itertools.pairwise(handled):
             assert before["end"] <= after["start"], f"ticket {ticket} handled twice at once"
     assert counts(db_app) == {store.DONE: 200}
+
+
+def test_a_redelivered_invocation_is_processed_once(
+    make_db_app: Callable[..., Flask], post_signed: PostSigned
+) -> None:
+    """Zendesk retries after a timeout even though we stored the first delivery."""
+    app = make_db_app()
+    recorder = Recorder()
+    worker.set_event_handler(app, recorder)
+    assert post_signed(invocation_id="retried", app=app).status_code == 202
+    assert worker.process_one(app, "w") is not None
+    assert post_signed(invocation_id="retried", app=app).status_code == 200  # after processing
+    assert post_signed(invocation_id="retried", app=app).status_code == 200
+    assert worker.process_one(app, "w") is None
+    assert recorder.calls == ["retried"]
+    assert counts(app) == {store.DONE: 1}
