@@ -564,6 +564,10 @@ class Account:
             if status_name not in STATUSES:
                 raise errors.invalid("status", f"Status: {status_name} is not valid")
             if status_name == "closed":
+                # Closed has no custom statuses of its own: it keeps a Solved one.
+                current = self.custom_status(doc.get("custom_status_id"))
+                if current is None or current["status_category"] != "solved":
+                    doc["custom_status_id"] = self.default_status_id("solved")
                 doc["status"] = "closed"
                 return True
             current = self.custom_status(doc.get("custom_status_id"))

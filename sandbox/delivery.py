@@ -21,6 +21,7 @@ TIMEOUT_SECONDS = 12.0
 MAX_RETRIES = 3
 RETRY_STATUSES = frozenset({409}) | frozenset(range(500, 600))
 WORKERS = 4
+LOG_LIMIT = 10_000
 
 
 def sign(secret: str, timestamp: str, body: bytes) -> str:
@@ -87,6 +88,15 @@ class Deliverer:
         }
         with self._cond:
             self.log.append(record)
+            if len(self.log) > LOG_LIMIT:
+                # A long demo run must not grow without bound: forget the oldest finished ones.
+                finished = [
+                    r
+                    for r in self.log[: len(self.log) - LOG_LIMIT // 2]
+                    if r["outcome"] != "pending"
+                ]
+                drop = {id(r) for r in finished}
+                self.log = [r for r in self.log if id(r) not in drop]
             heapq.heappush(self._heap, _Attempt(time.monotonic(), next(self._seq), record))
             self._cond.notify()
         return record

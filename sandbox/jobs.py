@@ -30,15 +30,23 @@ class JobRunner:
         self._running = threading.Event()
         self._running.set()
         self._thread: threading.Thread | None = None
+        self._stopping = False
         self.delay_seconds = 0.0
 
     def start(self) -> None:
+        # Jobs persisted in a database file by an earlier run will never run now.
+        for job in self.store.all("job_status"):
+            if job["status"] in ("queued", "working"):
+                job.update(status="failed", message="Failed: the sandbox restarted")
+                self.store.put("job_status", job)
         if self._thread is None:
+            self._stopping = False
             self._thread = threading.Thread(target=self._loop, name="sandbox-jobs", daemon=True)
             self._thread.start()
 
     def stop(self) -> None:
         if self._thread is not None:
+            self._stopping = True
             self._running.set()
             self._queue.put(None)
             self._thread.join(timeout=5)
@@ -83,6 +91,8 @@ class JobRunner:
             if item is None:
                 return
             self._running.wait()
+            if self._stopping:
+                return
             if self.delay_seconds:
                 threading.Event().wait(self.delay_seconds)
             self._run(*item)

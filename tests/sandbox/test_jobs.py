@@ -284,3 +284,29 @@ def test_zenpy_merge_and_ticket_import(sandbox_zenpy: Any, sandbox: SandboxHandl
         Ticket(subject="Backdated", description="old", created_at="2023-05-01T12:00:00Z")
     )
     assert imported.created_at == "2023-05-01T12:00:00Z"
+
+
+def test_jobs_left_queued_by_a_stopped_sandbox_fail_on_restart(tmp_path: Any) -> None:
+    from sandbox.testing import run_sandbox
+
+    db = str(tmp_path / "zd.sqlite")
+    with run_sandbox(db=db) as zd:
+        ticket = create(zd)
+        zd.pause_jobs()
+        job_id = zd.api(
+            "PUT",
+            f"tickets/update_many.json?ids={ticket['id']}",
+            json={"ticket": {"priority": "low"}},
+        ).json()["job_status"]["id"]
+    with run_sandbox(db=db) as again:
+        job = again.api("GET", f"job_statuses/{job_id}.json").json()["job_status"]
+        assert (job["status"], job["message"]) == ("failed", "Failed: the sandbox restarted")
+        assert again.api("GET", f"tickets/{ticket['id']}.json").json()["ticket"]["priority"] is None
+
+
+def test_merge_into_a_closed_ticket_is_422(sandbox: SandboxHandle) -> None:
+    target, source = create(sandbox, status="closed"), create(sandbox)
+    response = sandbox.api(
+        "POST", f"tickets/{target['id']}/merge.json", json={"ids": [source["id"]]}
+    )
+    assert response.status_code == 422

@@ -363,3 +363,28 @@ def test_email_ccs_put_and_delete(sandbox: SandboxHandle) -> None:
         "PUT", url, json={"ticket": {"email_ccs": [{"user_id": cc["id"], "action": "delete"}]}}
     ).json()
     assert cc["id"] not in removed["ticket"]["email_cc_ids"]
+
+
+def test_on_behalf_of_lets_a_requester_reply_and_reopen(sandbox: SandboxHandle) -> None:
+    requester = make_user(sandbox)
+    ticket = create(sandbox, requester_id=requester["id"], status="pending")
+    response = requests.put(
+        f"{sandbox.base_url}/api/v2/tickets/{ticket['id']}.json",
+        json={"ticket": {"comment": {"body": "Here is the screenshot"}}},
+        headers={
+            "Authorization": f"Bearer {sandbox.oauth_token}",
+            "X-On-Behalf-Of": requester["email"],
+        },
+        timeout=10,
+    )
+    assert response.status_code == 200
+    assert response.json()["ticket"]["status"] == "open"
+    assert response.json()["audit"]["author_id"] == requester["id"]
+
+
+def test_closing_keeps_a_solved_custom_status(sandbox: SandboxHandle) -> None:
+    ticket = create(sandbox, status="pending")
+    closed = sandbox.api(
+        "PUT", f"tickets/{ticket['id']}.json", json={"ticket": {"status": "closed"}}
+    ).json()
+    assert closed["ticket"]["custom_status_id"] == statuses(sandbox)["solved"]
