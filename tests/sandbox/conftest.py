@@ -51,6 +51,19 @@ KNOWN_NULLABLE: dict[str, tuple[str, ...]] = {
 }
 
 
+# Custom field values are strings, booleans (checkbox), lists (multiselect), numbers or null in
+# Zendesk's answers; the OAS says string. Any JSON value is accepted at these paths.
+ANY_VALUE: dict[str, tuple[str, ...]] = {"TicketObject": ("custom_fields.items.value",)}
+
+
+def _loosen(schema: dict[str, Any], dotted: str) -> None:
+    node = schema
+    for part in dotted.split("."):
+        node = node["items"] if part == "items" else node["properties"][part]
+    for key in ("type", "format", "enum"):
+        node.pop(key, None)
+
+
 def _convert(node: Any) -> Any:
     """OpenAPI 3.0 schema → JSON Schema: `nullable: true` becomes a null alternative."""
     if isinstance(node, list):
@@ -80,6 +93,9 @@ class OAS:
             for prop in props:
                 spec = schemas[name].setdefault("properties", {}).setdefault(prop, {})
                 spec["nullable"] = True
+        for name, paths in ANY_VALUE.items():
+            for dotted in paths:
+                _loosen(schemas[name], dotted)
         self.root = {"components": {"schemas": _convert(schemas)}}
 
     def response_schema(self, method: str, path: str, status: int) -> dict[str, Any]:
