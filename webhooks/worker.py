@@ -11,6 +11,7 @@ from __future__ import annotations
 import os
 import socket
 import threading
+import time
 from collections.abc import Callable
 from datetime import datetime, timedelta
 from typing import Any
@@ -29,6 +30,8 @@ HANDLER_EXTENSION = "cxlayer.event_handler"
 JOBS_EXTENSION = "cxlayer.jobs"
 DEFAULT_LEASE_SECONDS = 60.0
 DEFAULT_MAX_ATTEMPTS = 8
+# Above the sync client's total rate-limit wait ([zendesk] max_wait_seconds = 300).
+DEFAULT_MAX_PROCESSING_SECONDS = 900.0
 IDLE_POLL_SECONDS = 0.5
 NO_HANDLER_MESSAGE = "no event handler is wired; event marked done without action"
 
@@ -91,15 +94,26 @@ def lease_seconds(app: Flask) -> float:
     )
 
 
+def max_processing_seconds(app: Flask) -> float:
+    """How long one handler call may keep its ticket ([webhook] max_processing_seconds)."""
+    section = app.config["CXLAYER"].get("webhook", {})
+    return float(section.get("max_processing_seconds", DEFAULT_MAX_PROCESSING_SECONDS))
+
+
 def worker_name(index: int | str) -> str:
     return f"{socket.gethostname()}:{os.getpid()}:{index}"
 
 
 class _LeaseKeeper:
-    """Renews a lease every third of its length while a (slow) handler runs."""
+    """Renews a lease every third of its length while a (slow) handler runs, but only up to
+    `max_seconds`: a handler stuck for longer loses its lease so the ticket is not held forever
+    (another worker retries the event; the stuck one can no longer complete it)."""
 
-    def __init__(self, app: Flask, event_id: int, owner: str, seconds: float) -> None:
+    def __init__(
+        self, app: Flask, event_id: int, owner: str, seconds: float, max_seconds: float
+    ) -> None:
         self.app, self.event_id, self.owner, self.seconds = app, event_id, owner, seconds
+        self.until = time.monotonic() + max_seconds
         self.stopped = threading.Event()
         self.thread = threading.Thread(target=self._run, name=f"lease-{event_id}", daemon=True)
 
@@ -113,6 +127,9 @@ class _LeaseKeeper:
 
     def _run(self) -> None:
         while not self.stopped.wait(self.seconds / 3):
+            if time.monotonic() > self.until:
+                log.warning("handler too slow; lease no longer renewed", inbox_id=self.event_id)
+                return
             try:
                 with store.session(self.app) as sess:
                     if not inbox.renew(sess, self.event_id, self.owner, self.seconds):
@@ -138,7 +155,8 @@ def process_one(app: Flask, owner: str, now: datetime | None = None) -> InboxEve
         invocation_id=event.invocation_id, ticket_id=event.ticket_id, inbox_id=event.id
     ):
         try:
-            with _LeaseKeeper(app, event.id, owner, seconds), app.app_context():
+            keeper = _LeaseKeeper(app, event.id, owner, seconds, max_processing_seconds(app))
+            with keeper, app.app_context():
                 handler(app, event)
         except Exception as exc:
             with store.session(app) as sess:

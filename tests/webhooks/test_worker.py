@@ -14,7 +14,7 @@ import threading
 import time
 from collections import defaultdict
 from collections.abc import Callable
-from datetime import timedelta
+from datetime import datetime, timedelta
 from pathlib import Path
 
 import pytest
@@ -569,3 +569,31 @@ def test_a_redelivered_invocation_is_processed_once(
     assert worker.process_one(app, "w") is None
     assert recorder.calls == ["retried"]
     assert counts(app) == {store.DONE: 1}
+
+
+def test_a_slow_handler_keeps_its_lease_but_a_stuck_one_loses_it(db_app: Flask) -> None:
+    """Renewal lets long Zendesk waits finish; past max_processing_seconds the lease lapses,
+    another worker takes the event over, and the stuck worker can no longer complete it."""
+    db_app.config["CXLAYER"]["webhook"].update(lease_seconds=0.3, max_processing_seconds=0.6)
+    inbox_id = add(db_app, "stuck", ticket_id=4)
+    leases: list[datetime | None] = []
+    taken_over: list[store.InboxEvent | None] = []
+
+    def handler(app: Flask, event: store.InboxEvent) -> None:
+        if event.lease_owner != "stuck-worker":
+            return  # the second worker finishes quickly
+        for _ in range(10):  # "working" for 2 s (a second past the last renewal's expiry)
+            time.sleep(0.2)
+            leases.append(row(app, event.id).lease_expires_at)
+        taken_over.append(worker.process_one(app, "rescuer"))
+
+    worker.set_event_handler(db_app, handler)
+    assert worker.process_one(db_app, "stuck-worker") is not None
+    assert len(set(leases)) > 2  # renewed while the handler ran
+    assert leases[-1] is not None
+    assert leases[-1] < store.utcnow()  # then no longer: the lease lapsed
+    [rescued] = taken_over
+    assert rescued is not None
+    assert rescued.id == inbox_id
+    final = row(db_app, inbox_id)
+    assert (final.status, final.attempts, final.lease_owner) == (store.DONE, 2, None)
