@@ -237,16 +237,20 @@ class ZendeskSession(requests.Session):
             request.headers["X-Forwarded-Proto"] = parts.scheme
         return original
 
-    def _wait(self, seconds: float, kind: str) -> None:
-        operation = self.tracker.current() or OperationMetrics("request")
+    def _wait(self, seconds: float, kind: str, request_op: OperationMetrics) -> None:
+        """Sleep, unless that would pass the cap of the current operation (or, outside any
+        operation, of this one request)."""
+        operation = self.tracker.current() or request_op
         cap = self.policy.max_wait_seconds
         if operation.waited_seconds + seconds > cap:
             raise RateLimitBudgetExhausted(operation, seconds, cap)
         log.info("zendesk wait", seconds=round(seconds, 3), reason=kind, operation=operation.name)
         self._sleep(seconds)
         self.tracker.waited(seconds, kind)
+        if operation is request_op:
+            request_op.waited_seconds += seconds
 
-    def _throttle(self) -> None:
+    def _throttle(self, request_op: OperationMetrics) -> None:
         """Wait before sending when the last answer said we are down to the reserved share."""
         with self._rate_lock:
             remaining, limit, reset, seen = (
@@ -265,7 +269,7 @@ class ZendeskSession(requests.Session):
         else:
             delay = WINDOW_SECONDS * (floor - remaining + 1) / limit
         if delay > 0:
-            self._wait(delay, "throttle")
+            self._wait(delay, "throttle", request_op)
         with self._rate_lock:
             # One slot has freed up; the next answer tells us where we stand.
             self._remaining = None
@@ -300,16 +304,17 @@ class ZendeskSession(requests.Session):
         retryable = method in SAFE_METHODS or _idempotent.get()
         original = self._route(request)
         endpoint = f"{method} {urlsplit(original).path}"
+        request_op = OperationMetrics(endpoint)
         attempt = 0
         try:
             while True:
-                self._throttle()
+                self._throttle(request_op)
                 try:
                     response = super().send(request, **kwargs)
                 except (requests.ConnectionError, requests.Timeout) as exc:
                     self.tracker.call(endpoint)
                     if retryable and attempt < self.policy.max_retries:
-                        self._wait(self._backoff(attempt, None), "retry")
+                        self._wait(self._backoff(attempt, None), "retry", request_op)
                         attempt += 1
                         continue
                     raise ZendeskUnavailable(
@@ -325,14 +330,14 @@ class ZendeskSession(requests.Session):
                     # Not processed by Zendesk, so resending is safe for every method.
                     delay = float(_int(response.headers.get("Retry-After")) or 1)
                     response.close()
-                    self._wait(delay, "429")
+                    self._wait(delay, "429", request_op)
                     with self._rate_lock:
                         self._remaining = None
                     continue
                 if status >= 500 and retryable and attempt < self.policy.max_retries:
                     delay = self._backoff(attempt, response)
                     response.close()
-                    self._wait(delay, "retry")
+                    self._wait(delay, "retry", request_op)
                     attempt += 1
                     continue
                 break

@@ -25,6 +25,7 @@ from dataclasses import dataclass, field
 from functools import partial
 from typing import Any
 
+import store
 from mappings import Mappings
 from sync.client import ZendeskClient
 from sync.http import ZendeskError, idempotent_writes
@@ -44,8 +45,8 @@ from triggers.model import (
     TICKET_CREATED,
 )
 
-WEBHOOK_SIGNING_SECRET = "webhook.signing_secret"  # noqa: S105 - a state key name
-SERVICE_USER_ID = "zendesk.service_user_id"
+WEBHOOK_SIGNING_SECRET = store.WEBHOOK_SIGNING_SECRET  # read by webhooks/ to verify signatures
+SERVICE_USER_ID = store.SERVICE_USER_ID  # read by webhooks/ for loop safety
 WEBHOOK_NAME = "cxlayer events"
 WEBHOOK_PATH = "/webhooks/zendesk"
 MARKER = "[cxlayer:{kind}]"

@@ -160,3 +160,16 @@ def test_oauth_token_is_sent_as_bearer_and_bad_credentials_fail_clearly(
     with pytest.raises(ZendeskApiError) as caught:
         make_client(token="wrong").me()
     assert caught.value.status == 401
+
+
+def test_outside_an_operation_the_cap_counts_all_waits_of_one_request(
+    make_client: Callable[..., ZendeskClient], zd: SandboxHandle
+) -> None:
+    """Retry-After 1 on every answer, cap 2.5 s: two waits, then the typed error (no hang)."""
+    client = make_client(policy=Policy(max_wait_seconds=2.5))
+    zd.set_faults(status=429, error_rate=1.0, paths=["/api/v2/users/me"])
+    with pytest.raises(RateLimitBudgetExhausted) as caught:
+        client.me()
+    assert zd.stats()["endpoints"] == {"GET /api/v2/users/me": 3}
+    assert caught.value.waited_seconds == pytest.approx(2.0)
+    assert client.metrics["rate_limited"] == 2

@@ -10,8 +10,9 @@ from typing import Any
 import pytest
 
 from sandbox.testing import SandboxHandle
-from sync import TicketChange, TicketConflict, ZendeskClient
+from sync import RateLimitBudgetExhausted, TicketChange, TicketConflict, ZendeskClient
 from sync.client import DEFAULT_JOBS_IN_FLIGHT, ZENDESK_JOB_LIMIT
+from sync.http import Policy
 
 from .conftest import make_ticket
 
@@ -147,3 +148,32 @@ def test_jobs_in_flight_stays_below_zendesks_limit() -> None:
     assert DEFAULT_JOBS_IN_FLIGHT == 25 < ZENDESK_JOB_LIMIT == 30
     client = ZendeskClient(subdomain="x", email="a@b.c", token="t", jobs_in_flight=100)
     assert client.jobs_in_flight == ZENDESK_JOB_LIMIT
+
+
+def test_update_many_stopped_by_the_wait_cap_says_what_was_not_sent(
+    make_client: Callable[..., ZendeskClient], zd: SandboxHandle
+) -> None:
+    """Other integrations hold all 30 job slots: Zendesk answers 429 (Retry-After 10), which is
+    past a 1 s cap, so the operation stops resumably instead of hanging."""
+    client = make_client(policy=Policy(max_wait_seconds=1))
+    tickets = _import_tickets(zd, 2)
+    zd.pause_jobs(True)
+    try:
+        for _ in range(ZENDESK_JOB_LIMIT):
+            zd.api(
+                "PUT",
+                f"tickets/update_many.json?ids={tickets[0]['id']}",
+                json={"ticket": {"additional_tags": ["other"]}},
+            ).raise_for_status()
+        with pytest.raises(RateLimitBudgetExhausted) as caught:
+            client.update_many(
+                TicketChange(t["id"], {"priority": "low"}, t["updated_at"]) for t in tickets
+            )
+    finally:
+        zd.pause_jobs(False)
+    assert caught.value.operation == "update_many"
+    assert caught.value.done == {
+        "results": [],
+        "in_flight_jobs": [],
+        "not_sent": [t["id"] for t in tickets],
+    }
