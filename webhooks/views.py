@@ -44,7 +44,8 @@ DEFAULT_MAX_SKEW_SECONDS = 60
 BODY_TOO_LARGE = "body too large"
 UNSUPPORTED_TYPE = "content type must be application/json"
 BAD_SIGNATURE = "missing or invalid signature"
-MISSING_INVOCATION_ID = f"missing {INVOCATION_HEADER} header"
+MISSING_INVOCATION_ID = f"missing or overlong {INVOCATION_HEADER} header"
+MAX_ID_LENGTH = 200  # the inbox's invocation_id / webhook_id columns
 MALFORMED_JSON = "body is not valid JSON"
 INVALID_FIELDS = "invalid event fields"
 
@@ -54,7 +55,7 @@ def webhook_settings(app: Flask) -> dict[str, Any]:
     return section
 
 
-def valid_secrets(app: Flask, sess: Any) -> list[str]:
+def valid_secrets(app: Flask, sess: Session) -> list[str]:
     """Every secret a signature may use: provisioning's (state) and CXLAYER_WEBHOOK_SECRETS."""
     secrets = [str(s) for s in webhook_settings(app).get("secrets", []) if s]
     stored = store.get_state(sess, store.WEBHOOK_SIGNING_SECRET)
@@ -143,7 +144,7 @@ def _verify_and_store(
 
     if request.mimetype != "application/json":
         return _outcome(415, "rejected", reason=UNSUPPORTED_TYPE)
-    if not invocation_id:
+    if not invocation_id or len(invocation_id) > MAX_ID_LENGTH:
         return _outcome(400, "rejected", reason=MISSING_INVOCATION_ID)
     try:
         raw = json.loads(body)
@@ -160,7 +161,7 @@ def _verify_and_store(
     inbox_id = add_event(
         sess,
         invocation_id=invocation_id,
-        webhook_id=request.headers.get(WEBHOOK_ID_HEADER) or None,
+        webhook_id=request.headers.get(WEBHOOK_ID_HEADER, "")[:MAX_ID_LENGTH] or None,
         data=data,
         payload=raw,
         ignored=not known,

@@ -195,8 +195,11 @@ def test_invalid_fields_are_400_with_field_errors_and_store_nothing(
     assert inbox_rows(hook_app) == []
 
 
-def test_missing_invocation_id_is_400(hook_app: Flask, post_signed: PostSigned) -> None:
-    response = post_signed(invocation_id=None)
+@pytest.mark.parametrize("invocation_id", [None, "  ", "x" * 201])
+def test_missing_or_overlong_invocation_id_is_400(
+    hook_app: Flask, post_signed: PostSigned, invocation_id: str | None
+) -> None:
+    response = post_signed(invocation_id=invocation_id)
     assert response.status_code == 400
     assert response.json is not None
     assert response.json["reason"] == views.MISSING_INVOCATION_ID
