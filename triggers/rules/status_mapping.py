@@ -1,0 +1,89 @@
+"""Status mapping: the custom status agrees with Zendesk's status category; mo_status_* tags follow.
+
+Implements the guide's "Ticket Status" (Open / Awaiting your reply / Fixed – Pending RCA /
+Solved) as mappings/statuses.toml models it: each Zendesk category has agent statuses, one of
+them the category's default. A ticket whose custom status is unmapped, or belongs to another
+category than the ticket's (e.g. put On-hold while its status is the generic "Open – with
+CX"), gets the category's default ("Open – with product/development" for On-hold). The ticket
+then carries exactly one mo_status_<value> tag, its status's, for views and reports.
+
+Runs on every event kind, including the service's own (`on_service_events`): it is the one
+invariant every writer of a ticket must keep, bulk jobs and other cxlayer components included,
+and its actions produce a ticket it finds nothing to do on (the fixed point), so running it on
+our own events cannot loop.
+"""
+
+from __future__ import annotations
+
+from datetime import datetime
+
+from mappings.model import STATUS_TAG_PREFIX, Mappings
+from triggers import texts
+from triggers.model import (
+    EVENT_KINDS,
+    Action,
+    AddTags,
+    Decision,
+    InternalNote,
+    RemoveTags,
+    SetCustomStatus,
+    TicketEvent,
+    TicketSnapshot,
+)
+from triggers.router import Router
+
+RULE = "status_mapping"
+router = Router()
+
+
+@router.register(*EVENT_KINDS, on_service_events=True)
+def status_mapping(
+    snapshot: TicketSnapshot, event: TicketEvent, mappings: Mappings, now: datetime
+) -> Decision | None:
+    """The category default when the custom status does not fit the category; status tags."""
+    known = {s.value: s for s in mappings.statuses}
+    current = known.get(snapshot.custom_status or "")
+    actions: list[Action] = []
+    notes: list[str] = []
+    reasons: list[str] = []
+    target = current
+    if current is None or current.category != snapshot.status:
+        default = mappings.category_default(snapshot.status)
+        if default is None:  # a category mappings do not model (e.g. closed): leave it
+            return None
+        target = default
+        why = (
+            texts.STATUS_WHY_UNMAPPED
+            if current is None
+            else texts.STATUS_WHY_OTHER_CATEGORY.format(
+                old_label=current.agent_label, old_category=current.category
+            )
+        )
+        actions.append(SetCustomStatus(default.value))
+        notes.append(
+            texts.STATUS_SET_NOTE.format(
+                label=default.agent_label,
+                end_user_label=default.end_user_label,
+                category=snapshot.status,
+                why=why,
+            )
+        )
+        reasons.append(texts.STATUS_REASON)
+    assert target is not None  # noqa: S101 - narrowed above: current, or the default
+    wanted = target.tag
+    stale = sorted(t for t in snapshot.tags if t.startswith(STATUS_TAG_PREFIX) and t != wanted)
+    if stale:
+        actions.append(RemoveTags(tuple(stale)))
+    if wanted not in snapshot.tags:
+        actions.append(AddTags((wanted,)))
+    if stale or wanted not in snapshot.tags:
+        removed = texts.STATUS_TAGS_REMOVED.format(tags=", ".join(stale)) if stale else ""
+        notes.append(
+            texts.STATUS_TAGS_NOTE.format(tag=wanted, removed=removed, label=target.agent_label)
+        )
+        if not reasons:
+            reasons.append(texts.STATUS_TAGS_REASON)
+    if not actions:
+        return None
+    actions.append(InternalNote(" ".join(notes)))
+    return Decision(rule=RULE, reason="; ".join(reasons), actions=tuple(actions))
