@@ -1,0 +1,999 @@
+"""The nightly auto-solve sweep: list, learn who spoke last, decide, write in bulk, report, undo.
+
+One run:
+
+1. takes the sweep lock (PostgreSQL advisory lock; on SQLite a lease row in `state`), real
+   runs only — a dry run writes nothing, so forecasts may run beside the nightly sweep;
+2. lists the tickets awaiting the requester with one search export (exemptions that search can
+   express are left out by the query; `is_candidate` re-checks all of them);
+3. catches up the local "who spoke last" table (`sweep_last_comment`, also kept by webhook
+   events through `record_comment`) from the incremental ticket-events export with comment
+   events, many tickets per page, from its own cursor in `state`. The export is read *after*
+   listing: every comment made before a listed snapshot is then known, and any later one
+   changes the ticket's `updated_at`, so the safe update below refuses the write;
+4. decides each ticket with `triggers.autosolve.decide` at `as_of`;
+5. writes decisions as safe updates (each ticket's own `updated_stamp`) through `update_many`
+   (100 tickets per job, job statuses polled together). A ticket that fails (409: it changed)
+   is re-read with `show_many` and re-decided once; if it still fails, or the re-decision no
+   longer writes, it is reported as a conflict and left untouched;
+6. keeps every decision per run in `sweep_run_ticket` (intent before the write, outcome after),
+   `next_state` in `sweep_episode` after a successful write, and the report in `sweep_run`,
+   and writes the JSON + HTML report files.
+
+Resuming after a crash or a budget stop never repeats an action: a solved ticket has left the
+listed statuses; a reminder is recognised by its tag plus the "Auto-solve due" field (both
+written in the reminder's own update) even when the store never heard of it.
+
+Zendesk takes one comment per update. A remind/solve update carries the public comment (the
+requester must see it) and every field and tag change; the decision's internal note is kept in
+the run's records and the audit table, and is posted to the ticket as a second, stamp-free bulk
+update only when `[sweep] internal_notes = true` (it doubles the writes).
+"""
+
+from __future__ import annotations
+
+import secrets
+from collections.abc import Callable, Iterable, Iterator, Mapping, Sequence
+from contextlib import contextmanager
+from dataclasses import dataclass
+from datetime import UTC, datetime, timedelta
+from pathlib import Path
+from typing import Any
+
+from flask import Flask
+from sqlalchemy import delete, select, text
+from sqlalchemy.orm import Session
+
+import store
+from admin.sweep_models import (
+    RUN_DONE,
+    RUN_FAILED,
+    RUN_RUNNING,
+    RUN_STOPPED,
+    WRITE_CONFLICT,
+    WRITE_ERROR,
+    WRITE_NONE,
+    WRITE_OK,
+    WRITE_PENDING,
+    SweepEpisode,
+    SweepLastComment,
+    SweepRun,
+    SweepRunTicket,
+    SweepUserRole,
+)
+from admin.sweep_report import build_report, write_report
+from logs import get_logger
+from mappings import Mappings
+from sync import TicketChange, ZendeskClient, client_for
+from sync.http import TicketConflict, ZendeskError
+from sync.snapshot import Provisioned, build_updates, snapshot_from_ticket
+from triggers.autosolve import (
+    AutoSolveConfig,
+    AutoSolveDecision,
+    EpisodeState,
+    LastPublicComment,
+    Outcome,
+    conflict,
+    decide,
+    is_candidate,
+    next_state,
+    undo_decision,
+)
+from triggers.model import Action, InternalNote, PublicComment, TicketSnapshot
+
+__all__ = [
+    "STATE_EVENTS_START",
+    "STATE_LOCK",
+    "STATE_RESUME_AFTER",
+    "SweepBusy",
+    "SweepError",
+    "SweepOptions",
+    "SweepResult",
+    "UndoResult",
+    "candidate_query",
+    "catch_up_comments",
+    "record_comment",
+    "run_sweep",
+    "sweep_lock",
+    "undo_run",
+]
+
+log = get_logger("cxlayer.sweep")
+
+STATE_EVENTS_START = "sweep.ticket_events_start_time"
+STATE_RESUME_AFTER = "sweep.resume_after_ticket_id"
+STATE_LOCK = "sweep.lock"
+SERVICE_USER_ID = "zendesk.service_user_id"  # set by provisioning (sync/provisioning.py)
+ADVISORY_LOCK_KEY = 7_230_845_201  # any fixed 64-bit number; names this lock across hosts
+EVENTS_PATH = "/api/v2/incremental/ticket_events.json"
+AGENT_ROLES = ("agent", "admin")
+MAX_BATCH = 100
+
+
+class SweepError(Exception):
+    """A sweep cannot run or an undo cannot proceed; the message says why."""
+
+
+class SweepBusy(SweepError):
+    """Another sweep holds the lock."""
+
+
+@dataclass(frozen=True)
+class SweepOptions:
+    """The [sweep] settings the loop needs beyond `AutoSolveConfig` (defaults when missing)."""
+
+    max_api_calls: int = 2000
+    max_tickets: int = 10000
+    write_round: int = 1000  # tickets per update_many call (10 jobs of 100)
+    lease_seconds: float = 1800.0  # SQLite lock lease; renewed after every write round
+    events_start_time: int = 0  # where the ticket-events export starts on the first run
+    internal_notes: bool = False  # also post the decision's internal note (a second write)
+    report_dir: str = ""
+
+    @classmethod
+    def from_settings(cls, sweep: Mapping[str, Any]) -> SweepOptions:
+        def positive(name: str, default: int) -> int:
+            value = sweep.get(name, default)
+            if isinstance(value, bool) or not isinstance(value, int) or value < 1:
+                raise SweepError(f"[sweep] {name} must be a positive integer, got {value!r}")
+            return value
+
+        return cls(
+            max_api_calls=positive("max_api_calls", cls.max_api_calls),
+            max_tickets=positive("max_tickets", cls.max_tickets),
+            write_round=positive("write_round", cls.write_round),
+            lease_seconds=float(sweep.get("lease_seconds", cls.lease_seconds)),
+            events_start_time=int(sweep.get("events_start_time", cls.events_start_time)),
+            internal_notes=bool(sweep.get("internal_notes", cls.internal_notes)),
+            report_dir=str(sweep.get("report_dir", "")),
+        )
+
+
+@dataclass
+class SweepResult:
+    run_id: str
+    status: str  # done, stopped (budget), failed
+    report: dict[str, Any]
+    decisions: list[AutoSolveDecision]
+    stop_reason: str | None = None
+    json_path: Path | None = None
+    html_path: Path | None = None
+
+
+@dataclass
+class UndoResult:
+    ticket_id: int
+    reopened: bool
+    reason: str
+
+
+# --------------------------------------------------------------------------- helpers
+
+
+def _utc(moment: datetime) -> datetime:
+    if moment.tzinfo is None:
+        raise SweepError(f"{moment!r} has no time zone")
+    return moment.astimezone(UTC)
+
+
+def _parse_time(value: Any) -> datetime:
+    return datetime.fromisoformat(str(value).replace("Z", "+00:00")).astimezone(UTC)
+
+
+def _compact(moment: datetime) -> str:
+    return _utc(moment).strftime("%Y%m%dT%H%M%SZ")
+
+
+class _Budget:
+    """The run's API-call and ticket budget; the client's operation metrics count the calls."""
+
+    def __init__(self, metrics: Any, max_calls: int) -> None:
+        self.metrics = metrics
+        self.max_calls = max_calls
+
+    @property
+    def calls(self) -> int:
+        return int(self.metrics.calls)
+
+    def exhausted(self) -> bool:
+        return self.calls >= self.max_calls
+
+
+# ------------------------------------------------------------------------------- lock
+
+
+@contextmanager
+def sweep_lock(
+    app: Flask, owner: str, lease_seconds: float = 1800.0
+) -> Iterator[Callable[[], None]]:
+    """Hold the one-sweep-at-a-time lock; yields `renew()` (extends the SQLite lease).
+
+    PostgreSQL: a session-level advisory lock on a dedicated connection (freed by the server
+    if the process dies). SQLite: a lease row in `state`, checked and set in one `BEGIN
+    IMMEDIATE` transaction; a crashed holder's lease expires after `lease_seconds`.
+    Raises `SweepBusy` when another sweep holds it.
+    """
+    engine = store.engine(app)
+    if engine.dialect.name == "postgresql":
+        with engine.connect() as conn:
+            got = conn.execute(
+                text("SELECT pg_try_advisory_lock(:key)"), {"key": ADVISORY_LOCK_KEY}
+            ).scalar()
+            conn.commit()
+            if not got:
+                raise SweepBusy("another auto-solve sweep is running (advisory lock held)")
+            try:
+                yield lambda: None
+            finally:
+                conn.execute(text("SELECT pg_advisory_unlock(:key)"), {"key": ADVISORY_LOCK_KEY})
+                conn.commit()
+        return
+
+    def take() -> None:
+        now = store.utcnow()
+        with store.session(app) as sess:
+            held = store.get_state(sess, STATE_LOCK)
+            if (
+                isinstance(held, dict)
+                and held.get("owner") != owner
+                and _parse_time(held["expires_at"]) > now
+            ):
+                raise SweepBusy(
+                    f"another auto-solve sweep is running ({held.get('owner')}, lease until "
+                    f"{held['expires_at']})"
+                )
+            expires = now + timedelta(seconds=lease_seconds)
+            store.set_state(sess, STATE_LOCK, {"owner": owner, "expires_at": expires.isoformat()})
+
+    take()
+    try:
+        yield take
+    finally:
+        with store.session(app) as sess:
+            held = store.get_state(sess, STATE_LOCK)
+            if isinstance(held, dict) and held.get("owner") == owner:
+                store.delete_state(sess, STATE_LOCK)
+
+
+# ------------------------------------------------------------------- who spoke last
+
+
+def record_comment(  # noqa: PLR0917  the webhook handler's call, positional by design
+    app: Flask,
+    session: Session,
+    ticket_id: int,
+    author_id: int,
+    public: bool,
+    created_at: datetime,
+    author_is_agent: bool | None,
+) -> bool:
+    """Remember a comment for "who spoke last" (webhook handler and events export).
+
+    Private comments and cxlayer's own comments (its reminders must not restart the clock)
+    are ignored. Keeps the latest; of two at the same instant the later-recorded one wins.
+    Returns True when the record changed. `app` is unused today and kept for the handler's
+    stable signature.
+    """
+    del app
+    if not public:
+        return False
+    service_id = store.get_state(session, SERVICE_USER_ID)
+    if service_id is not None and int(service_id) == int(author_id):
+        return False
+    created_at = _utc(created_at)
+    if author_is_agent is not None:
+        _remember_role(session, author_id, author_is_agent)
+    row = session.get(SweepLastComment, int(ticket_id))
+    if row is None:
+        session.add(
+            SweepLastComment(
+                ticket_id=int(ticket_id),
+                created_at=created_at,
+                author_id=int(author_id),
+                author_is_agent=author_is_agent,
+            )
+        )
+        session.flush()
+        return True
+    if created_at < row.created_at:
+        return False
+    row.created_at = created_at
+    row.author_id = int(author_id)
+    row.author_is_agent = author_is_agent
+    return True
+
+
+def _remember_role(session: Session, user_id: int, is_agent: bool) -> None:
+    row = session.get(SweepUserRole, int(user_id))
+    if row is None:
+        session.add(SweepUserRole(user_id=int(user_id), is_agent=bool(is_agent)))
+        session.flush()
+    else:
+        row.is_agent = bool(is_agent)
+
+
+@dataclass
+class _Spoken:
+    created_at: datetime
+    author_id: int
+    author_is_agent: bool | None
+
+
+def _comment_events(event: Mapping[str, Any]) -> Iterator[tuple[int, int, datetime]]:
+    """(ticket id, author id, created at) of each public comment in one export event."""
+    ticket_id = int(event["ticket_id"])
+    for child in event.get("child_events") or ():
+        if child.get("event_type") != "Comment" or not child.get("public"):
+            continue
+        created = child.get("created_at") or event.get("created_at")
+        author = child.get("author_id", event.get("updater_id"))
+        if created is None or author is None:
+            continue
+        yield ticket_id, int(author), _parse_time(created)
+
+
+def catch_up_comments(
+    app: Flask,
+    client: ZendeskClient,
+    *,
+    persist: bool,
+    service_ids: frozenset[int],
+    budget: _Budget | None = None,
+    overlay: dict[int, _Spoken] | None = None,
+    start_default: int = 0,
+) -> tuple[dict[int, _Spoken], bool]:
+    """Read the ticket-events export (with comment events) from the sweep's cursor to the end.
+
+    With `persist`, each page's comments and the advanced cursor are saved in one transaction
+    (a crash repeats at most a page; records are idempotent). Without (dry runs), what was
+    read is returned as an in-memory overlay and nothing is stored, so two dry runs read the
+    same pages. Returns (overlay, complete); complete is False when the budget stopped it.
+    """
+    overlay = {} if overlay is None else overlay
+    with store.session(app) as sess:
+        start = int(store.get_state(sess, STATE_EVENTS_START, start_default))
+    while True:
+        if budget is not None and budget.exhausted():
+            return overlay, False
+        page = client.call(
+            "GET", EVENTS_PATH, params={"start_time": start, "include": "comment_events"}
+        )
+        comments = [
+            c
+            for event in page.get("ticket_events") or ()
+            for c in _comment_events(event)
+            if c[1] not in service_ids
+        ]
+        end = int(page.get("end_time") or start)
+        if persist:
+            with store.session(app) as sess:
+                for ticket_id, author_id, created in comments:
+                    _record_event_comment(sess, ticket_id, author_id, created)
+                store.set_state(sess, STATE_EVENTS_START, end)
+        else:
+            for ticket_id, author_id, created in comments:
+                known = overlay.get(ticket_id)
+                if known is None or created >= known.created_at:
+                    overlay[ticket_id] = _Spoken(created, author_id, None)
+        # Pages overlap by the last second (start_time is inclusive); records are idempotent.
+        if page.get("end_of_stream") or end <= start:
+            return overlay, True
+        start = end
+
+
+def _record_event_comment(sess: Session, ticket_id: int, author_id: int, created: datetime) -> None:
+    """An export comment: the role is not in the event; keep a known role for the same author."""
+    row = sess.get(SweepLastComment, ticket_id)
+    if row is not None and created < row.created_at:
+        return
+    role = sess.get(SweepUserRole, author_id)
+    is_agent = role.is_agent if role is not None else None
+    if row is None:
+        sess.add(
+            SweepLastComment(
+                ticket_id=ticket_id,
+                created_at=created,
+                author_id=author_id,
+                author_is_agent=is_agent,
+            )
+        )
+        sess.flush()
+    else:
+        row.created_at, row.author_id, row.author_is_agent = created, author_id, is_agent
+
+
+# ------------------------------------------------------------------------- listing
+
+
+def candidate_query(config: AutoSolveConfig, provisioned: Provisioned) -> str:
+    """The search query for tickets awaiting the requester, minus exempt tags.
+
+    Same-keyword terms are OR-ed by Zendesk (the awaiting statuses), negations AND-ed. Only
+    tag exemptions go into the query: `-priority:`, `-organization:` and `-group:` would also
+    drop tickets that have no priority/organization/group on the sandbox (its SQL compares
+    NULL), and ticket forms cannot be searched; `is_candidate` checks every exemption on
+    every listed ticket anyway, and `decide` again on the fresh one.
+    """
+    terms = ["type:ticket", "status:pending"]
+    terms += [
+        f"custom_status_id:{provisioned.status_id(value)}"
+        for value in sorted(config.awaiting_statuses)
+    ]
+    terms += [f"-tags:{tag}" for tag in sorted(config.exempt_tags)]
+    return " ".join(terms)
+
+
+# ----------------------------------------------------------------------------- run
+
+
+class _Run:
+    """State of one sweep run (kept small: the loop is in `run_sweep`)."""
+
+    def __init__(
+        self,
+        *,
+        app: Flask,
+        client: ZendeskClient,
+        mappings: Mappings,
+        config: AutoSolveConfig,
+        options: SweepOptions,
+        run_id: str,
+        as_of: datetime,
+        dry_run: bool,
+        budget: _Budget,
+        before_write: Callable[[list[int]], None] | None,
+        after_write: Callable[[list[int]], None] | None,
+    ) -> None:
+        self.app, self.client, self.mappings = app, client, mappings
+        self.config, self.options = config, options
+        self.run_id, self.as_of, self.dry_run = run_id, as_of, dry_run
+        self.budget = budget
+        self.before_write, self.after_write = before_write, after_write
+        self.provisioned = Provisioned.load(client)
+        self.group_names = {int(g["id"]): str(g["name"]) for g in client.groups()}
+        self.group_ids = {name: gid for gid, name in self.group_names.items()}
+        self.overlay: dict[int, _Spoken] = {}
+        self.roles: dict[int, bool] = {}
+        self.service_ids: frozenset[int] = frozenset()
+        self.decisions: dict[int, AutoSolveDecision] = {}
+        self.changed = 0
+
+    # ---- inputs
+    def load_service_ids(self) -> None:
+        with store.session(self.app) as sess:
+            known = store.get_state(sess, SERVICE_USER_ID)
+        if known is None:
+            known = self.client.me()["id"]
+            if not self.dry_run:
+                with store.session(self.app) as sess:
+                    store.set_state(sess, SERVICE_USER_ID, int(known))
+        self.service_ids = frozenset({int(known)})
+
+    def list_candidates(self) -> list[TicketSnapshot]:
+        query = candidate_query(self.config, self.provisioned)
+        found: list[TicketSnapshot] = []
+        for raw in self.client.search_export(query):
+            snap = snapshot_from_ticket(raw, self.provisioned, self.group_names)
+            if is_candidate(snap, self.config):
+                found.append(snap)
+        found.sort(key=lambda s: s.id)
+        return found
+
+    def spoken(self, ticket_ids: Sequence[int]) -> dict[int, _Spoken]:
+        out: dict[int, _Spoken] = {}
+        with store.session(self.app) as sess:
+            for start in range(0, len(ticket_ids), 500):
+                chunk = ticket_ids[start : start + 500]
+                rows = sess.scalars(
+                    select(SweepLastComment).where(SweepLastComment.ticket_id.in_(chunk))
+                )
+                for row in rows:
+                    out[row.ticket_id] = _Spoken(row.created_at, row.author_id, row.author_is_agent)
+        for ticket_id in ticket_ids:
+            extra = self.overlay.get(ticket_id)
+            if extra is not None and (
+                ticket_id not in out or extra.created_at >= out[ticket_id].created_at
+            ):
+                out[ticket_id] = extra
+        return out
+
+    def resolve_roles(
+        self, snapshots: Sequence[TicketSnapshot], spoken: Mapping[int, _Spoken]
+    ) -> None:
+        """Learn the roles of last-comment authors that are not the requester or a CC."""
+        unknown: set[int] = set()
+        for snap in snapshots:
+            who = spoken.get(snap.id)
+            if who is None or who.author_is_agent is not None:
+                continue
+            if who.author_id == snap.requester_id or who.author_id in snap.collaborator_ids:
+                continue
+            unknown.add(who.author_id)
+        unknown -= set(self.roles)
+        if unknown:
+            with store.session(self.app) as sess:
+                for row in sess.scalars(
+                    select(SweepUserRole).where(SweepUserRole.user_id.in_(sorted(unknown)))
+                ):
+                    self.roles[row.user_id] = row.is_agent
+            unknown -= set(self.roles)
+        if unknown:
+            users = self.client.users(unknown)
+            learned = {int(u["id"]): u.get("role") in AGENT_ROLES for u in users}
+            self.roles.update(learned)
+            if not self.dry_run:
+                with store.session(self.app) as sess:
+                    for user_id, is_agent in learned.items():
+                        _remember_role(sess, user_id, is_agent)
+
+    def last_public(self, snap: TicketSnapshot, who: _Spoken | None) -> LastPublicComment | None:
+        if who is None:
+            return None
+        if who.author_is_agent is not None:
+            is_agent = who.author_is_agent
+        elif who.author_id == snap.requester_id or who.author_id in snap.collaborator_ids:
+            is_agent = False
+        else:
+            # An author whose role could not be read counts as an end user: never solve on doubt.
+            is_agent = self.roles.get(who.author_id, False)
+        return LastPublicComment(
+            created_at=who.created_at, author_id=who.author_id, author_is_agent=is_agent
+        )
+
+    def episodes(self, ticket_ids: Sequence[int]) -> dict[int, EpisodeState]:
+        out: dict[int, EpisodeState] = {}
+        with store.session(self.app) as sess:
+            for start in range(0, len(ticket_ids), 500):
+                chunk = ticket_ids[start : start + 500]
+                for row in sess.scalars(
+                    select(SweepEpisode).where(SweepEpisode.ticket_id.in_(chunk))
+                ):
+                    out[row.ticket_id] = EpisodeState(row.clock_start, row.reminded_at, row.due)
+        return out
+
+    def decide_all(self, snapshots: Sequence[TicketSnapshot]) -> list[AutoSolveDecision]:
+        ids = [s.id for s in snapshots]
+        spoken = self.spoken(ids)
+        self.resolve_roles(snapshots, spoken)
+        states = self.episodes(ids)
+        return [
+            decide(
+                snap,
+                self.last_public(snap, spoken.get(snap.id)),
+                self.mappings.team_for_group(snap.group),
+                self.config,
+                self.as_of,
+                states.get(snap.id),
+            )
+            for snap in snapshots
+        ]
+
+    # ---- writes
+    def payload(self, snap: TicketSnapshot, actions: Sequence[Action]) -> dict[str, Any] | None:
+        """One update per ticket: with a public comment, the internal note is left out."""
+        if any(isinstance(a, PublicComment) for a in actions):
+            actions = [a for a in actions if not isinstance(a, InternalNote)]
+        updates = build_updates(snap, actions, self.provisioned, self.mappings, self.group_ids)
+        return updates[0] if updates else None
+
+    def record(self, decisions: Iterable[AutoSolveDecision], writes: Mapping[int, str]) -> None:
+        with store.session(self.app) as sess:
+            for d in decisions:
+                sess.merge(
+                    SweepRunTicket(
+                        run_id=self.run_id,
+                        ticket_id=d.ticket_id,
+                        decision=Outcome(d.decision).value,
+                        reason=d.reason,
+                        team=d.team,
+                        clock_start=d.clock_start,
+                        business_days_elapsed=d.business_days_elapsed,
+                        due=d.due,
+                        previous_status=d.previous_status,
+                        write=writes.get(d.ticket_id, WRITE_NONE),
+                    )
+                )
+
+    def written(self, decision: AutoSolveDecision, detail: str = "") -> None:
+        """After Zendesk accepted the update: outcome, episode state and audit in one transaction."""
+        now = store.utcnow()
+        with store.session(self.app) as sess:
+            row = sess.get(SweepRunTicket, (self.run_id, decision.ticket_id))
+            if row is not None:
+                row.write, row.write_detail = WRITE_OK, detail or None
+            episode = sess.get(SweepEpisode, decision.ticket_id)
+            previous = (
+                EpisodeState(episode.clock_start, episode.reminded_at, episode.due)
+                if episode is not None
+                else None
+            )
+            state = next_state(decision, previous, now)
+            if state is None:
+                if episode is not None:
+                    sess.delete(episode)
+            elif episode is None:
+                sess.add(
+                    SweepEpisode(
+                        ticket_id=decision.ticket_id,
+                        clock_start=state.clock_start,
+                        reminded_at=state.reminded_at,
+                        due=state.due,
+                    )
+                )
+            else:
+                episode.clock_start = state.clock_start
+                episode.reminded_at, episode.due = state.reminded_at, state.due
+            note = next((a.body for a in decision.actions if isinstance(a, InternalNote)), "")
+            store.record_audit(
+                sess,
+                ticket_id=decision.ticket_id,
+                rule="auto_solve",
+                action=Outcome(decision.decision).value,
+                reason=decision.reason + (f"\n{note}" if note else ""),
+                invocation_id=self.run_id,
+                before={"custom_status": decision.previous_status},
+                after={"due": decision.due.isoformat() if decision.due else None},
+                api_result="ok",
+            )
+        self.changed += 1
+
+    def failed(self, ticket_id: int, outcome: str, detail: str) -> None:
+        with store.session(self.app) as sess:
+            row = sess.get(SweepRunTicket, (self.run_id, ticket_id))
+            if row is not None:
+                row.write = WRITE_CONFLICT if outcome == "conflict" else WRITE_ERROR
+                row.write_detail = detail
+
+    def write_round(
+        self, snapshots: Mapping[int, TicketSnapshot], decisions: Sequence[AutoSolveDecision]
+    ) -> list[tuple[AutoSolveDecision, str]]:
+        """Write one round; returns the decisions that failed, with the failure in words."""
+        changes: list[TicketChange] = []
+        by_id: dict[int, AutoSolveDecision] = {}
+        for d in decisions:
+            payload = self.payload(snapshots[d.ticket_id], d.actions) if d.actions else None
+            if payload is not None:
+                changes.append(TicketChange(d.ticket_id, payload, d.snapshot_stamp))
+                by_id[d.ticket_id] = d
+        self.record(decisions, dict.fromkeys(by_id, WRITE_PENDING))
+        if not changes:
+            return []
+        if self.before_write is not None:
+            self.before_write([c.ticket_id for c in changes])  # tests: a change races the write
+        report = self.client.update_many(changes)
+        if self.after_write is not None:
+            self.after_write([c.ticket_id for c in changes])  # tests: crash right after a write
+        failures: list[tuple[AutoSolveDecision, str]] = []
+        notes: list[TicketChange] = []
+        for result in report.results:
+            decision = by_id[result.ticket_id]
+            if result.outcome == "ok":
+                self.written(decision)
+                note = next((a for a in decision.actions if isinstance(a, InternalNote)), None)
+                public = any(isinstance(a, PublicComment) for a in decision.actions)
+                if self.options.internal_notes and public and note is not None:
+                    notes.append(
+                        TicketChange(
+                            result.ticket_id, {"comment": {"body": note.body, "public": False}}
+                        )
+                    )
+            else:
+                detail = f"{result.error}: {result.details}".strip(": ")
+                self.failed(result.ticket_id, result.outcome, detail)
+                failures.append((decision, detail))
+        if notes:
+            # Stamp-free on purpose: a note only explains; it is right whatever changed since.
+            self.client.update_many(notes)
+        return failures
+
+    def retry(self, failures: Sequence[tuple[AutoSolveDecision, str]]) -> None:
+        """Re-read failed tickets, learn new comments, re-decide once, write what still holds."""
+        ids = [d.ticket_id for d, _ in failures]
+        details = {d.ticket_id: detail for d, detail in failures}
+        fresh = {
+            int(raw["id"]): snapshot_from_ticket(raw, self.provisioned, self.group_names)
+            for raw in self.client.show_many(ids)
+        }
+        self.overlay, _complete = catch_up_comments(
+            self.app,
+            self.client,
+            persist=not self.dry_run,
+            service_ids=self.service_ids,
+            overlay=self.overlay,
+            start_default=self.options.events_start_time,
+        )
+        present = [fresh[i] for i in ids if i in fresh]
+        redecided = {d.ticket_id: d for d in self.decide_all(present)}
+        to_write: list[AutoSolveDecision] = []
+        for d, detail in failures:
+            again = redecided.get(d.ticket_id)
+            if (
+                again is not None
+                and again.actions
+                and again.decision
+                in (
+                    Outcome.REMIND,
+                    Outcome.SOLVE,
+                    Outcome.SKIP,
+                )
+            ):
+                to_write.append(again)
+                self.decisions[d.ticket_id] = again
+            else:
+                basis = again or d
+                words = detail if again is None else f"{detail}; re-read: {again.reason}"
+                self.decisions[d.ticket_id] = conflict(basis, words)
+        conflicted = [
+            self.decisions[i] for i in ids if self.decisions[i].decision is Outcome.CONFLICT
+        ]
+        self.record(conflicted, {d.ticket_id: WRITE_CONFLICT for d in conflicted})
+        if to_write:
+            for d, detail in self.write_round(fresh, to_write):
+                self.decisions[d.ticket_id] = conflict(
+                    d, f"{details[d.ticket_id]}; again: {detail}"
+                )
+                self.record([self.decisions[d.ticket_id]], {d.ticket_id: WRITE_CONFLICT})
+
+
+def _new_run_id(as_of: datetime, dry_run: bool) -> str:
+    if dry_run:
+        return f"dry-{_compact(as_of)}"  # same as-of, same id: identical reports
+    return f"run-{_compact(store.utcnow())}-{secrets.token_hex(3)}"
+
+
+def _report_path(app: Flask, options: SweepOptions, run_id: str) -> Path:
+    folder = Path(options.report_dir) if options.report_dir else Path(app.instance_path) / "sweep"
+    return folder / f"{run_id}.json"
+
+
+def run_sweep(
+    app: Flask,
+    *,
+    as_of: datetime | None = None,
+    dry_run: bool = False,
+    limit: int | None = None,
+    report_path: Path | str | None = None,
+    client: ZendeskClient | None = None,
+    before_write: Callable[[list[int]], None] | None = None,
+    after_write: Callable[[list[int]], None] | None = None,
+) -> SweepResult:
+    """One auto-solve sweep. `as_of` (aware) evaluates as if it were that time; in the future
+    it forces a dry run. `limit` caps tickets examined below [sweep] max_tickets.
+    `before_write`/`after_write` get the ticket ids of each bulk write (tests use them to race
+    a change against the write, or to crash between Zendesk's answer and the store).
+    Raises `SweepBusy` when another real sweep runs; errors after the start mark the run failed
+    (and re-raise) with every finished write recorded.
+    """
+    from mappings import current_mappings  # noqa: PLC0415  needs the app context below
+
+    now = store.utcnow()
+    as_of = _utc(as_of) if as_of is not None else now
+    if as_of > now:
+        dry_run = True
+    sweep = app.config["CXLAYER"].get("sweep", {})
+    options = SweepOptions.from_settings(sweep)
+    if limit is not None and limit < 1:
+        raise SweepError(f"--limit must be at least 1, got {limit}")
+    max_tickets = min(options.max_tickets, limit) if limit else options.max_tickets
+    with app.app_context():
+        mappings = current_mappings()
+    config = AutoSolveConfig.from_settings(sweep, mappings)
+    run_id = _new_run_id(as_of, dry_run)
+    client = client or client_for(app)
+
+    lock = sweep_lock(app, run_id, options.lease_seconds) if not dry_run else _no_lock()
+    with lock as renew, client.operation("sweep") as metrics:
+        with store.session(app) as sess:
+            sess.execute(delete(SweepRunTicket).where(SweepRunTicket.run_id == run_id))
+            sess.execute(delete(SweepRun).where(SweepRun.id == run_id))
+            sess.add(SweepRun(id=run_id, as_of=as_of, dry_run=dry_run, status=RUN_RUNNING))
+        budget = _Budget(metrics, options.max_api_calls)
+        run = _Run(
+            app=app,
+            client=client,
+            mappings=mappings,
+            config=config,
+            options=options,
+            run_id=run_id,
+            as_of=as_of,
+            dry_run=dry_run,
+            budget=budget,
+            before_write=before_write,
+            after_write=after_write,
+        )
+        status, stop_reason = RUN_DONE, None
+        try:
+            run.load_service_ids()
+            candidates = run.list_candidates()
+            run.overlay, complete = catch_up_comments(
+                app,
+                client,
+                persist=not dry_run,
+                service_ids=run.service_ids,
+                budget=budget,
+                start_default=options.events_start_time,
+            )
+            if not complete:
+                status, stop_reason = RUN_STOPPED, "API call budget reached while reading events"
+                candidates = []
+            with store.session(app) as sess:
+                resume = store.get_state(sess, STATE_RESUME_AFTER) if not dry_run else None
+            if resume is not None:  # continue after the last ticket the previous run examined
+                candidates = [s for s in candidates if s.id > int(resume)] + [
+                    s for s in candidates if s.id <= int(resume)
+                ]
+            if len(candidates) > max_tickets:
+                status, stop_reason = RUN_STOPPED, f"ticket budget reached ({max_tickets})"
+            todo = candidates[:max_tickets]
+            last_examined: int | None = None
+            for start in range(0, len(todo), options.write_round):
+                if budget.exhausted():
+                    status = RUN_STOPPED
+                    stop_reason = f"API call budget reached ({options.max_api_calls})"
+                    break
+                chunk = todo[start : start + options.write_round]
+                decided = run.decide_all(chunk)
+                for d in decided:
+                    run.decisions[d.ticket_id] = d
+                if dry_run:
+                    run.record(decided, {})
+                else:
+                    failures = run.write_round({s.id: s for s in chunk}, decided)
+                    if failures:
+                        run.retry(failures)
+                    renew()
+                last_examined = chunk[-1].id
+            if not dry_run:
+                with store.session(app) as sess:
+                    if status == RUN_STOPPED and last_examined is not None:
+                        store.set_state(sess, STATE_RESUME_AFTER, last_examined)
+                    elif status == RUN_DONE:
+                        store.delete_state(sess, STATE_RESUME_AFTER)
+        except BaseException as exc:
+            with store.session(app) as sess:
+                row = sess.get(SweepRun, run_id)
+                if row is not None:
+                    row.status, row.finished_at = RUN_FAILED, store.utcnow()
+                    row.stop_reason = f"{type(exc).__name__}: {exc}"[:2000]
+                    row.api_calls, row.changed = budget.calls, run.changed
+            log.error("sweep failed", run_id=run_id, error=f"{type(exc).__name__}: {exc}")
+            raise
+        decisions = list(run.decisions.values())
+        report = build_report(
+            run_id,
+            as_of,
+            dry_run,
+            decisions,
+            api_calls=budget.calls,
+            examined=len(decisions),
+            changed=run.changed,
+        )
+        with store.session(app) as sess:
+            row = sess.get(SweepRun, run_id)
+            if row is not None:
+                row.status, row.stop_reason, row.finished_at = status, stop_reason, store.utcnow()
+                row.api_calls, row.examined, row.changed = budget.calls, len(decisions), run.changed
+                row.report = report
+    path = Path(report_path) if report_path else _report_path(app, options, run_id)
+    json_path, html_path = write_report(report, path)
+    log.info(
+        "sweep finished",
+        run_id=run_id,
+        dry_run=dry_run,
+        status=status,
+        stop_reason=stop_reason,
+        api_calls=report["api_calls"],
+        report=str(json_path),
+        **{f"total_{k}": v for k, v in report["totals"].items()},
+    )
+    return SweepResult(
+        run_id=run_id,
+        status=status,
+        report=report,
+        decisions=sorted(decisions, key=lambda d: d.ticket_id),
+        stop_reason=stop_reason,
+        json_path=json_path,
+        html_path=html_path,
+    )
+
+
+@contextmanager
+def _no_lock() -> Iterator[Callable[[], None]]:
+    yield lambda: None
+
+
+# ---------------------------------------------------------------------------- undo
+
+
+def undo_run(
+    app: Flask,
+    run_id: str,
+    *,
+    ticket_id: int | None = None,
+    client: ZendeskClient | None = None,
+) -> list[UndoResult]:
+    """Reopen what run `run_id` auto-solved (or one ticket of it): previous status back,
+    resolution type cleared, an internal note. Reminders are not undone. Tickets changed
+    since (no longer solved, closed, another resolution type) are left alone, with the reason.
+    """
+    with store.session(app) as sess:
+        run = sess.get(SweepRun, run_id)
+        if run is None:
+            raise SweepError(f"no sweep run {run_id!r}")
+        if run.dry_run:
+            raise SweepError(f"run {run_id} was a dry run: it solved nothing")
+        query = select(SweepRunTicket).where(
+            SweepRunTicket.run_id == run_id,
+            SweepRunTicket.decision == Outcome.SOLVE.value,
+            SweepRunTicket.write == WRITE_OK,
+        )
+        if ticket_id is not None:
+            query = query.where(SweepRunTicket.ticket_id == ticket_id)
+        rows = list(sess.scalars(query.order_by(SweepRunTicket.ticket_id)))
+    if ticket_id is not None and not rows:
+        raise SweepError(f"run {run_id} did not auto-solve ticket {ticket_id}")
+    client = client or client_for(app)
+    provisioned = Provisioned.load(client)
+    groups = {int(g["id"]): str(g["name"]) for g in client.groups()}
+    results: list[UndoResult] = []
+    with client.operation("sweep undo"):
+        for row in rows:
+            if row.undone_at is not None:
+                results.append(
+                    UndoResult(row.ticket_id, False, f"already undone: {row.undo_result}")
+                )
+                continue
+            previous = row.previous_status or "awaiting_reply"
+            result = _undo_one(client, provisioned, groups, row.ticket_id, previous, run_id)
+            with store.session(app) as sess:
+                stored = sess.get(SweepRunTicket, (run_id, row.ticket_id))
+                if stored is not None and result.reopened:
+                    stored.undone_at = store.utcnow()
+                if stored is not None:
+                    stored.undo_result = result.reason
+                store.record_audit(
+                    sess,
+                    ticket_id=row.ticket_id,
+                    rule="auto_solve_undo",
+                    action="reopen" if result.reopened else "none",
+                    reason=result.reason,
+                    invocation_id=run_id,
+                    api_result="ok" if result.reopened else None,
+                )
+            results.append(result)
+    return results
+
+
+def _undo_one(  # noqa: PLR0917  small private helper
+    client: ZendeskClient,
+    provisioned: Provisioned,
+    groups: Mapping[int, str],
+    ticket_id: int,
+    previous: str,
+    run_id: str,
+) -> UndoResult:
+    for _attempt in range(2):  # a conflict means re-read and decide again, once
+        current = snapshot_from_ticket(client.ticket(ticket_id), provisioned, groups)
+        decision = undo_decision(current, previous, run_id)
+        if not decision.actions:
+            return UndoResult(ticket_id, False, decision.reason)
+        try:
+            client.apply_actions(current, decision.actions)
+        except TicketConflict:
+            continue
+        except ZendeskError as exc:
+            return UndoResult(ticket_id, False, f"not undone: {exc}")
+        return UndoResult(ticket_id, True, decision.reason)
+    return UndoResult(ticket_id, False, "not undone: the ticket kept changing; try again")
+
+
+def decisions_of(app: Flask, run_id: str) -> list[SweepRunTicket]:
+    """The stored per-ticket records of a run (operators and tests)."""
+    with store.session(app) as sess:
+        return list(
+            sess.scalars(
+                select(SweepRunTicket)
+                .where(SweepRunTicket.run_id == run_id)
+                .order_by(SweepRunTicket.ticket_id)
+            )
+        )

@@ -1,0 +1,187 @@
+"""Fixtures for the auto-solve sweep: a provisioned sandbox, an app on a migrated database,
+and helpers that import tickets with backdated, realistic comment histories."""
+
+from __future__ import annotations
+
+from collections.abc import Callable, Iterator
+from dataclasses import dataclass, field
+from datetime import UTC, datetime
+from typing import Any
+
+import pytest
+from flask import Flask
+
+from mappings import DEFAULT_DIR, Mappings, load_mappings
+from sandbox.testing import SandboxHandle, run_sandbox
+from store.testing import db_app, make_db_app, test_database_url  # noqa: F401 -- fixtures
+from sync import DbStateStore, ZendeskClient
+from sync.provisioning import apply
+from sync.snapshot import Provisioned
+
+
+@pytest.fixture
+def zd() -> Iterator[SandboxHandle]:
+    """A fresh, empty sandbox account on a free loopback port."""
+    with run_sandbox() as handle:
+        yield handle
+
+
+@pytest.fixture
+def mappings() -> Mappings:
+    return load_mappings(DEFAULT_DIR)
+
+
+@dataclass
+class Desk:
+    """The provisioned sandbox account, the app and the people of the scenarios."""
+
+    zd: SandboxHandle
+    app: Flask
+    client: ZendeskClient
+    provisioned: Provisioned
+    groups: dict[str, int]
+    agent_id: int
+    requester_id: int
+    cc_id: int
+    service_id: int
+    make_client: Callable[[], ZendeskClient] = field(repr=False)
+
+    def status_id(self, value: str) -> int:
+        return self.provisioned.status_id(value)
+
+    def field_id(self, key: str) -> int:
+        return self.provisioned.field_id(key)
+
+    def import_ticket(
+        self,
+        comments: list[tuple[int, str, bool]],
+        *,
+        group: str = "All Media",
+        status: str = "awaiting_reply",
+        tags: tuple[str, ...] = (),
+        priority: str | None = None,
+        collaborators: tuple[int, ...] = (),
+    ) -> int:
+        """A ticket with a backdated history: (author id, ISO time, public) per comment."""
+        body: dict[str, Any] = {
+            "subject": "Campaign export fails",
+            "requester_id": self.requester_id,
+            "assignee_id": self.agent_id,
+            "group_id": self.groups[group],
+            "custom_status_id": self.status_id(status),
+            "tags": list(tags),
+            "created_at": comments[0][1],
+            "collaborator_ids": list(collaborators),
+            "comments": [
+                {
+                    "author_id": author,
+                    "created_at": when,
+                    "public": public,
+                    "body": f"comment by {author} at {when}",
+                }
+                for author, when, public in comments
+            ],
+        }
+        if priority:
+            body["priority"] = priority
+        response = self.zd.api("POST", "imports/tickets.json", json={"ticket": body})
+        response.raise_for_status()
+        return int(response.json()["ticket"]["id"])
+
+    def ticket(self, ticket_id: int) -> dict[str, Any]:
+        response = self.zd.api("GET", f"tickets/{ticket_id}.json")
+        response.raise_for_status()
+        ticket: dict[str, Any] = response.json()["ticket"]
+        return ticket
+
+    def comments(self, ticket_id: int) -> list[dict[str, Any]]:
+        response = self.zd.api("GET", f"tickets/{ticket_id}/comments.json")
+        response.raise_for_status()
+        comments: list[dict[str, Any]] = response.json()["comments"]
+        return comments
+
+    def service_comments(self, ticket_id: int, *, public: bool) -> list[str]:
+        """Bodies of the comments cxlayer's API user wrote (public or internal)."""
+        return [
+            str(c["body"])
+            for c in self.comments(ticket_id)
+            if c["author_id"] == self.service_id and bool(c["public"]) is public
+        ]
+
+    def field_value(self, ticket_id: int, key: str) -> Any:
+        wanted = self.field_id(key)
+        for item in self.ticket(ticket_id).get("custom_fields") or []:
+            if int(item["id"]) == wanted:
+                return item.get("value")
+        return None
+
+    def as_agent(self, ticket_id: int, **changes: Any) -> None:
+        """An update made by someone else (an agent, or the requester via `comment`)."""
+        response = self.zd.api("PUT", f"tickets/{ticket_id}.json", json={"ticket": changes})
+        response.raise_for_status()
+
+    def writes(self) -> dict[str, int]:
+        """Non-GET API requests since the last stats reset."""
+        return {
+            k: v
+            for k, v in self.zd.stats()["endpoints"].items()
+            if not k.startswith("GET ") and "/api/" in k
+        }
+
+
+def _user(zd: SandboxHandle, name: str, email: str, role: str) -> int:
+    response = zd.api(
+        "POST", "users.json", json={"user": {"name": name, "email": email, "role": role}}
+    )
+    response.raise_for_status()
+    return int(response.json()["user"]["id"])
+
+
+@pytest.fixture
+def desk(
+    zd: SandboxHandle,
+    make_db_app: Callable[..., Flask],  # noqa: F811 -- the store fixture, used here
+    mappings: Mappings,
+) -> Desk:
+    """Provisioned sandbox + migrated app; the sweep's client polls jobs quickly."""
+    settings = {
+        "zendesk": {
+            "subdomain": zd.subdomain,
+            "url": zd.base_url,
+            "email": zd.email,
+            "token": zd.token,
+        },
+        "service": {"public_url": zd.base_url},
+    }
+    app = make_db_app(SETTINGS=settings)
+
+    def make_client() -> ZendeskClient:
+        return ZendeskClient.from_settings(
+            app.config["CXLAYER"],
+            DbStateStore(app),
+            mappings=mappings,
+            poll_initial_seconds=0.01,
+            poll_max_seconds=0.05,
+        )
+
+    client = make_client()
+    apply(client, mappings, zd.base_url)
+    groups = {str(g["name"]): int(g["id"]) for g in client.groups(refresh=True)}
+    desk = Desk(
+        zd=zd,
+        app=app,
+        client=client,
+        provisioned=Provisioned.load(client),
+        groups=groups,
+        agent_id=_user(zd, "Alex Agent", "alex@mediaocean.example", "agent"),
+        requester_id=_user(zd, "Rita Requester", "rita@client.example", "end-user"),
+        cc_id=_user(zd, "Carl Cc", "carl@client.example", "end-user"),
+        service_id=int(client.me()["id"]),
+        make_client=make_client,
+    )
+    zd.reset_stats()
+    return desk
+
+
+def utc(text: str) -> datetime:
+    return datetime.fromisoformat(text.replace("Z", "+00:00")).astimezone(UTC)

@@ -1,0 +1,261 @@
+"""Auto-solve sweep scenarios on the sandbox: backdated histories, real HTTP, real zenpy."""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+
+import pytest
+from sqlalchemy import select
+
+import store
+from admin.sweep import STATE_LOCK, SweepBusy, decisions_of, run_sweep, sweep_lock, undo_run
+from admin.sweep_models import RUN_FAILED, SweepRun
+from triggers import autosolve_texts as texts
+from triggers.autosolve import RESOLUTION_AUTO_SOLVED, TAG_REMINDED, TAG_SOLVED
+
+from .conftest import Desk, utc
+
+OPENED = "2025-12-22T14:00:00Z"  # Monday
+AGENT_ASKED = "2025-12-24T15:00:00Z"  # Wednesday 10:00 New York / Toronto, before Christmas
+AS_OF = utc("2026-01-03T12:00:00Z")  # Saturday: Dec 26, 29, 30, 31 and Jan 2 have passed
+ASKED_LONG_DATE = "Wednesday, December 24, 2025"
+
+
+def by_id(result: object) -> dict[int, dict[str, object]]:
+    return {int(t["id"]): t for t in result.report["tickets"]}  # type: ignore[attr-defined]
+
+
+def asked(desk: Desk, **kwargs: object) -> int:
+    """Requester opened the ticket; the agent asked a question on Dec 24 (no answer since)."""
+    return desk.import_ticket(
+        [(desk.requester_id, OPENED, True), (desk.agent_id, AGENT_ASKED, True)],
+        **kwargs,  # type: ignore[arg-type]
+    )
+
+
+def sweep(desk: Desk, tmp_path: Path, **kwargs: object):  # type: ignore[no-untyped-def]
+    kwargs.setdefault("as_of", AS_OF)
+    kwargs.setdefault("report_path", tmp_path / f"report-{len(list(tmp_path.iterdir()))}.json")
+    return run_sweep(desk.app, client=desk.make_client(), **kwargs)  # type: ignore[arg-type]
+
+
+def test_us_team_solved_canadian_team_not_yet_requester_last_never(desk: Desk, tmp_path: Path):
+    """Five US business days across a weekend and Christmas solve; the same dates on the
+    Canadian Spot calendar (Boxing Day too) only remind; a requester who spoke last is never
+    touched."""
+    us = asked(desk)
+    canada = asked(desk, group="Canadian Spot")
+    waiting = desk.import_ticket(
+        [
+            (desk.agent_id, "2025-12-10T15:00:00Z", True),
+            (desk.requester_id, "2025-12-11T15:00:00Z", True),
+        ]
+    )
+    waiting_before = desk.ticket(waiting)
+
+    result = sweep(desk, tmp_path)
+    rows = by_id(result)
+
+    assert rows[us]["decision"] == "solve"
+    assert rows[us]["business_days_elapsed"] == 5
+    assert rows[us]["due"] == "2026-01-02"
+    assert rows[us]["clock_start"] == "2025-12-24T15:00:00Z"
+    solved = desk.ticket(us)
+    assert solved["status"] == "solved"
+    assert TAG_SOLVED in solved["tags"]
+    assert desk.field_value(us, "resolution_type") == RESOLUTION_AUTO_SOLVED
+    assert desk.service_comments(us, public=True) == [
+        texts.SOLVED_PUBLIC.format(clock_start_date=ASKED_LONG_DATE)
+    ]
+
+    assert rows[canada]["decision"] == "remind"
+    assert rows[canada]["business_days_elapsed"] == 4
+    assert rows[canada]["team"] == "canadian_spot"
+    assert desk.ticket(canada)["status"] == "pending"
+    assert TAG_REMINDED in desk.ticket(canada)["tags"]
+    assert desk.field_value(canada, "auto_solve_due") == "2026-01-05"
+    assert desk.service_comments(canada, public=True) == [
+        texts.REMINDER_PUBLIC.format(
+            clock_start_date=ASKED_LONG_DATE, due_date="Monday, January 5, 2026"
+        )
+    ]
+
+    assert rows[waiting]["decision"] == "waiting_on_us"
+    assert desk.ticket(waiting) == waiting_before
+    assert result.report["totals"] == {
+        "remind": 1,
+        "solve": 1,
+        "skip": 0,
+        "exempt": 0,
+        "waiting_on_us": 1,
+        "conflict": 0,
+    }
+    stored = {r.ticket_id: r for r in decisions_of(desk.app, result.run_id)}
+    assert stored[us].previous_status == "awaiting_reply"
+    assert stored[us].write == "ok"
+    assert json.loads(result.json_path.read_text()) == result.report
+    assert result.html_path.read_text().startswith("<!DOCTYPE html>")
+
+
+def test_second_run_sends_no_second_reminder_and_writes_nothing(desk: Desk, tmp_path: Path):
+    """Running the sweep again in the same waiting episode sends nothing new."""
+    canada = asked(desk, group="Canadian Spot")
+    first = sweep(desk, tmp_path)
+    assert by_id(first)[canada]["decision"] == "remind"
+    desk.zd.reset_stats()
+
+    second = sweep(desk, tmp_path)
+
+    assert by_id(second)[canada]["decision"] == "skip"
+    assert str(by_id(second)[canada]["reason"]).startswith("reminder already sent")
+    assert len(desk.service_comments(canada, public=True)) == 1
+    assert desk.writes() == {}
+
+
+def test_exempt_tag_added_between_listing_and_writing_leaves_ticket_untouched(
+    desk: Desk, tmp_path: Path
+):
+    """An agent adding the exempt tag after the listing makes the safe update fail; the fresh
+    ticket is exempt, so nothing is written and the report says conflict."""
+    us = asked(desk)
+
+    def agent_exempts(ticket_ids: list[int]) -> None:
+        if us in ticket_ids:
+            desk.as_agent(us, additional_tags=["no_autosolve"])
+
+    result = sweep(desk, tmp_path, before_write=agent_exempts)
+
+    row = by_id(result)[us]
+    assert row["decision"] == "conflict"
+    assert "exempt by tag no_autosolve" in str(row["reason"])
+    ticket = desk.ticket(us)
+    assert ticket["status"] == "pending"
+    assert TAG_SOLVED not in ticket["tags"]
+    assert desk.service_comments(us, public=True) == []
+    assert desk.field_value(us, "resolution_type") is None
+
+
+def test_requester_reply_between_decision_and_write_is_a_conflict(desk: Desk, tmp_path: Path):
+    """The requester answering just before the write: 409, re-read, untouched, reported."""
+    us = asked(desk)
+
+    def requester_replies(ticket_ids: list[int]) -> None:
+        if us in ticket_ids:
+            desk.as_agent(
+                us,
+                comment={
+                    "body": "Here is the file.",
+                    "public": True,
+                    "author_id": desk.requester_id,
+                },
+            )
+
+    result = sweep(desk, tmp_path, before_write=requester_replies)
+
+    row = by_id(result)[us]
+    assert row["decision"] == "conflict"
+    assert "changed between reading and writing" in str(row["reason"])
+    assert desk.ticket(us)["status"] == "open"  # the reply reopened it; we did not solve
+    assert desk.service_comments(us, public=True) == []
+    stored = {r.ticket_id: r for r in decisions_of(desk.app, result.run_id)}
+    assert stored[us].write == "conflict"
+
+
+def test_crash_after_a_write_then_rerun_sends_no_duplicate(desk: Desk, tmp_path: Path):
+    """A crash between Zendesk accepting a reminder and the store recording it, then a rerun:
+    every ticket gets exactly one auto-solve comment."""
+    desk.app.config["CXLAYER"].setdefault("sweep", {})["write_round"] = 1
+    remind = desk.import_ticket(
+        [(desk.requester_id, OPENED, True), (desk.agent_id, "2025-12-29T15:00:00Z", True)]
+    )
+    solve_a = asked(desk)
+    solve_b = asked(desk)
+
+    def crash(_ids: list[int]) -> None:
+        raise RuntimeError("power cut")
+
+    with pytest.raises(RuntimeError, match="power cut"):
+        sweep(desk, tmp_path, after_write=crash)
+    assert TAG_REMINDED in desk.ticket(remind)["tags"]  # Zendesk has it, the store does not
+    with store.session(desk.app) as sess:
+        runs = list(sess.scalars(select(SweepRun)))
+        assert [r.status for r in runs] == [RUN_FAILED]
+        assert store.get_state(sess, STATE_LOCK) is None  # the lock was released
+
+    rerun = sweep(desk, tmp_path)
+
+    rows = by_id(rerun)
+    assert rows[remind]["decision"] == "skip"
+    assert rows[solve_a]["decision"] == rows[solve_b]["decision"] == "solve"
+    for ticket_id in (remind, solve_a, solve_b):
+        assert len(desk.service_comments(ticket_id, public=True)) == 1
+
+
+def test_undo_restores_previous_state(desk: Desk, tmp_path: Path):
+    """Undo reopens to the previous status, clears the resolution type and tag, adds a note."""
+    us = asked(desk)
+    result = sweep(desk, tmp_path)
+    assert desk.ticket(us)["status"] == "solved"
+
+    outcome = undo_run(desk.app, result.run_id, client=desk.make_client())
+
+    assert [(o.ticket_id, o.reopened) for o in outcome] == [(us, True)]
+    ticket = desk.ticket(us)
+    assert ticket["custom_status_id"] == desk.status_id("awaiting_reply")
+    assert ticket["status"] == "pending"
+    assert TAG_SOLVED not in ticket["tags"]
+    assert desk.field_value(us, "resolution_type") is None
+    assert desk.service_comments(us, public=False)[-1] == texts.UNDO_NOTE.format(
+        run_id=result.run_id, status="awaiting_reply"
+    )
+    again = undo_run(desk.app, result.run_id, client=desk.make_client())
+    assert [o.reopened for o in again] == [False]  # already undone: nothing twice
+
+
+def test_dry_run_writes_nothing_and_repeats_byte_identical(desk: Desk, tmp_path: Path):
+    """Dry runs write nothing to Zendesk, and two at one as-of give identical JSON."""
+    asked(desk)
+    asked(desk, group="Canadian Spot")
+    desk.zd.reset_stats()
+
+    first = sweep(desk, tmp_path, dry_run=True, report_path=tmp_path / "a.json")
+    second = sweep(desk, tmp_path, dry_run=True, report_path=tmp_path / "b.json")
+
+    assert desk.writes() == {}
+    assert first.run_id == second.run_id == "dry-20260103T120000Z"
+    assert (tmp_path / "a.json").read_bytes() == (tmp_path / "b.json").read_bytes()
+    assert first.report["totals"]["solve"] == 1
+    assert first.report["totals"]["remind"] == 1
+
+
+def test_future_as_of_is_a_dry_run(desk: Desk, tmp_path: Path):
+    """Forecasting 'what happens Monday' never writes, even without --dry-run."""
+    asked(desk)
+    desk.zd.reset_stats()
+    result = sweep(desk, tmp_path, as_of=utc("2099-01-05T12:00:00Z"))
+    assert result.report["dry_run"] is True
+    assert result.report["totals"]["solve"] == 1
+    assert desk.writes() == {}
+
+
+def test_ticket_budget_stops_and_next_run_continues(desk: Desk, tmp_path: Path):
+    """A run stopped at max_tickets leaves the rest to the next run, which picks up after it."""
+    desk.app.config["CXLAYER"].setdefault("sweep", {})["max_tickets"] = 1
+    first_id, second_id = asked(desk), asked(desk)
+
+    first = sweep(desk, tmp_path)
+    second = sweep(desk, tmp_path)
+
+    assert first.status == "stopped"
+    assert [t["id"] for t in first.report["tickets"]] == [first_id]
+    assert [t["id"] for t in second.report["tickets"]] == [second_id]
+    assert desk.ticket(first_id)["status"] == desk.ticket(second_id)["status"] == "solved"
+
+
+def test_only_one_sweep_at_a_time(desk: Desk, tmp_path: Path):
+    """A real sweep refuses to start while another holds the lock."""
+    asked(desk)
+    with sweep_lock(desk.app, "someone-else"), pytest.raises(SweepBusy):
+        sweep(desk, tmp_path)
+    assert desk.ticket(asked(desk))["status"] == "pending"
