@@ -23,6 +23,7 @@ from sync.provisioning import (
     WEBHOOK_NAME,
     WEBHOOK_PATH,
     WEBHOOK_SIGNING_SECRET,
+    ProvisioningError,
     apply,
     build_plan,
 )
@@ -280,3 +281,40 @@ def test_secrets_never_reach_the_logs(zd_app: Callable[..., Flask], zd: SandboxH
 def test_commands_are_registered(app: Flask, command: str) -> None:
     result = app.test_cli_runner().invoke(args=["zendesk", command, "--help"])
     assert result.exit_code == 0 and "--prune" in result.output
+
+
+def test_a_new_public_url_updates_only_the_webhook_and_keeps_its_secret(
+    provisioned: ZendeskClient, mappings: Mappings, zd: SandboxHandle
+) -> None:
+    secret = provisioned.state.get(WEBHOOK_SIGNING_SECRET)
+    report = apply(provisioned, mappings, PUBLIC_URL)
+    (change,) = report.plan.pending
+    assert (change.action, change.kind) == ("update", "webhook")
+    assert change.details == [
+        f'endpoint: "{zd.base_url}{WEBHOOK_PATH}" → "{PUBLIC_URL}{WEBHOOK_PATH}"'
+    ]
+    assert writes(zd.stats()) == {"PUT /api/v2/webhooks/<webhook_id>": 1}
+    (webhook,) = provisioned.list_all("/api/v2/webhooks.json", "webhooks")
+    assert webhook["endpoint"] == PUBLIC_URL + WEBHOOK_PATH
+    assert provisioned.state.get(WEBHOOK_SIGNING_SECRET) == secret
+
+
+def test_a_status_moved_to_another_category_is_refused_before_any_write(
+    provisioned: ZendeskClient, zd: SandboxHandle, tmp_path: Path
+) -> None:
+    directory = _edited_mappings(
+        tmp_path,
+        "statuses.toml",
+        'value = "fixed_pending_rca"\ncustomer_status = "Fixed – Pending RCA"\ncategory = "hold"',
+        'value = "fixed_pending_rca"\ncustomer_status = "Fixed – Pending RCA"\ncategory = "open"',
+    )
+    with pytest.raises(ProvisioningError, match="cannot change category"):
+        apply(provisioned, load_mappings(directory), zd.base_url)
+    assert writes(zd.stats()) == {}
+
+
+def test_apply_exits_1_with_the_reason_on_error(zd_app: Callable[..., Flask]) -> None:
+    app = zd_app(SETTINGS={"zendesk": {"token": "bad"}})
+    result = _cli(app, "apply")
+    assert result.exit_code == 1
+    assert "401" in result.output
