@@ -11,6 +11,7 @@ from triggers.duplicates import (
     DEFAULT_FLAG_THRESHOLD,
     DuplicateSettings,
     TicketIndex,
+    feedback_pair,
     find_duplicates,
     flag_decision,
     pair_key,
@@ -188,3 +189,47 @@ def test_settings_from_the_duplicates_section() -> None:
 def test_bad_settings_are_refused_clearly(section: dict[str, object], message: str) -> None:
     with pytest.raises(ValueError, match=message):
         DuplicateSettings.from_mapping(section)
+
+
+def _snapshot(**kwargs: object) -> TicketSnapshot:
+    base: dict[str, object] = {
+        "id": 202,
+        "status": "open",
+        "custom_status": None,
+        "updated_stamp": "x",
+        "requester_id": 100,
+        "tags": frozenset({texts.TAG_POSSIBLE_DUPLICATE}),
+        "fields": {FIELD_DUPLICATE_OF: 200},
+    }
+    base.update(kwargs)
+    return TicketSnapshot(**base)  # type: ignore[arg-type]
+
+
+def test_already_linked_ticket_is_not_flagged_again() -> None:
+    """Backfills are idempotent, and an agent's own "Duplicate of" is never overwritten."""
+    matches = [Match(200, 0.9, [], {})]
+    assert flag_decision(202, matches, DuplicateSettings(), current=_snapshot()) is None
+    agent_linked = _snapshot(tags=frozenset(), fields={FIELD_DUPLICATE_OF: 150})
+    assert flag_decision(202, matches, DuplicateSettings(), current=agent_linked) is None
+    fresh = _snapshot(tags=frozenset(), fields={})
+    assert flag_decision(202, matches, DuplicateSettings(), current=fresh) is not None
+
+
+@pytest.mark.parametrize(
+    ("tags", "duplicate_of", "expected"),
+    [
+        (frozenset({texts.TAG_POSSIBLE_DUPLICATE}), 200, None),  # flag left as it was
+        (frozenset(), 200, frozenset({200, 202})),  # tag removed
+        (frozenset({texts.TAG_POSSIBLE_DUPLICATE}), None, frozenset({200, 202})),  # field cleared
+        (
+            frozenset({texts.TAG_POSSIBLE_DUPLICATE}),
+            150,
+            frozenset({200, 202}),
+        ),  # pointed elsewhere
+    ],
+)
+def test_agent_feedback_becomes_a_suppressed_pair(
+    tags: frozenset[str], duplicate_of: int | None, expected: frozenset[int] | None
+) -> None:
+    snapshot = _snapshot(tags=tags, fields={FIELD_DUPLICATE_OF: duplicate_of})
+    assert feedback_pair(snapshot, 200) == expected

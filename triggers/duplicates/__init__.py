@@ -48,6 +48,7 @@ __all__ = [
     "Match",
     "TicketIndex",
     "TicketRow",
+    "feedback_pair",
     "find_duplicates",
     "flag_decision",
     "pair_key",
@@ -56,8 +57,8 @@ __all__ = [
 
 RULE_NAME = "duplicates.flag"
 # Chosen on the labelled data: the lowest threshold whose dev-split precision stays >= 0.95
-# (bench/duplicates_eval.py; held-out precision 0.957, recall 0.52; bench/results/duplicates_eval.md).
-DEFAULT_FLAG_THRESHOLD = 0.19
+# (bench/duplicates_eval.py; held-out precision 0.971, recall 0.539; bench/results/duplicates_eval.md).
+DEFAULT_FLAG_THRESHOLD = 0.18
 DEFAULT_MAX_CANDIDATES = 200  # a requester with more open tickets in the window is a robot
 
 
@@ -227,8 +228,15 @@ def flag_decision(
     settings: DuplicateSettings,
     *,
     suppressed_pairs: Iterable[tuple[int, int] | frozenset[int]] = (),
+    current: TicketSnapshot | None = None,
 ) -> Decision | None:
-    """Tag, "Duplicate of" and a note when the best unsuppressed match reaches flag_threshold."""
+    """Tag, "Duplicate of" and a note when the best unsuppressed match reaches flag_threshold.
+
+    With the ticket's `current` snapshot, a ticket that already has "Duplicate of" set (by an
+    earlier run or by an agent) is left alone, so re-running over the same tickets is a no-op.
+    """
+    if current is not None and current.field(FIELD_DUPLICATE_OF) not in (None, "", 0):
+        return None
     suppressed = _suppressed(suppressed_pairs)
     allowed = sorted(
         (m for m in matches if pair_key(ticket_id, m.candidate_id) not in suppressed),
@@ -248,3 +256,17 @@ def flag_decision(
             InternalNote(note_body(allowed, settings)),
         ),
     )
+
+
+def feedback_pair(ticket: TicketSnapshot, flagged_candidate: int) -> frozenset[int] | None:
+    """The "not a duplicate" pair an agent expressed, if any.
+
+    `flagged_candidate` is the ticket cxlayer set as "Duplicate of". Removing the
+    possible_duplicate tag, or clearing or changing "Duplicate of", says the flag was wrong.
+    """
+    tag_removed = texts.TAG_POSSIBLE_DUPLICATE not in ticket.tags
+    linked = ticket.field(FIELD_DUPLICATE_OF)
+    link_changed = linked in (None, "", 0) or linked != flagged_candidate
+    if tag_removed or link_changed:
+        return pair_key(ticket.id, flagged_candidate)
+    return None
