@@ -9,6 +9,7 @@ from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 import click
 from apscheduler.triggers.cron import CronTrigger
 from flask import Flask, current_app
+from flask.cli import AppGroup
 
 from admin.sweep import SweepBusy, SweepError, run_sweep, undo_run
 from logs import get_logger
@@ -44,9 +45,8 @@ def _sweep_settings(app: Flask) -> dict[str, object]:
     return dict(app.config["CXLAYER"].get("sweep", {}))
 
 
-@click.group("sweep", help="The auto-solve sweep: run it, forecast it, undo it.")
-def sweep_cli() -> None:
-    pass
+# An AppGroup runs its commands inside the app context (as `flask` commands expect).
+sweep_cli = AppGroup("sweep", help="The auto-solve sweep: run it, forecast it, undo it.")
 
 
 @sweep_cli.command("auto-solve")
