@@ -222,7 +222,11 @@ def merge_decisions(snapshot: TicketSnapshot, decisions: Sequence[Decision]) -> 
         elif isinstance(action, AssignGroup):
             group = action
     merged: list[Action] = []
-    if status is not None and status != snapshot.custom_status:
+    # A status write equal to the current status is a no-op, unless another decision wanted a
+    # different one: then the current status was found wrong for its category (status mapping)
+    # and the later decision confirming it must be sent.
+    wanted = {a.value for a in actions if isinstance(a, SetCustomStatus)}
+    if status is not None and wanted != {snapshot.custom_status}:
         merged.append(SetCustomStatus(status))
     merged += [SetField(k, v) for k, v in fields.items() if snapshot.field(k) != v]
     if group is not None:

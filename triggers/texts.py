@@ -80,6 +80,10 @@ DMA_TICKED_NOTE = (
     "Data maintenance approval recorded: an agent ticked “Data maintenance approved”; tag "
     "mo_dma_approved added. The ticket may now be solved with “{option}”."
 )
+DMA_NOT_APPROVED_CLEARED_REASON = "approval recorded after a reply that did not approve"
+DMA_NOT_APPROVED_CLEARED_NOTE = (
+    "Tag mo_dma_not_approved removed: the data maintenance approval is now recorded."
+)
 DMA_DECLINED_NOTE = (
     "The requester's reply of {when} appears to decline the data change for “{option}” (it "
     "contains “{word}”), so no approval was recorded and nothing was changed. Please read the "

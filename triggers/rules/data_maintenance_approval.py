@@ -171,6 +171,8 @@ def data_maintenance_approval(
                 reasons.append(texts.DMA_UNCLEAR_REASON)
     if approved and TAG_NOT_APPROVED in snapshot.tags:
         actions.append(RemoveTags((TAG_NOT_APPROVED,)))
+        notes.append(texts.DMA_NOT_APPROVED_CLEARED_NOTE)
+        reasons.append(texts.DMA_NOT_APPROVED_CLEARED_REASON)
 
     if needs_approval and not approved and rtype is not None:
         awaiting = awaiting_status(mappings)
