@@ -230,8 +230,9 @@ class ZendeskSession(requests.Session):
             return original
         parts = urlsplit(original)
         if parts.netloc.lower() == self.origin.netloc.lower():
+            path = self.target.path.rstrip("/") + parts.path  # a base URL may have a prefix
             request.url = urlunsplit(
-                (self.target.scheme, self.target.netloc, parts.path, parts.query, "")
+                (self.target.scheme, self.target.netloc, path, parts.query, "")
             )
             request.headers["Host"] = parts.netloc
             request.headers["X-Forwarded-Proto"] = parts.scheme
