@@ -4,7 +4,10 @@ A fixture file `fixtures/<rule module>__<variant>.json` holds:
 
     description      what the case is
     now              ISO time given to the rules
-    event            TicketEvent fields (kind, ticket_id, invocation_id, actor_id, by_service, ...)
+    service_user_id  cxlayer's own Zendesk user (events it caused are `by_service`)
+    webhook          the delivery: invocation_id (its header) and the JSON body the provisioned
+                     trigger posts; the rules' TicketEvent is derived from it the way the
+                     endpoint and the worker do (webhooks.schema, webhooks.inbox)
     snapshot         TicketSnapshot fields (tags a list; fields by FIELD_* key; comments a list)
     decisions        every decision the default router makes, in order: rule, reason, actions
     zendesk_updates  the exact update payloads sync/ sends for the merged actions
@@ -27,6 +30,7 @@ from typing import Any
 import pytest
 
 from mappings import Mappings, load_mappings
+from store.models import InboxEvent
 from triggers import texts
 from triggers.model import (
     FIELD_AUTO_SOLVE_DUE,
@@ -45,6 +49,8 @@ from triggers.model import (
     TicketEvent,
     TicketSnapshot,
 )
+from webhooks.inbox import to_ticket_event
+from webhooks.schema import EventSchema
 
 FIXTURES = Path(__file__).parent / "fixtures"
 
@@ -91,8 +97,21 @@ def parse_snapshot(raw: dict[str, Any]) -> TicketSnapshot:
     return TicketSnapshot(**data)
 
 
-def parse_event(raw: dict[str, Any]) -> TicketEvent:
-    return TicketEvent(**{**raw, "occurred_at": _time(raw.get("occurred_at"))})
+def event_from_webhook(webhook: dict[str, Any], service_user_id: int) -> TicketEvent:
+    """The event the worker hands the rules for this delivery."""
+    body = webhook["body"]
+    data = EventSchema().load(body)
+    # The columns webhooks.inbox.add_event fills from the validated body.
+    stored = InboxEvent(
+        id=1,
+        invocation_id=webhook["invocation_id"],
+        ticket_id=data["ticket_id"],
+        kind=data["event"],
+        actor_id=data.get("current_user_id"),
+        occurred_at=data.get("updated_at"),
+        payload=body,
+    )
+    return to_ticket_event(stored, service_user_id)
 
 
 def parse_action(raw: dict[str, Any]) -> Action:
@@ -157,7 +176,7 @@ def load_case(path: Path) -> Case:
         rule_module=path.stem.split("__", 1)[0],
         description=raw["description"],
         now=now,
-        event=parse_event(raw["event"]),
+        event=event_from_webhook(raw["webhook"], raw["service_user_id"]),
         snapshot=parse_snapshot(raw["snapshot"]),
         decisions=decisions,
         zendesk_updates=updates,
