@@ -45,6 +45,8 @@ def normalise_tags(value: Any) -> list[str]:
     """Zendesk lowercases tags and splits them on whitespace; order kept, duplicates dropped."""
     if value is None:
         return []
+    if not isinstance(value, (str, list)):
+        raise errors.invalid("tags", "Tags: must be a list of strings")
     items = value.split() if isinstance(value, str) else list(value)
     out: list[str] = []
     for item in items:
@@ -52,6 +54,100 @@ def normalise_tags(value: Any) -> list[str]:
             if tag not in out:
                 out.append(tag)
     return out
+
+
+INT_FIELDS = (
+    "requester_id",
+    "submitter_id",
+    "assignee_id",
+    "group_id",
+    "organization_id",
+    "custom_status_id",
+    "problem_id",
+)
+ID_LIST_FIELDS = ("collaborator_ids", "email_cc_ids", "follower_ids")
+TAG_FIELDS = ("tags", "additional_tags", "remove_tags")
+TIME_FIELDS = ("created_at", "updated_at", "solved_at")
+TEXT_FIELDS = ("subject", "status", "priority", "type", "external_id", "description", "due_at")
+
+
+def check_text(data: dict[str, Any], *keys: str) -> None:
+    """Optional string attributes (names, labels, emails...) must be strings when given."""
+    for key in keys:
+        if data.get(key) is not None and not isinstance(data[key], str):
+            raise errors.invalid(key, f"{key}: must be a string")
+
+
+def _int_like(value: Any) -> bool:
+    return (isinstance(value, int) and not isinstance(value, bool)) or (
+        isinstance(value, str) and value.isdigit()
+    )
+
+
+def _valid_time(value: Any) -> bool:
+    try:
+        parse_iso(value)
+    except (TypeError, ValueError, AttributeError):
+        return False
+    return True
+
+
+def _check_comment(name: str, comment: Any) -> None:
+    if isinstance(comment, str):
+        return
+    if not isinstance(comment, dict):
+        raise errors.invalid(name, f"{name}: must be an object with a body")
+    for key in ("body", "html_body"):
+        if comment.get(key) is not None and not isinstance(comment[key], str):
+            raise errors.invalid(name, f"{name}: {key} must be a string")
+    if comment.get("author_id") is not None and not _int_like(comment["author_id"]):
+        raise errors.invalid(name, f"{name}: author_id must be a user id")
+    if "public" in comment and not isinstance(comment["public"], bool):
+        raise errors.invalid(name, f"{name}: public must be true or false")
+    if comment.get("created_at") is not None and not _valid_time(comment["created_at"]):
+        raise errors.invalid(name, f"{name}: created_at must be an ISO 8601 time")
+
+
+def check_ticket_input(data: dict[str, Any]) -> None:
+    """Types of everything a ticket create/update/import may carry, checked before any change,
+    so bad input answers one clear 422 and leaves nothing half-done."""
+    for name in INT_FIELDS:
+        if data.get(name) is not None and not _int_like(data[name]):
+            raise errors.invalid(name, f"{name}: {data[name]!r} is not a valid id")
+    for name in ID_LIST_FIELDS:
+        value = data.get(name)
+        if value is not None and not (isinstance(value, list) and all(_int_like(x) for x in value)):
+            raise errors.invalid(name, f"{name}: must be a list of user ids")
+    for name in TAG_FIELDS:
+        value = data.get(name)
+        strings = isinstance(value, list) and all(isinstance(x, str) for x in value)
+        if value is not None and not isinstance(value, str) and not strings:
+            raise errors.invalid(name, f"{name}: must be a list of strings")
+    for name in TEXT_FIELDS:
+        if data.get(name) is not None and not isinstance(data[name], str):
+            raise errors.invalid(name, f"{name}: must be a string")
+    for name in TIME_FIELDS:
+        if data.get(name) is not None and not _valid_time(data[name]):
+            raise errors.invalid(name, f"{name}: must be an ISO 8601 time")
+    fields = data.get("custom_fields")
+    if fields is not None and not (
+        isinstance(fields, list)
+        and all(isinstance(f, dict) and _int_like(f.get("id")) for f in fields)
+    ):
+        raise errors.invalid("custom_fields", "Custom fields: must be a list of {id, value}")
+    if data.get("comment") is not None:
+        _check_comment("comment", data["comment"])
+    comments = data.get("comments")
+    if comments is not None:
+        if not isinstance(comments, list):
+            raise errors.invalid("comments", "comments: must be a list")
+        for item in comments:
+            _check_comment("comments", item)
+    ccs = data.get("email_ccs")
+    if ccs is not None and not (isinstance(ccs, list) and all(isinstance(c, dict) for c in ccs)):
+        raise errors.invalid("email_ccs", "Email CCs: must be a list of objects")
+    if data.get("requester") is not None and not isinstance(data["requester"], dict):
+        raise errors.invalid("requester", "requester: must be an object")
 
 
 @dataclass
@@ -104,6 +200,9 @@ class Account:
 
     # -------------------------------------------------------------------- users
     def create_user(self, data: dict[str, Any]) -> dict[str, Any]:
+        check_text(
+            data, "name", "email", "role", "phone", "notes", "details", "external_id", "time_zone"
+        )
         name = data.get("name")
         if not name:
             raise errors.invalid("name", "Name: cannot be blank", "BlankValue")
@@ -162,6 +261,9 @@ class Account:
         return doc
 
     def update_user(self, user_id: Any, data: dict[str, Any]) -> dict[str, Any]:
+        check_text(
+            data, "name", "email", "role", "phone", "notes", "details", "external_id", "time_zone"
+        )
         with self.store.tx():
             user = self.store.get_user(user_id)
             if user is None:
@@ -197,6 +299,7 @@ class Account:
 
     # ----------------------------------------------------- organizations/groups
     def create_named(self, kind: str, data: dict[str, Any]) -> dict[str, Any]:
+        check_text(data, "name", "details", "notes", "description", "external_id")
         name = data.get("name")
         if not name:
             raise errors.invalid("name", "Name: cannot be blank", "BlankValue")
@@ -231,6 +334,7 @@ class Account:
         return doc
 
     def update_named(self, kind: str, obj_id: Any, data: dict[str, Any]) -> dict[str, Any]:
+        check_text(data, "name", "details", "notes", "description", "external_id")
         with self.store.tx():
             doc = self.store.get(kind, obj_id)
             if doc is None:
@@ -260,6 +364,7 @@ class Account:
         category = data.get("status_category")
         if category not in CATEGORIES:
             raise errors.invalid("status_category", f"Status category: {category} is not valid")
+        check_text(data, "agent_label", "end_user_label", "description", "end_user_description")
         label = data.get("agent_label")
         if not label:
             raise errors.invalid("agent_label", "Agent label: cannot be blank", "BlankValue")
@@ -292,6 +397,7 @@ class Account:
         return doc
 
     def update_custom_status(self, status_id: Any, data: dict[str, Any]) -> dict[str, Any]:
+        check_text(data, "agent_label", "end_user_label", "description", "end_user_description")
         with self.store.tx():
             doc = self.store.get("custom_status", status_id)
             if doc is None:
@@ -350,6 +456,10 @@ class Account:
         by_value = {o["value"]: o for o in existing}
         out: list[dict[str, Any]] = []
         for position, item in enumerate(given):
+            if not isinstance(item, dict):
+                raise errors.invalid(
+                    "custom_field_options", "Custom field options: each must be an object"
+                )
             name = item.get("name")
             value = item.get("value")
             if not name or not value:
@@ -388,6 +498,15 @@ class Account:
             "multiselect",
         ):
             raise errors.invalid("type", f"Type: {ftype} is not valid")
+        check_text(
+            data,
+            "title",
+            "description",
+            "agent_description",
+            "title_in_portal",
+            "tag",
+            "regexp_for_validation",
+        )
         title = data.get("title")
         if not title:
             raise errors.invalid("title", "Title: cannot be blank", "BlankValue")
@@ -428,6 +547,15 @@ class Account:
         return doc
 
     def update_ticket_field(self, field_id: Any, data: dict[str, Any]) -> dict[str, Any]:
+        check_text(
+            data,
+            "title",
+            "description",
+            "agent_description",
+            "title_in_portal",
+            "tag",
+            "regexp_for_validation",
+        )
         with self.store.tx():
             doc = self.store.get("ticket_field", field_id)
             if doc is None:
@@ -786,6 +914,7 @@ class Account:
         """POST /tickets and /imports/tickets. Imports keep given times and fire no triggers."""
         if not isinstance(data, dict):
             raise errors.bad_request("ticket must be an object")
+        check_ticket_input(data)
         actor = self.user(actor_id)
         with self.store.tx():
             now = self.store.now()
@@ -978,6 +1107,7 @@ class Account:
         """PUT /tickets/{id}: one update, one audit, Zendesk's status rules."""
         if not isinstance(data, dict):
             raise errors.bad_request("ticket must be an object")
+        check_ticket_input(data)
         actor = self.user(actor_id)
         with self.store.tx():
             current = self.ticket(ticket_id)

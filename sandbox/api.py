@@ -6,6 +6,7 @@ import base64
 import json
 import socket
 import time
+import traceback
 from collections.abc import Callable, Iterable
 from typing import Any
 
@@ -49,17 +50,31 @@ def base_url() -> str:
     return f"{scheme}://{request.host}"
 
 
-def body(key: str) -> Any:
+def body(key: str, kind: type = dict) -> Any:
     """The wrapped object of a Zendesk request body, e.g. {"ticket": {...}} → {...}."""
     data = request.get_json(silent=True)
-    if not isinstance(data, dict) or key not in data:
-        raise errors.bad_request(f"Request body must be a JSON object with a '{key}' key")
+    if not isinstance(data, dict) or not isinstance(data.get(key), kind):
+        shape = "an object" if kind is dict else "a list"
+        raise errors.bad_request(f"Request body must be a JSON object whose '{key}' is {shape}")
     return data[key]
+
+
+def int_arg(name: str, default: int) -> int:
+    raw = request.args.get(name)
+    if raw is None or raw == "":
+        return default
+    try:
+        return int(raw)
+    except ValueError:
+        raise errors.bad_request(f"{name} must be an integer") from None
 
 
 def ids_arg() -> list[str]:
     raw = request.args.get("ids", "")
-    return [x for x in raw.split(",") if x.strip()]
+    ids = [x.strip() for x in raw.split(",") if x.strip()]
+    if not all(x.isdigit() or len(x) == 32 for x in ids):  # ticket/user ids, or job ids
+        raise errors.bad_request("ids must be a comma-separated list of ids")
+    return ids
 
 
 def _encode_cursor(offset: int) -> str:
@@ -85,7 +100,7 @@ def paginate(
     args = request.args
     url = base_url() + request.path + ".json"
     if cursor or "page[size]" in args or "page[after]" in args or "page[before]" in args:
-        size = min(int(args.get("page[size]", MAX_PER_PAGE)), MAX_PER_PAGE)
+        size = max(1, min(int_arg("page[size]", MAX_PER_PAGE), MAX_PER_PAGE))
         offset = 0
         if args.get("page[after]"):
             offset = _decode_cursor(args["page[after]"])
@@ -110,8 +125,8 @@ def paginate(
                 },
             }
         )
-    per_page = min(int(args.get("per_page", MAX_PER_PAGE)), MAX_PER_PAGE)
-    page = max(1, int(args.get("page", 1)))
+    per_page = max(1, min(int_arg("per_page", MAX_PER_PAGE), MAX_PER_PAGE))
+    page = max(1, int_arg("page", 1))
     count = total()
     items = fetch((page - 1) * per_page, per_page)
     extra = "".join(f"&{k}={v}" for k, v in args.items() if k not in ("page", "per_page"))
@@ -235,6 +250,19 @@ def create_app(sb: Sandbox) -> Flask:
     @app.errorhandler(ApiError)
     def api_error(exc: ApiError) -> Response:
         return json_response(exc.body(), exc.status, exc.headers)
+
+    @app.errorhandler(Exception)
+    def unexpected(exc: Exception) -> Response:
+        if isinstance(exc, HTTPException):
+            return http_error(exc)
+        # Input of a shape no check anticipated: the transaction was rolled back, so nothing is
+        # half-done; the traceback goes to stderr so a sandbox bug is still visible.
+        traceback.print_exception(exc)
+        if isinstance(exc, (TypeError, ValueError, KeyError, AttributeError)):
+            return json_response(
+                {"error": "InvalidValue", "description": f"Invalid request: {exc!r}"}, 400
+            )
+        return json_response({"error": "InternalError", "description": repr(exc)}, 500)
 
     @app.errorhandler(HTTPException)
     def http_error(exc: HTTPException) -> Response:
@@ -407,8 +435,8 @@ def create_app(sb: Sandbox) -> Flask:
 
     @app.post("/api/v2/imports/tickets/create_many")
     def import_many() -> Response:
-        tickets = body("tickets")
-        if not isinstance(tickets, list) or not all(isinstance(t, dict) for t in tickets):
+        tickets = body("tickets", list)
+        if not all(isinstance(t, dict) for t in tickets):
             raise errors.bad_request("'tickets' must be a list of objects")
         if len(tickets) > MAX_BATCH:
             raise ApiError(400, "TooManyValues", errors.TOO_MANY_VALUES_DESCRIPTION)

@@ -9,7 +9,7 @@ import secrets
 from typing import Any
 
 from sandbox import errors
-from sandbox.account import Account, Change
+from sandbox.account import Account, Change, check_text
 from sandbox.delivery import Deliverer
 from sandbox.store import iso
 
@@ -77,7 +77,10 @@ def validate_trigger(account: Account, data: dict[str, Any]) -> None:
     if not isinstance(conditions, dict):
         raise errors.invalid("conditions", "Conditions: must have all and/or any lists")
     for group in ("all", "any"):
-        for cond in conditions.get(group) or []:
+        items = conditions.get(group) or []
+        if not isinstance(items, list) or not all(isinstance(c, dict) for c in items):
+            raise errors.invalid("conditions", f"Conditions: {group} must be a list of objects")
+        for cond in items:
             field = str(cond.get("field", ""))
             known = (
                 field in SIMPLE_FIELDS
@@ -95,6 +98,8 @@ def validate_trigger(account: Account, data: dict[str, Any]) -> None:
     actions = data.get("actions")
     if not isinstance(actions, list) or not actions:
         raise errors.invalid("actions", "Actions: cannot be blank", "BlankValue")
+    if not all(isinstance(a, dict) for a in actions):
+        raise errors.invalid("actions", "Actions: must be objects with field and value")
     for action in actions:
         if action.get("field") != "notification_webhook":
             raise errors.invalid(
@@ -110,6 +115,9 @@ def validate_trigger(account: Account, data: dict[str, Any]) -> None:
 
 
 def new_webhook(account: Account, data: dict[str, Any], actor_id: int) -> dict[str, Any]:
+    check_text(data, "name", "endpoint", "description", "status", "http_method", "request_format")
+    if data.get("signing_secret") is not None and not isinstance(data["signing_secret"], dict):
+        raise errors.invalid("signing_secret", "signing_secret: must be an object with a secret")
     for key in ("name", "endpoint"):
         if not data.get(key):
             raise errors.invalid(key, f"{key}: cannot be blank", "BlankValue")

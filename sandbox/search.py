@@ -159,6 +159,16 @@ def _compare(a: int, op: str, b: int) -> bool:
     return {"<": a < b, ">": a > b, "<=": a <= b, ">=": a >= b}[op]
 
 
+def int_arg(name: str, default: int) -> int:
+    raw = request.args.get(name)
+    if raw is None or raw == "":
+        return default
+    try:
+        return int(raw)
+    except ValueError:
+        raise errors.bad_request(f"{name} must be an integer") from None
+
+
 def _cursor(*parts: int) -> str:
     return base64.urlsafe_b64encode(json.dumps(parts).encode()).decode()
 
@@ -167,7 +177,7 @@ def _uncursor(text: str) -> list[int]:
     try:
         value = json.loads(base64.urlsafe_b64decode(text.encode()))
         return [int(x) for x in value]
-    except (ValueError, TypeError):
+    except (ValueError, TypeError, UnicodeDecodeError):
         raise errors.bad_request("Invalid cursor") from None
 
 
@@ -196,8 +206,8 @@ def register(
     def search() -> Response:
         query = request.args.get("query", "")
         where, params, result_type = compile_query(sb, query)
-        per_page = min(int(request.args.get("per_page", 100)), 100)
-        page = max(1, int(request.args.get("page", 1)))
+        per_page = max(1, min(int_arg("per_page", 100), 100))
+        page = max(1, int_arg("page", 1))
         if page * per_page > SEARCH_LIMIT:
             raise ApiError(422, "invalid", errors.SEARCH_LIMIT_DESCRIPTION)
         if result_type != "ticket":
@@ -250,7 +260,7 @@ def register(
         kind = request.args.get("filter[type]")
         if not kind:
             raise errors.bad_request("filter[type] is required for search export")
-        size = int(request.args.get("page[size]", 100))
+        size = int_arg("page[size]", 100)
         if not 1 <= size <= EXPORT_MAX_PAGE:
             raise errors.bad_request(f"page[size] must be between 1 and {EXPORT_MAX_PAGE}")
         after = _uncursor(request.args["page[after]"])[0] if request.args.get("page[after]") else 0
@@ -290,11 +300,14 @@ def register(
 
     @app.get("/api/v2/incremental/tickets/cursor")
     def incremental_tickets() -> Response:
-        size = min(int(request.args.get("per_page", INCREMENTAL_PAGE)), INCREMENTAL_PAGE)
+        size = max(1, min(int_arg("per_page", INCREMENTAL_PAGE), INCREMENTAL_PAGE))
         if request.args.get("cursor"):
-            ts, last_id = _uncursor(request.args["cursor"])
+            parts = _uncursor(request.args["cursor"])
+            if len(parts) != 2:
+                raise errors.bad_request("Invalid cursor")
+            ts, last_id = parts
         elif request.args.get("start_time") is not None:
-            start = int(request.args["start_time"])
+            start = int_arg("start_time", 0)
             if start > int(time.time()) + 60 + store.clock_offset:
                 raise errors.bad_request("start_time cannot be in the future")
             ts, last_id = start, -1
@@ -334,7 +347,7 @@ def register(
     def incremental_events() -> Response:
         if request.args.get("start_time") is None:
             raise errors.bad_request("start_time is required")
-        start = int(request.args["start_time"])
+        start = int_arg("start_time", 0)
         include = request.args.get("include", "")
         with_comments = "comment_events" in include.split(",")
         with store.tx() as db:

@@ -388,3 +388,45 @@ def test_closing_keeps_a_solved_custom_status(sandbox: SandboxHandle) -> None:
         "PUT", f"tickets/{ticket['id']}.json", json={"ticket": {"status": "closed"}}
     ).json()
     assert closed["ticket"]["custom_status_id"] == statuses(sandbox)["solved"]
+
+
+BAD_INPUTS = [
+    ("POST", "tickets.json", {"ticket": {"comment": [1, 2]}}),
+    ("POST", "tickets.json", {"ticket": {"comment": {"body": "x"}, "tags": 5}}),
+    ("POST", "tickets.json", {"ticket": {"comment": {"body": "x"}, "requester_id": "abc"}}),
+    ("POST", "tickets.json", {"ticket": "not an object"}),
+    ("PUT", "tickets/{id}.json", {"ticket": {"status": "bogus"}}),
+    ("PUT", "tickets/{id}.json", {"ticket": {"comment": {"body": "x", "created_at": "yesterday"}}}),
+    ("PUT", "tickets/{id}.json", {"ticket": {"custom_fields": [{"id": 999, "value": "x"}]}}),
+    ("PUT", "tickets/{id}.json", {"ticket": {"priority": "high", "assignee_id": 424242}}),
+    ("PUT", "tickets/{id}.json", {"ticket": {"email_ccs": "someone"}}),
+    ("PUT", "tickets/update_many.json", {"tickets": "x"}),
+    (
+        "POST",
+        "imports/tickets.json",
+        {"ticket": {"created_at": "bad", "comments": [{"body": "x"}]}},
+    ),
+    (
+        "POST",
+        "triggers.json",
+        {"trigger": {"title": "t", "conditions": {"all": [1]}, "actions": []}},
+    ),
+    ("POST", "users.json", {"user": {"name": ["n"]}}),
+]
+
+
+@pytest.mark.parametrize(("method", "path", "payload"), BAD_INPUTS)
+def test_bad_input_is_a_clear_4xx_and_changes_nothing(
+    sandbox: SandboxHandle, method: str, path: str, payload: Any
+) -> None:
+    ticket = create(sandbox)
+    response = sandbox.api(method, path.format(id=ticket["id"]), json=payload)
+    assert 400 <= response.status_code < 500
+    body = response.json()
+    assert body["error"] in ("RecordInvalid", "InvalidValue")
+    assert "Invalid request" not in (body.get("description") or "")  # a check, not the catch-all
+    assert sandbox.api("GET", f"tickets/{ticket['id']}.json").json()["ticket"] == ticket
+    assert (
+        sandbox.api("GET", "search/count.json", params={"query": "type:ticket"}).json()["count"]
+        == 1
+    )
