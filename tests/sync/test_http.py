@@ -2,9 +2,11 @@
 
 from __future__ import annotations
 
+import random
 from collections.abc import Callable
 
 import pytest
+import requests
 
 from sandbox.testing import SandboxHandle
 from sync import (
@@ -14,7 +16,14 @@ from sync import (
     ZendeskUnavailable,
     idempotent_writes,
 )
-from sync.http import Policy
+from sync.http import (
+    RETRY_BASE_SECONDS,
+    RETRY_MAX_SECONDS,
+    OperationMetrics,
+    Policy,
+    Tracker,
+    ZendeskSession,
+)
 
 from .conftest import make_ticket
 
@@ -173,3 +182,38 @@ def test_outside_an_operation_the_cap_counts_all_waits_of_one_request(
     assert zd.stats()["endpoints"] == {"GET /api/v2/users/me": 3}
     assert caught.value.waited_seconds == pytest.approx(2.0)
     assert client.metrics["rate_limited"] == 2
+
+
+def _session(policy: Policy, slept: list[float]) -> ZendeskSession:
+    return ZendeskSession(
+        "https://acme.zendesk.com",
+        None,
+        policy,
+        Tracker(),
+        sleep=slept.append,
+        clock=lambda: 100.0,
+        rng=random.Random(7),
+    )
+
+
+def test_backoff_grows_exponentially_with_jitter_and_is_capped() -> None:
+    session = _session(Policy(), [])
+    for attempt in range(10):
+        base = min(RETRY_MAX_SECONDS, RETRY_BASE_SECONDS * 2**attempt)
+        delays = {session._backoff(attempt, None) for _ in range(20)}
+        assert all(base / 2 <= d <= base for d in delays)
+        assert len(delays) > 1  # jitter: concurrent clients do not retry in step
+
+
+def test_without_a_reset_header_throttling_paces_by_the_per_minute_limit() -> None:
+    """X-Rate-Limit 100, 10 remaining, 30% reserved (floor 30): wait for 21 slots to free."""
+    slept: list[float] = []
+    session = _session(Policy(reserved_budget_share=0.3), slept)
+    response = requests.Response()
+    response.status_code = 200
+    response.headers.update({"X-Rate-Limit": "100", "X-Rate-Limit-Remaining": "10"})
+    session._observe(response)
+    session._throttle(OperationMetrics("test"))
+    assert slept == [pytest.approx(60 * 21 / 100)]
+    session._throttle(OperationMetrics("test"))  # unknown again until the next answer
+    assert len(slept) == 1
