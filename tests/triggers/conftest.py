@@ -13,7 +13,8 @@ A fixture file `fixtures/<rule module>__<variant>.json` holds:
     zendesk_updates  the exact update payloads sync/ sends for the merged actions
 
 Texts are written as specs rendered with triggers.texts, so fixtures follow the named templates:
-a string is literal; {"t": "NAME", **params} is `texts.NAME.format(**params)` (params are specs
+a string is literal; {"t": "NAME", **params} is `texts.NAME.format(**params)` ("module.NAME" for
+another module of triggers/, e.g. autosolve_texts; params are specs
 too); a list is its parts joined by a space (by "; " for a reason). In `zendesk_updates` a
 comment body "$notes" / "$public" stands for the expected decisions' notes / public comments
 joined as one update carries them (paragraphs separated by a blank line).
@@ -21,6 +22,7 @@ joined as one update carries them (paragraphs separated by a blank line).
 
 from __future__ import annotations
 
+import importlib
 import json
 from dataclasses import dataclass
 from datetime import date, datetime
@@ -67,7 +69,10 @@ def render(spec: Any, sep: str = " ") -> str:
         return sep.join(render(part) for part in spec)
     if isinstance(spec, dict) and "t" in spec:
         params = {k: render(v) for k, v in spec.items() if k != "t"}
-        template: str = getattr(texts, spec["t"])
+        module, _, name = spec["t"].rpartition(".")
+        # "NAME" is triggers.texts.NAME; "autosolve_texts.NAME" another rule texts module's.
+        source = importlib.import_module(f"triggers.{module}") if module else texts
+        template: str = getattr(source, name)
         return template.format(**params)
     raise ValueError(f"not a text spec: {spec!r}")
 

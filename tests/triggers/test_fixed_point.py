@@ -8,7 +8,7 @@ every kind) so a failure names its seed and case and can be replayed.
 from __future__ import annotations
 
 import random
-from datetime import UTC, datetime, timedelta
+from datetime import UTC, date, datetime, timedelta
 
 import pytest
 
@@ -18,6 +18,7 @@ from triggers import texts
 from triggers.model import (
     COMMENT_ADDED,
     EVENT_KINDS,
+    FIELD_AUTO_SOLVE_DUE,
     FIELD_DATA_MAINTENANCE_APPROVED,
     FIELD_DUPLICATE_OF,
     FIELD_PRODUCT,
@@ -45,6 +46,8 @@ RULE_TAGS = (
     "mo_managed_by_third_party",
     "mo_managed_by_client",
     "mo_data_maintenance_approved",
+    "mo_autosolve_reminded",
+    "mo_autosolved",
     "vip",
 )
 REPLIES = (
@@ -77,6 +80,7 @@ def random_snapshot(rng: random.Random, mappings: Mappings, kind: str) -> Ticket
         FIELD_PRODUCT: rng.choice(products),
         FIELD_DUPLICATE_OF: rng.choice((None, 4702)),
         FIELD_DATA_MAINTENANCE_APPROVED: rng.choice((None, False, True)),
+        FIELD_AUTO_SOLVE_DUE: rng.choice((None, date(2026, 12, 2))),
     }
     comments: list[Comment] = []
     if kind == COMMENT_ADDED or rng.random() < 0.5:

@@ -155,6 +155,7 @@ def test_default_router_combines_every_rule_module_in_order() -> None:
         "product_restriction",
         "data_maintenance_approval",
         "managed_by_routing",
+        "auto_solve_requester_replied",
     )
     assert RULE_MODULES[0] == "status_mapping"
 

@@ -15,6 +15,7 @@ RULE_MODULES = (
     "product_restriction",
     "data_maintenance_approval",
     "managed_by_routing",
+    "autosolve_reply",
 )
 
 
