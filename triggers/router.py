@@ -281,12 +281,18 @@ def apply_actions(
     at = now or latest.replace(tzinfo=latest.tzinfo or UTC)
     for action in actions:
         if isinstance(action, SetCustomStatus):
+            known = {s.value: s for s in mappings.statuses}
+            if action.value not in known:
+                raise ValueError(f"custom status {action.value!r} is not in mappings/statuses.toml")
             custom_status = action.value
-            status = mappings.status(action.value).category
+            status = known[action.value].category
         elif isinstance(action, SetField):
             fields[action.key] = action.value
         elif isinstance(action, AssignGroup):
-            group = mappings.team(action.team).zendesk_group
+            teams = {t.key: t for t in mappings.teams}
+            if action.team not in teams:
+                raise ValueError(f"team {action.team!r} is not in mappings/teams.toml")
+            group = teams[action.team].zendesk_group
         elif isinstance(action, InternalNote | PublicComment):
             comments.append(
                 Comment(

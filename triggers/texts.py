@@ -13,6 +13,15 @@ NOT_SET = "not set"
 
 # --- status mapping ------------------------------------------------------------------------
 
+# Zendesk's names for its status categories, as agents see them.
+CATEGORY_LABELS = {
+    "new": "New",
+    "open": "Open",
+    "pending": "Pending",
+    "hold": "On-hold",
+    "solved": "Solved",
+    "closed": "Closed",
+}
 STATUS_REASON = "custom status did not agree with the Zendesk status category"
 STATUS_TAGS_REASON = "mo_status_* tags did not match the custom status"
 STATUS_WHY_UNMAPPED = "its custom status is not one of the statuses in mappings/statuses.toml"
@@ -52,13 +61,14 @@ DMA_REQUEST_PUBLIC = (
 )
 DMA_UNKNOWN_OPTION = "the data change"
 DMA_SOLVE_BLOCKED = "The ticket was not solved: it can be solved once the approval is recorded. "
+DMA_STATUS_SET = "Status set to “{status_label}”"
+DMA_STATUS_KEPT = "Status stays “{status_label}”"
 DMA_REQUEST_NOTE = (
     "Resolution type “{option}” requires the requester's data maintenance approval "
-    "(support guide: “" + GUIDE_DMA_FOOTNOTE + "”) and none is recorded. Status set to "
-    "“{status_label}”, tag mo_dma_requested added and the requester asked publicly to "
-    "approve the change. {blocked}When the requester approves by reply it is recorded "
-    "automatically; an approval given another way is recorded by ticking “Data maintenance "
-    "approved”."
+    "(support guide: “" + GUIDE_DMA_FOOTNOTE + "”) and none is recorded. {status}, tag "
+    "mo_dma_requested added and the requester asked publicly to approve the change. "
+    "{blocked}When the requester approves by reply it is recorded automatically; an approval "
+    "given another way is recorded by ticking “Data maintenance approved”."
 )
 DMA_STILL_WAITING_NOTE = (
     "Not solved yet: resolution type “{option}” requires the requester's data maintenance "

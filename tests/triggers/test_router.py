@@ -257,3 +257,11 @@ def test_apply_actions_simulates_zendesk(mappings: Mappings) -> None:
         ("hello", True, SIMULATED_AUTHOR_ID, at),
     ]
     assert snap.status == "open"  # the input is not changed
+
+
+def test_apply_actions_refuses_values_mappings_do_not_know(mappings: Mappings) -> None:
+    """A status or team that is not in mappings/ is a clear error, not a half-simulated ticket."""
+    with pytest.raises(ValueError, match="custom status 'retired'"):
+        apply_actions(snapshot(), (SetCustomStatus("retired"),), mappings)
+    with pytest.raises(ValueError, match="team 'sales'"):
+        apply_actions(snapshot(), (AssignGroup("sales"),), mappings)

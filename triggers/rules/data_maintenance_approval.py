@@ -178,14 +178,19 @@ def data_maintenance_approval(
         awaiting = awaiting_status(mappings)
         if not requested:
             blocked = texts.DMA_SOLVE_BLOCKED if snapshot.status == SOLVED_CATEGORY else ""
+            status = texts.DMA_STATUS_KEPT
+            if (snapshot.custom_status, snapshot.status) != (awaiting.value, awaiting.category):
+                actions.append(SetCustomStatus(awaiting.value))
+                status = texts.DMA_STATUS_SET
             actions += [
-                SetCustomStatus(awaiting.value),
                 AddTags((TAG_REQUESTED,)),
                 PublicComment(texts.DMA_REQUEST_PUBLIC.format(type_name=rtype.name)),
             ]
             notes.append(
                 texts.DMA_REQUEST_NOTE.format(
-                    option=option, status_label=awaiting.agent_label, blocked=blocked
+                    option=option,
+                    status=status.format(status_label=awaiting.agent_label),
+                    blocked=blocked,
                 )
             )
             reasons.append(texts.DMA_REQUEST_REASON)

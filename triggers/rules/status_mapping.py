@@ -56,7 +56,8 @@ def status_mapping(
             texts.STATUS_WHY_UNMAPPED
             if current is None
             else texts.STATUS_WHY_OTHER_CATEGORY.format(
-                old_label=current.agent_label, old_category=current.category
+                old_label=current.agent_label,
+                old_category=texts.CATEGORY_LABELS.get(current.category, current.category),
             )
         )
         actions.append(SetCustomStatus(default.value))
@@ -64,7 +65,7 @@ def status_mapping(
             texts.STATUS_SET_NOTE.format(
                 label=default.agent_label,
                 end_user_label=default.end_user_label,
-                category=snapshot.status,
+                category=texts.CATEGORY_LABELS.get(snapshot.status, snapshot.status),
                 why=why,
             )
         )
