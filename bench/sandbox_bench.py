@@ -16,7 +16,7 @@ import subprocess
 import sys
 import threading
 import time
-from collections.abc import Callable
+from concurrent.futures import ProcessPoolExecutor
 from pathlib import Path
 from typing import Any
 
@@ -61,30 +61,61 @@ def wait_up(url: str, process: subprocess.Popen[bytes]) -> None:
     raise RuntimeError(f"server did not start: {url}")
 
 
-def load(
-    threads: int, seconds: float, call: Callable[[requests.Session, random.Random], int]
-) -> dict[str, Any]:
-    """Run `call` from `threads` threads for `seconds`; count answers by status."""
+def _call(http: requests.Session, rng: random.Random, base: str, kind: str) -> int:
+    url = f"{base}/api/v2/tickets/{rng.randint(1, SERVER_SEED)}.json"
+    if kind == "show":
+        return http.get(url, auth=AUTH, timeout=30).status_code
+    body = {
+        "ticket": {
+            "priority": rng.choice(("low", "normal", "high")),
+            "comment": {"body": "Bench note", "public": False},
+        }
+    }
+    # Seeded closed tickets answer 422, as Zendesk does; the statuses show how many.
+    return http.put(url, json=body, auth=AUTH, timeout=30).status_code
+
+
+def _client(job: tuple[str, str, float, int, int]) -> dict[int, int]:
+    """One client process: `threads` threads calling for `seconds`; answers counted by status."""
+    base, kind, seconds, threads, seed = job
     stop = time.monotonic() + seconds
     counts: list[dict[int, int]] = [{} for _ in range(threads)]
 
     def worker(n: int) -> None:
-        rng = random.Random(n)
+        rng = random.Random(seed * 100 + n)
         with requests.Session() as http:
             while time.monotonic() < stop:
-                status = call(http, rng)
+                status = _call(http, rng, base, kind)
                 counts[n][status] = counts[n].get(status, 0) + 1
 
-    started = time.monotonic()
     pool = [threading.Thread(target=worker, args=(n,)) for n in range(threads)]
     for thread in pool:
         thread.start()
     for thread in pool:
         thread.join()
-    elapsed = time.monotonic() - started
-    merged: dict[str, int] = {}
+    merged: dict[int, int] = {}
     for c in counts:
         for status, n in c.items():
+            merged[status] = merged.get(status, 0) + n
+    return merged
+
+
+def load(
+    executor: ProcessPoolExecutor,
+    *,
+    clients: int,
+    threads: int,
+    seconds: float,
+    base: str,
+    kind: str,
+) -> dict[str, Any]:
+    """Several client processes (so the client's GIL is not the bottleneck) for `seconds`."""
+    started = time.monotonic()
+    parts = list(executor.map(_client, [(base, kind, seconds, threads, n) for n in range(clients)]))
+    elapsed = time.monotonic() - started
+    merged: dict[str, int] = {}
+    for part in parts:
+        for status, n in part.items():
             merged[str(status)] = merged.get(str(status), 0) + n
     total = sum(merged.values())
     return {
@@ -95,10 +126,28 @@ def load(
     }
 
 
+def combine(runs: list[dict[str, Any]]) -> dict[str, Any]:
+    total = sum(r["requests"] for r in runs)
+    seconds = sum(r["seconds"] for r in runs)
+    statuses: dict[str, int] = {}
+    for r in runs:
+        for k, v in r["statuses"].items():
+            statuses[k] = statuses.get(k, 0) + v
+    return {
+        "requests": total,
+        "seconds": round(seconds, 3),
+        "per_second": round(total / seconds, 1),
+        "rounds": [r["per_second"] for r in runs],
+        "statuses": statuses,
+    }
+
+
 def main() -> int:
     parser = argparse.ArgumentParser(description=__doc__)
-    parser.add_argument("--threads", type=int, default=4)
-    parser.add_argument("--seconds", type=float, default=5.0)
+    parser.add_argument("--clients", type=int, default=2, help="client processes")
+    parser.add_argument("--threads", type=int, default=4, help="threads per client process")
+    parser.add_argument("--seconds", type=float, default=4.0, help="per round")
+    parser.add_argument("--rounds", type=int, default=2)
     parser.add_argument("--seed-size", type=int, default=100_000)
     parser.add_argument("--out", default=str(ROOT / "bench" / "results" / "sandbox.json"))
     parser.add_argument("--serve-baseline", type=int, default=None, help=argparse.SUPPRESS)
@@ -158,48 +207,36 @@ def main() -> int:
             sandbox_url + "/sandbox/limits", json={"ticket_update_limit": 10**9}, timeout=10
         )
 
-        def show(base: str) -> Callable[[requests.Session, random.Random], int]:
-            def call(http: requests.Session, rng: random.Random) -> int:
-                return http.get(
-                    f"{base}/api/v2/tickets/{rng.randint(1, SERVER_SEED)}.json",
-                    auth=AUTH,
-                    timeout=30,
-                ).status_code
-
-            return call
-
-        def update(base: str) -> Callable[[requests.Session, random.Random], int]:
-            def call(http: requests.Session, rng: random.Random) -> int:
-                body = {
-                    "ticket": {
-                        "priority": rng.choice(("low", "normal", "high")),
-                        "comment": {"body": "Bench note", "public": False},
-                    }
-                }
-                # Seeded closed tickets answer 422, as Zendesk does; the statuses show how many.
-                return http.put(
-                    f"{base}/api/v2/tickets/{rng.randint(1, SERVER_SEED)}.json",
-                    json=body,
-                    auth=AUTH,
-                    timeout=30,
-                ).status_code
-
-            return call
-
         requests.post(sandbox_url + "/sandbox/stats/reset", timeout=10)
-        runs = {
-            "baseline_show": load(args.threads, args.seconds, show(baseline_url)),
-            "sandbox_show": load(args.threads, args.seconds, show(sandbox_url)),
-            "baseline_update": load(args.threads, args.seconds, update(baseline_url)),
-            "sandbox_update": load(args.threads, args.seconds, update(sandbox_url)),
-        }
+        rounds: dict[str, list[dict[str, Any]]] = {}
+        with ProcessPoolExecutor(args.clients) as executor:
+            # Alternate sandbox and baseline rounds so background load hits both alike.
+            for _ in range(args.rounds):
+                for kind in ("show", "update"):
+                    for name, base in (("baseline", baseline_url), ("sandbox", sandbox_url)):
+                        run = load(
+                            executor,
+                            clients=args.clients,
+                            threads=args.threads,
+                            seconds=args.seconds,
+                            base=base,
+                            kind=kind,
+                        )
+                        rounds.setdefault(f"{name}_{kind}", []).append(run)
+        runs = {name: combine(parts) for name, parts in rounds.items()}
         counted = requests.get(sandbox_url + "/sandbox/stats", timeout=10).json()
     finally:
         for process in processes:
             process.terminate()
             process.wait(timeout=15)
-    results["threads"] = args.threads
-    results["seconds_per_run"] = args.seconds
+    results["clients"] = args.clients
+    results["threads_per_client"] = args.threads
+    results["seconds_per_round"] = args.seconds
+    results["rounds"] = args.rounds
+    results["note"] = (
+        "Loopback on a shared machine: clients and servers compete for the same cores, so "
+        "compare the ratios of the same run, not absolute numbers across runs."
+    )
     results["server_seed_tickets"] = SERVER_SEED
     results["throughput"] = runs
     results["ratios"] = {
