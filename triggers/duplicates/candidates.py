@@ -7,7 +7,13 @@ from collections.abc import Iterable, Iterator
 from dataclasses import dataclass
 from datetime import datetime, timedelta
 
-from triggers.duplicates.scoring import MAX_BODY_CHARS, Features, IdfModel, term_counts
+from triggers.duplicates.scoring import (
+    MAX_BODY_CHARS,
+    Features,
+    IdfModel,
+    candidate_norms,
+    term_counts,
+)
 from triggers.model import FIELD_PRODUCT, TicketSnapshot
 
 # Statuses whose tickets are never candidates: a closed ticket cannot be reopened or linked.
@@ -109,6 +115,7 @@ class TicketIndex:
             if old is not None:
                 self.model.remove(old.features)
             self.model.add(features)
+            candidate_norms(features, self.model)  # warm: the first lookup stays fast
         if old is not None:
             self._unlink(old.row)
         entry = IndexedTicket(stored, features)

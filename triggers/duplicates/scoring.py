@@ -12,6 +12,7 @@ from collections import Counter
 from collections.abc import Iterable, Mapping
 from dataclasses import dataclass, field
 from datetime import datetime
+from itertools import compress
 
 from triggers.duplicates import normalise as nz
 
@@ -21,6 +22,7 @@ from triggers.duplicates import normalise as nz
 MAX_BODY_TOKENS = 150
 MAX_BODY_CHARS = 4000
 MAX_SUBJECT_CHARS = 200
+BODY_BIGRAMS = True  # measured: without them dev recall at P>=0.95 drops 0.551 -> 0.521
 # A subject's words count this many times in the combined bag: it is the requester's summary.
 SUBJECT_BOOST = 2
 
@@ -30,6 +32,9 @@ F_SUBJECT = "subject"  # subject words and word bigrams
 F_SUBJECT_CHARS = "subject_chars"  # character 3-5-grams of the subject's words
 FIELDS = (F_ALL, F_SUBJECT, F_SUBJECT_CHARS)
 _CHAR_PREFIX = "\x00"  # keeps character n-grams apart from words in the one vocabulary
+
+# Cached candidate norms are recomputed once N has moved by this share (see candidate_norms).
+NORM_REFRESH_SHARE = 0.01
 
 # BM25 parameters (the usual defaults; short texts are not sensitive to them).
 BM25_K1 = 1.2
@@ -87,7 +92,7 @@ def term_counts(subject: str, description: str) -> TermCounts:
     subject_words = nz.words(subject_text)
     body_words = nz.words(body_text)[:MAX_BODY_TOKENS]
     subject_terms = subject_words + nz.word_bigrams(subject_words)
-    body_terms = body_words + nz.word_bigrams(body_words)
+    body_terms = body_words + (nz.word_bigrams(body_words) if BODY_BIGRAMS else [])
     all_terms = Counter(body_terms)
     for term in subject_terms:
         all_terms[term] += SUBJECT_BOOST
@@ -181,6 +186,8 @@ class Features:
 
     bags: dict[str, Bag]
     references: frozenset[int] = field(default_factory=frozenset)
+    # [N when computed, norm per field in FIELDS order]: see `candidate_norms`.
+    norm_cache: array[float] = field(default_factory=lambda: array("d"), compare=False, repr=False)
 
     def distinct_ids(self) -> set[int]:
         ids: set[int] = set()
@@ -224,23 +231,53 @@ def prepare_query(features: Features, model: IdfModel) -> Query:
     return Query(weights, norms, features)
 
 
-def _cosine(query: Query, name: str, bag: Bag, base: float, log_df: array[float]) -> float:
-    """Cosine of the query and a candidate bag (idf = base - log_df[term])."""
-    q = query.weights.get(name)
-    q_norm = query.norms.get(name, 0.0)
-    if not q or q_norm == 0.0 or not len(bag):
-        return 0.0
-    dot = 0.0
-    sq = 0.0
+def _bag_norm(bag: Bag, base: float, log_df: array[float]) -> float:
     tf_weight = _TF_WEIGHT
-    get = q.get
+    sq = 0.0
     for term_id, tf in zip(bag.ids, bag.tfs, strict=True):
         w = tf_weight[tf] * (base - log_df[term_id])
         sq += w * w
-        qw = get(term_id)
-        if qw is not None:
-            dot += qw * w
-    return dot / (q_norm * math.sqrt(sq)) if sq else 0.0
+    return math.sqrt(sq)
+
+
+def candidate_norms(features: Features, model: IdfModel) -> dict[str, float]:
+    """L2 norms of an indexed ticket's tf-idf vectors, cached on its features.
+
+    The norm pass over every term is most of the work of a cosine, so it is kept and only
+    recomputed once the corpus has grown or shrunk by NORM_REFRESH_SHARE: by then a typical
+    term's idf has moved by about 0.01 of ~10, and a norm by less than that.
+    """
+    cache = features.norm_cache
+    n = model.n_docs
+    if len(cache) == len(FIELDS) + 1 and abs(n - cache[0]) <= NORM_REFRESH_SHARE * max(cache[0], 1):
+        return {name: cache[i + 1] for i, name in enumerate(FIELDS)}
+    base = model.idf_base()
+    norms = {
+        name: _bag_norm(features.bags[name], base, model.log_df) if name in features.bags else 0.0
+        for name in FIELDS
+    }
+    cache[:] = array("d", [float(n), *(norms[name] for name in FIELDS)])
+    return norms
+
+
+def _cosine(query: Query, name: str, bag: Bag, norm: float, model: IdfModel) -> float:
+    """Cosine of the query and a candidate bag whose norm is known."""
+    q = query.weights.get(name)
+    q_norm = query.norms.get(name, 0.0)
+    if not q or q_norm == 0.0 or norm == 0.0:
+        return 0.0
+    ids = bag.ids
+    tfs = bag.tfs
+    tf_weight = _TF_WEIGHT
+    base = model.idf_base()
+    log_df = model.log_df
+    # Membership tests run in C; only the shared terms (a handful) cost Python arithmetic.
+    shared = compress(range(len(ids)), map(q.__contains__, ids))
+    dot = 0.0
+    for p in shared:
+        term_id = ids[p]
+        dot += q[term_id] * tf_weight[tfs[p]] * (base - log_df[term_id])
+    return min(1.0, dot / (q_norm * norm))
 
 
 def _bm25(query: Query, name: str, bag: Bag, model: IdfModel) -> float:
@@ -272,7 +309,7 @@ def text_similarity(
     query: Query, candidate: Features, model: IdfModel, method: TextMethod = DEFAULT_METHOD
 ) -> tuple[float, dict[str, float]]:
     """Weighted similarity in [0, 1] and the per-field values it came from."""
-    base = model.idf_base()
+    norms = candidate_norms(candidate, model) if method.kind == "cosine" else {}
     parts: dict[str, float] = {}
     total = 0.0
     weight_sum = 0.0
@@ -283,7 +320,7 @@ def text_similarity(
         if method.kind == "bm25":
             value = _bm25(query, name, bag, model)
         else:
-            value = _cosine(query, name, bag, base, model.log_df)
+            value = _cosine(query, name, bag, norms[name], model)
         parts[name] = round(value, 4)
         total += weight * value
         weight_sum += weight
