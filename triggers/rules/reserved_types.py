@@ -7,7 +7,9 @@ requester has opened multiple tickets on the same issue" (which issue: the "Dupl
 
 - A reserved type set by a person (the event's actor is not the service) is cleared with a
   note. If the person solved the ticket with it, the ticket is reopened with the open
-  category's default status: a solved ticket must carry a valid resolution type.
+  category's default status: a solved ticket must carry a valid resolution type. A solved
+  ticket carrying auto-solve's tag (mo_autosolved) was solved by the sweep: left alone, since
+  events are processed after the fact and a person's older event may meet the sweep's solve.
 - "Duplicate" with an empty "Duplicate of" gets one internal note asking for the ticket;
   tag mo_duplicate_of_requested remembers it was asked, so it is asked once per ticket.
 """
@@ -18,6 +20,7 @@ from datetime import datetime
 
 from mappings.model import Mappings
 from triggers import texts
+from triggers.autosolve import TAG_SOLVED as AUTOSOLVE_TAG
 from triggers.model import (
     FIELD_DUPLICATE_OF,
     FIELD_RESOLUTION_TYPE,
@@ -55,6 +58,10 @@ def reserved_type_set_by_person(
     """Clear a type reserved for automation that a person set."""
     rtype = resolution_type(snapshot, mappings)
     if rtype is None or rtype.reserved_for != AUTOMATION or event.by_service:
+        return None
+    if snapshot.status == SOLVED_CATEGORY and AUTOSOLVE_TAG in snapshot.tags:
+        # The sweep's own solve (it tags the ticket in the same update). A person's event
+        # read after the sweep ran sees the sweep's type: it is not the person's to undo.
         return None
     actions: list[Action] = [SetField(FIELD_RESOLUTION_TYPE, None)]
     if snapshot.status == SOLVED_CATEGORY:
