@@ -16,6 +16,7 @@ import sync
 import webhooks
 from logs import configure_logging, get_logger
 from settings import ROOT, load_settings, secret_values
+from webhooks import handler as event_handler
 
 
 def create_app(overrides: Mapping[str, Any] | None = None) -> Flask:
@@ -37,6 +38,7 @@ def create_app(overrides: Mapping[str, Any] | None = None) -> Flask:
     store.init_app(app)
     sync.init_app(app)
     webhooks.init_app(app)
+    event_handler.init_app(app)
     admin.init_app(app)
     app.add_url_rule("/healthz", "healthz", healthz)
     get_logger("cxlayer").debug("app created")

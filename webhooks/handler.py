@@ -1,0 +1,170 @@
+"""The worker's event handler: read the ticket now, let the rules decide, apply once, audit.
+
+Payloads can be stale and events arrive more than once, so the handler never trusts the
+payload's state: it reads the ticket, runs the pure rules on that snapshot and writes one safe
+update. Re-processing an event is harmless because rules reach a fixed point: on a ticket that
+already carries their change they return nothing. A 409 means someone changed the ticket
+between our read and our write: read again and decide again (a few times), never force.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from datetime import UTC, datetime
+from functools import cache
+from typing import Any
+
+import structlog
+from flask import Flask
+
+import store
+from logs import get_logger
+from mappings import current_mappings
+from store.models import InboxEvent
+from sync import TicketConflict, ZendeskApiError, client_for
+from triggers.autosolve import after_requester_reply
+from triggers.model import COMMENT_ADDED, Decision, TicketEvent, TicketSnapshot
+from triggers.router import Router, default_router, merge_decisions
+from webhooks.worker import ticket_event
+
+MAX_CONFLICT_ROUNDS = 3
+# Extra deciders beside the router (auto-solve's reply rule, duplicates): same inputs, may
+# also keep local records (who spoke last, the duplicate index) in the given session.
+Decider = Callable[[Flask, Any, TicketSnapshot, TicketEvent], "Decision | None"]
+DECIDERS_EXTENSION = "cxlayer.deciders"
+
+log = get_logger("cxlayer.handler")
+
+
+@cache
+def _router() -> Router:
+    return default_router()
+
+
+def register_decider(app: Flask, decider: Decider) -> None:
+    app.extensions.setdefault(DECIDERS_EXTENSION, []).append(decider)
+
+
+def init_app(app: Flask) -> None:
+    from webhooks.worker import set_event_handler  # noqa: PLC0415 - avoid a cycle at import
+
+    set_event_handler(app, handle_event)
+    register_decider(app, reply_after_auto_solve)
+
+
+def reply_after_auto_solve(
+    app: Flask, session: Any, snapshot: TicketSnapshot, event: TicketEvent
+) -> Decision | None:
+    """Who spoke last, for the sweep; and the auto-solve reply rule on a requester's reply."""
+    if event.kind != COMMENT_ADDED or not snapshot.comments:
+        return None
+    from admin.sweep import record_comment  # noqa: PLC0415 - admin imports app-level modules
+
+    latest = max(snapshot.comments, key=lambda c: c.created_at)
+    for comment in snapshot.comments:
+        record_comment(
+            app,
+            session,
+            snapshot.id,
+            comment.author_id,
+            comment.public,
+            comment.created_at,
+            comment.author_is_agent,
+        )
+    return after_requester_reply(
+        snapshot, author_is_agent=latest.author_is_agent, public=latest.public
+    )
+
+
+def handle_event(app: Flask, event: InboxEvent) -> None:
+    """Process one inbox event; exceptions make the worker retry it with backoff."""
+    tevent = ticket_event(app, event)
+    structlog.contextvars.bind_contextvars(
+        ticket_id=tevent.ticket_id, invocation_id=tevent.invocation_id
+    )
+    try:
+        _handle(app, tevent)
+    finally:
+        structlog.contextvars.unbind_contextvars("ticket_id", "invocation_id")
+
+
+def _handle(app: Flask, tevent: TicketEvent) -> None:
+    with app.app_context():
+        mappings = current_mappings()
+    client = client_for(app)
+    router = _router()
+    with_comments = tevent.kind == COMMENT_ADDED or router.needs_comments(
+        tevent.kind, by_service=tevent.by_service
+    )
+    for round_number in range(1, MAX_CONFLICT_ROUNDS + 1):
+        try:
+            snapshot = client.read_snapshot(tevent.ticket_id, with_comments=with_comments)
+        except ZendeskApiError as exc:
+            if exc.status == 404:
+                log.info("ticket gone; event dropped", kind=tevent.kind)
+                return
+            raise
+        now = datetime.now(UTC)
+        with store.session(app) as session:
+            decisions = router.dispatch(snapshot, tevent, mappings, now)
+            if not tevent.by_service:
+                for decider in app.extensions.get(DECIDERS_EXTENSION, []):
+                    extra = decider(app, session, snapshot, tevent)
+                    if extra is not None and extra.actions:
+                        decisions.append(extra)
+        if not decisions:
+            log.info("event processed", kind=tevent.kind, rules=[], changed=False)
+            return
+        actions = merge_decisions(snapshot, decisions)
+        try:
+            result = client.apply_actions(snapshot, actions)
+        except TicketConflict:
+            log.info("ticket changed under us; deciding again", round=round_number)
+            continue
+        with store.session(app) as session:
+            for decision in decisions:
+                for action in decision.actions:
+                    store.record_audit(
+                        session,
+                        ticket_id=snapshot.id,
+                        rule=decision.rule,
+                        action=action.kind,
+                        reason=decision.reason,
+                        invocation_id=tevent.invocation_id,
+                        before=_before(snapshot),
+                        after=_describe(action),
+                        api_result=f"ok: {len(result.updates)} update(s), stamp {result.updated_stamp}",
+                    )
+        log.info(
+            "event processed",
+            kind=tevent.kind,
+            rules=[d.rule for d in decisions],
+            changed=True,
+            updates=len(result.updates),
+        )
+        return
+    raise TicketConflict(tevent.ticket_id)
+
+
+def _before(snapshot: TicketSnapshot) -> dict[str, Any]:
+    return {
+        "status": snapshot.status,
+        "custom_status": snapshot.custom_status,
+        "group": snapshot.group,
+        "tags": sorted(snapshot.tags),
+        "fields": {k: (str(v) if v is not None else None) for k, v in snapshot.fields.items()},
+        "updated_at": snapshot.updated_stamp,
+    }
+
+
+def _describe(action: Any) -> dict[str, Any]:
+    out: dict[str, Any] = {}
+    for key, value in vars(action).items():
+        out[key] = list(value) if isinstance(value, tuple) else value
+    if (
+        "value" in out
+        and out["value"] is not None
+        and not isinstance(out["value"], str | int | bool)
+    ):
+        out["value"] = str(out["value"])
+    return out
