@@ -5,7 +5,7 @@ PY := $(VENV)/bin/python
 RUNTIME_STAMP := $(VENV)/.runtime-installed
 DEV_STAMP := $(VENV)/.dev-installed
 
-.PHONY: run test check lint format typecheck pytest clean
+.PHONY: run test test-postgres check lint format typecheck pytest clean
 
 $(PY):
 	$(PYTHON) -m venv $(VENV)
@@ -36,6 +36,11 @@ typecheck: $(DEV_STAMP)
 
 pytest: $(DEV_STAMP)
 	$(PY) -m pytest --cov --cov-report=term:skip-covered $(PYTEST_ARGS)
+
+## test-postgres: the same suite against a PostgreSQL server that .ci/postgres.sh installs and starts
+test-postgres: $(DEV_STAMP)
+	@eval "$$(.ci/postgres.sh)" && trap '.ci/postgres.sh stop' EXIT && \
+	  $(PY) -m pytest $(PYTEST_ARGS)
 
 format: $(DEV_STAMP)
 	$(PY) -m ruff format .
