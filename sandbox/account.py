@@ -172,6 +172,7 @@ class Account:
         self.ticket_update_window = TICKET_UPDATE_WINDOW
         self._ticket_updates: dict[int, collections.deque[int]] = {}
         self._limit_lock = threading.Lock()
+        self._fields: list[dict[str, Any]] | None = None
         self.ensure_defaults()
 
     # ----------------------------------------------------------------- defaults
@@ -427,7 +428,18 @@ class Account:
 
     # ------------------------------------------------------------ ticket fields
     def ticket_fields(self) -> list[dict[str, Any]]:
-        return self.store.all("ticket_field")
+        """All ticket fields; cached because every ticket answer lists every field's value.
+        Callers must not modify the returned documents."""
+        with self.store.lock:
+            if self._fields is None:
+                self._fields = self.store.all("ticket_field")
+            return self._fields
+
+    def delete_ticket_field(self, field_id: Any) -> None:
+        with self.store.tx():
+            if not self.store.delete("ticket_field", field_id):
+                raise errors.not_found()
+            self._fields = None
 
     def _check_tags_unique(self, field_id: int | None, tags: list[str]) -> None:
         seen: set[str] = set()
@@ -544,6 +556,7 @@ class Account:
             if doc["tag"]:
                 self._check_tags_unique(field_id, [doc["tag"]])
             self.store.put("ticket_field", doc)
+            self._fields = None
         return doc
 
     def update_ticket_field(self, field_id: Any, data: dict[str, Any]) -> dict[str, Any]:
@@ -586,6 +599,7 @@ class Account:
                 )
             doc["updated_at"] = iso(self.store.now())
             self.store.put("ticket_field", doc)
+            self._fields = None
         return doc
 
     # ------------------------------------------------------------------ tickets

@@ -675,8 +675,7 @@ def create_app(sb: Sandbox) -> Flask:
 
     @app.delete("/api/v2/ticket_fields/<int:field_id>")
     def delete_ticket_field(field_id: int) -> Response:
-        if not store.delete("ticket_field", field_id):
-            raise errors.not_found()
+        account.delete_ticket_field(field_id)
         return Response(status=204)
 
     @app.get("/api/v2/ticket_fields/<int:field_id>/options")
