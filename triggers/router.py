@@ -314,6 +314,26 @@ def apply_actions(
     )
 
 
+@dataclass(frozen=True)
+class Plan:
+    """What the rules decided for one event, and the one update that carries it out."""
+
+    decisions: tuple[Decision, ...]
+    actions: tuple[Action, ...]  # merge_decisions of `decisions`: sync/ sends these as one update
+
+
+def decide(
+    snapshot: TicketSnapshot,
+    event: TicketEvent,
+    mappings: Mappings,
+    now: datetime,
+    router: Router | None = None,
+) -> Plan:
+    """Dispatch (default: every shipped rule) and merge: the worker's one call into triggers/."""
+    decisions = tuple((router or default_router()).dispatch(snapshot, event, mappings, now))
+    return Plan(decisions=decisions, actions=merge_decisions(snapshot, decisions))
+
+
 def default_router() -> Router:
     """Every shipped rule, in the order of `triggers.rules.RULE_MODULES`."""
     from triggers import rules  # noqa: PLC0415  rule modules import this module's Router

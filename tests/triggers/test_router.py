@@ -28,6 +28,7 @@ from triggers.router import (
     SIMULATED_AUTHOR_ID,
     Router,
     apply_actions,
+    decide,
     default_router,
     merge_decisions,
 )
@@ -265,3 +266,13 @@ def test_apply_actions_refuses_values_mappings_do_not_know(mappings: Mappings) -
         apply_actions(snapshot(), (SetCustomStatus("retired"),), mappings)
     with pytest.raises(ValueError, match="team 'sales'"):
         apply_actions(snapshot(), (AssignGroup("sales"),), mappings)
+
+
+def test_decide_dispatches_and_merges(mappings: Mappings) -> None:
+    """decide() is dispatch + merge with the default router: one call for the worker."""
+    snap = snapshot(status="hold", custom_status="open_cx")
+    plan = decide(snap, event(), mappings, NOW)
+    assert [d.rule for d in plan.decisions] == ["status_mapping"]
+    assert plan.actions == merge_decisions(snap, plan.decisions)
+    assert plan.actions[0] == SetCustomStatus("open_product")
+    assert decide(snapshot(), event(), mappings, NOW).actions == ()
