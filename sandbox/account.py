@@ -1129,7 +1129,6 @@ class Account:
                 raise errors.invalid("status", errors.CLOSED_PREVENTS_UPDATE, "ClosedTicket")
             if data.get("safe_update") and data.get("updated_stamp") != current["updated_at"]:
                 raise ApiError(409, "UpdateConflict", errors.UPDATE_CONFLICT_DESCRIPTION)
-            self._check_ticket_rate(int(current["id"]))
             before = current
             doc = {
                 **current,
@@ -1178,6 +1177,8 @@ class Account:
             if "custom_fields" in data:
                 self._set_custom_fields(doc, data["custom_fields"])
             explicit = self._apply_status(doc, data)
+            if doc["status"] == "new" and current["status"] != "new":
+                raise errors.invalid("status", errors.BACK_TO_NEW)
             now = self.store.now()
             # Distinct updated_at per update so `updated_stamp` always detects a conflict,
             # even for two updates within one second (Zendesk's resolution is one second).
@@ -1212,6 +1213,8 @@ class Account:
                     raise errors.invalid(
                         "assignee_id", "Assignee: is required when solving a ticket"
                     )
+            # Counted only once the update is known to be valid, just before it is stored.
+            self._check_ticket_rate(int(current["id"]))
             doc["updated_at"] = iso(ts)
             doc["generated_timestamp"] = ts
             self._update_metrics(doc, before, comment, ts)

@@ -8,6 +8,7 @@ UNAUTHORIZED = {"error": "Couldn't authenticate you"}
 NOT_FOUND_DESCRIPTION = "Not found"
 RECORD_INVALID_DESCRIPTION = "Record validation errors"
 CLOSED_PREVENTS_UPDATE = "Status: closed prevents ticket update"
+BACK_TO_NEW = "Status: cannot be set back to new"
 UPDATE_CONFLICT_DESCRIPTION = (
     "Safe Update prevented the update due to outdated ticket data. "
     "Please fetch the latest ticket data and try again."

@@ -430,3 +430,23 @@ def test_bad_input_is_a_clear_4xx_and_changes_nothing(
         sandbox.api("GET", "search/count.json", params={"query": "type:ticket"}).json()["count"]
         == 1
     )
+
+
+def test_a_ticket_cannot_go_back_to_new(sandbox: SandboxHandle) -> None:
+    ticket = create(sandbox, status="open")
+    response = sandbox.api(
+        "PUT", f"tickets/{ticket['id']}.json", json={"ticket": {"status": "new"}}
+    )
+    assert response.status_code == 422
+    assert response.json()["details"]["status"][0]["description"] == errors.BACK_TO_NEW
+
+
+def test_rejected_updates_do_not_use_the_per_ticket_budget(sandbox: SandboxHandle) -> None:
+    sandbox.set_limits(ticket_update_limit=2)
+    ticket = create(sandbox)
+    url = f"tickets/{ticket['id']}.json"
+    for _ in range(3):
+        assert sandbox.api("PUT", url, json={"ticket": {"status": "bogus"}}).status_code == 422
+    assert [
+        sandbox.api("PUT", url, json={"ticket": {"priority": "low"}}).status_code for _ in range(3)
+    ] == [200, 200, 429]
