@@ -5,7 +5,8 @@ One run:
 1. takes the sweep lock (PostgreSQL advisory lock; on SQLite a lease row in `state`), real
    runs only — a dry run writes nothing, so forecasts may run beside the nightly sweep;
 2. lists the tickets awaiting the requester with one search export (exemptions that search can
-   express are left out by the query; `is_candidate` re-checks all of them);
+   express are left out by the query; listed tickets exempt otherwise are decided — and
+   reported — as "exempt");
 3. catches up the local "who spoke last" table (`sweep_last_comment`, also kept by webhook
    events through `record_comment`) from the incremental ticket-events export with comment
    events, many tickets per page, from its own cursor in `state`. The export is read *after*
@@ -35,7 +36,7 @@ from __future__ import annotations
 import secrets
 from collections.abc import Callable, Iterable, Iterator, Mapping, Sequence
 from contextlib import contextmanager
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
 from typing import Any
@@ -64,8 +65,8 @@ from admin.sweep_models import (
 from admin.sweep_report import build_report, write_report
 from logs import get_logger
 from mappings import Mappings
-from sync import TicketChange, ZendeskClient, client_for
-from sync.http import TicketConflict, ZendeskError
+from sync import TicketChange, TicketResult, ZendeskClient, client_for
+from sync.http import RateLimitBudgetExhausted, TicketConflict, ZendeskError
 from sync.snapshot import Provisioned, build_updates, snapshot_from_ticket
 from triggers.autosolve import (
     AutoSolveConfig,
@@ -75,7 +76,6 @@ from triggers.autosolve import (
     Outcome,
     conflict,
     decide,
-    is_candidate,
     next_state,
     undo_decision,
 )
@@ -108,6 +108,12 @@ ADVISORY_LOCK_KEY = 7_230_845_201  # any fixed 64-bit number; names this lock ac
 EVENTS_PATH = "/api/v2/incremental/ticket_events.json"
 AGENT_ROLES = ("agent", "admin")
 MAX_BATCH = 100
+UNCONFIRMED_WINDOW = timedelta(hours=1)
+# Report reason (admins) for the one decision the sweep itself adds to triggers.autosolve's.
+REASON_WRITE_UNCONFIRMED = (
+    "an earlier run ({run_id}) sent an update that is not confirmed yet (its job may still be "
+    "queued); left for the next run so nothing is sent twice"
+)
 
 
 class SweepError(Exception):
@@ -411,8 +417,8 @@ def candidate_query(config: AutoSolveConfig, provisioned: Provisioned) -> str:
     Same-keyword terms are OR-ed by Zendesk (the awaiting statuses), negations AND-ed. Only
     tag exemptions go into the query: `-priority:`, `-organization:` and `-group:` would also
     drop tickets that have no priority/organization/group on the sandbox (its SQL compares
-    NULL), and ticket forms cannot be searched; `is_candidate` checks every exemption on
-    every listed ticket anyway, and `decide` again on the fresh one.
+    NULL), and ticket forms cannot be searched; `decide` checks every exemption on every
+    listed ticket anyway (reported as "exempt"), and again on the fresh one after a conflict.
     """
     terms = ["type:ticket", "status:pending"]
     terms += [
@@ -474,7 +480,8 @@ class _Run:
         found: list[TicketSnapshot] = []
         for raw in self.client.search_export(query):
             snap = snapshot_from_ticket(raw, self.provisioned, self.group_names)
-            if is_candidate(snap, self.config):
+            # Exempt ones stay: `decide` reports them as exempt (no API cost).
+            if snap.custom_status in self.config.awaiting_statuses:
                 found.append(snap)
         found.sort(key=lambda s: s.id)
         return found
@@ -556,8 +563,10 @@ class _Run:
         spoken = self.spoken(ids)
         self.resolve_roles(snapshots, spoken)
         states = self.episodes(ids)
-        return [
-            decide(
+        in_flight = self.unconfirmed_writes(snapshots)
+        out = []
+        for snap in snapshots:
+            decision = decide(
                 snap,
                 self.last_public(snap, spoken.get(snap.id)),
                 self.mappings.team_for_group(snap.group),
@@ -565,8 +574,44 @@ class _Run:
                 self.as_of,
                 states.get(snap.id),
             )
-            for snap in snapshots
-        ]
+            if decision.actions and snap.id in in_flight:
+                decision = replace(
+                    decision,
+                    decision=Outcome.SKIP,
+                    reason=REASON_WRITE_UNCONFIRMED.format(run_id=in_flight[snap.id]),
+                    actions=(),
+                )
+            out.append(decision)
+        return out
+
+    def unconfirmed_writes(self, snapshots: Sequence[TicketSnapshot]) -> dict[int, str]:
+        """Tickets an earlier run sent a write for that may still be queued in a Zendesk job.
+
+        A run that crashed after submitting jobs never learnt their outcome; the ticket still
+        shows the stamp the write was made against until the job runs. Writing again now could
+        post a second comment, so such tickets wait (for `UNCONFIRMED_WINDOW` at most: a job
+        that never ran leaves the stamp unchanged forever).
+        """
+        if self.dry_run or not snapshots:
+            return {}
+        stamps = {s.id: s.updated_stamp for s in snapshots}
+        since = store.utcnow() - UNCONFIRMED_WINDOW
+        found: dict[int, str] = {}
+        with store.session(self.app) as sess:
+            ids = sorted(stamps)
+            for start in range(0, len(ids), 500):
+                rows = sess.scalars(
+                    select(SweepRunTicket).where(
+                        SweepRunTicket.ticket_id.in_(ids[start : start + 500]),
+                        SweepRunTicket.write == WRITE_PENDING,
+                        SweepRunTicket.run_id != self.run_id,
+                        SweepRunTicket.recorded_at >= since,
+                    )
+                )
+                for row in rows:
+                    if row.snapshot_stamp == stamps[row.ticket_id]:
+                        found[row.ticket_id] = row.run_id
+        return found
 
     # ---- writes
     def payload(self, snap: TicketSnapshot, actions: Sequence[Action]) -> dict[str, Any] | None:
@@ -591,6 +636,8 @@ class _Run:
                         due=d.due,
                         previous_status=d.previous_status,
                         write=writes.get(d.ticket_id, WRITE_NONE),
+                        snapshot_stamp=d.snapshot_stamp,
+                        recorded_at=store.utcnow(),
                     )
                 )
 
@@ -660,12 +707,28 @@ class _Run:
             return []
         if self.before_write is not None:
             self.before_write([c.ticket_id for c in changes])  # tests: a change races the write
-        report = self.client.update_many(changes)
+        try:
+            report = self.client.update_many(changes)
+        except RateLimitBudgetExhausted as exc:
+            # Record what finished; the rest stays "pending" (the guard above covers it).
+            finished = (exc.done or {}).get("results") or []
+            self.settle(by_id, finished)
+            raise
         if self.after_write is not None:
             self.after_write([c.ticket_id for c in changes])  # tests: crash right after a write
+        failures, notes = self.settle(by_id, report.results)
+        if notes:
+            # Stamp-free on purpose: a note only explains; it is right whatever changed since.
+            self.client.update_many(notes)
+        return failures
+
+    def settle(
+        self, by_id: Mapping[int, AutoSolveDecision], results: Iterable[TicketResult]
+    ) -> tuple[list[tuple[AutoSolveDecision, str]], list[TicketChange]]:
+        """Record each ticket's write outcome; returns the failures and the notes to post."""
         failures: list[tuple[AutoSolveDecision, str]] = []
         notes: list[TicketChange] = []
-        for result in report.results:
+        for result in results:
             decision = by_id[result.ticket_id]
             if result.outcome == "ok":
                 self.written(decision)
@@ -681,10 +744,7 @@ class _Run:
                 detail = f"{result.error}: {result.details}".strip(": ")
                 self.failed(result.ticket_id, result.outcome, detail)
                 failures.append((decision, detail))
-        if notes:
-            # Stamp-free on purpose: a note only explains; it is right whatever changed since.
-            self.client.update_many(notes)
-        return failures
+        return failures, notes
 
     def retry(self, failures: Sequence[tuple[AutoSolveDecision, str]]) -> None:
         """Re-read failed tickets, learn new comments, re-decide once, write what still holds."""

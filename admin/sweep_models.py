@@ -56,6 +56,8 @@ class SweepRunTicket(Base):
     previous_status: Mapped[str | None] = mapped_column(String(100))
     write: Mapped[str] = mapped_column(String(20), default=WRITE_NONE)
     write_detail: Mapped[str | None] = mapped_column(Text)
+    snapshot_stamp: Mapped[str | None] = mapped_column(String(100))  # the stamp written against
+    recorded_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow)
     undone_at: Mapped[datetime | None] = mapped_column(UTCDateTime)
     undo_result: Mapped[str | None] = mapped_column(Text)
 

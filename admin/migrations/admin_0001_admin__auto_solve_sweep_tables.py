@@ -46,10 +46,12 @@ def upgrade() -> None:
         sa.Column("previous_status", sa.String(100), nullable=True),
         sa.Column("write", sa.String(20), nullable=False),
         sa.Column("write_detail", sa.Text(), nullable=True),
+        sa.Column("snapshot_stamp", sa.String(100), nullable=True),
+        sa.Column("recorded_at", UTCDateTime(), nullable=False),
         sa.Column("undone_at", UTCDateTime(), nullable=True),
         sa.Column("undo_result", sa.Text(), nullable=True),
     )
-    op.create_index("ix_sweep_run_ticket_ticket", "sweep_run_ticket", ["ticket_id"])
+    op.create_index("ix_sweep_run_ticket_ticket", "sweep_run_ticket", ["ticket_id", "write"])
     op.create_table(
         "sweep_last_comment",
         sa.Column("ticket_id", sa.BigInteger(), primary_key=True),

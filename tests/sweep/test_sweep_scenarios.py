@@ -11,6 +11,7 @@ from sqlalchemy import select
 import store
 from admin.sweep import STATE_LOCK, SweepBusy, decisions_of, run_sweep, sweep_lock, undo_run
 from admin.sweep_models import RUN_FAILED, SweepRun
+from sync.http import ZendeskError
 from triggers import autosolve_texts as texts
 from triggers.autosolve import RESOLUTION_AUTO_SOLVED, TAG_REMINDED, TAG_SOLVED
 
@@ -259,3 +260,37 @@ def test_only_one_sweep_at_a_time(desk: Desk, tmp_path: Path):
     with sweep_lock(desk.app, "someone-else"), pytest.raises(SweepBusy):
         sweep(desk, tmp_path)
     assert desk.ticket(asked(desk))["status"] == "pending"
+
+
+def test_crash_while_jobs_are_queued_then_rerun_sends_nothing_twice(desk: Desk, tmp_path: Path):
+    """Zendesk errors on job polling crash the run while its update job is still queued; a
+    rerun before the job has run must not send the same update again."""
+    desk.app.config["CXLAYER"]["zendesk"]["max_retries"] = 0
+    us = asked(desk)
+    desk.zd.pause_jobs()
+    desk.zd.set_faults(error_rate=1.0, status=503, paths=["/api/v2/job_statuses"])
+    with pytest.raises(ZendeskError):
+        sweep(desk, tmp_path)
+    desk.zd.clear_faults()
+
+    rerun = sweep(desk, tmp_path)  # the first run's job is still queued
+
+    row = by_id(rerun)[us]
+    assert row["decision"] == "skip"
+    assert "not confirmed yet" in str(row["reason"])
+    desk.zd.pause_jobs(False)
+    for job in desk.zd.api("GET", "job_statuses.json").json()["job_statuses"]:
+        desk.zd.wait_job(job["id"])
+    third = sweep(desk, tmp_path)
+    assert us not in by_id(third)  # solved by the first run's job: no longer listed
+    assert desk.ticket(us)["status"] == "solved"
+    assert len(desk.service_comments(us, public=True)) == 1
+
+
+def test_exempt_priority_is_reported_and_untouched(desk: Desk, tmp_path: Path):
+    """A listed ticket exempt by priority is reported as exempt and never written."""
+    urgent = asked(desk, priority="urgent")
+    result = sweep(desk, tmp_path)
+    assert by_id(result)[urgent]["decision"] == "exempt"
+    assert desk.ticket(urgent)["status"] == "pending"
+    assert desk.service_comments(urgent, public=True) == []
