@@ -428,6 +428,27 @@ def create_app(sb: Sandbox) -> Flask:
         job = sb.jobs.submit("merge", len(data["ids"]), work)
         return json_response({"job_status": present_job(job, base_url())})
 
+    @app.post("/api/v2/tickets/create_many")
+    def create_many() -> Response:
+        tickets = body("tickets", list)
+        if not all(isinstance(t, dict) for t in tickets):
+            raise errors.bad_request("'tickets' must be a list of objects")
+        if len(tickets) > MAX_BATCH:
+            raise ApiError(400, "TooManyValues", errors.TOO_MANY_VALUES_DESCRIPTION)
+        user = actor_id()
+
+        def work(report: Callable[[dict[str, Any]], None]) -> None:
+            for index, item in enumerate(tickets):
+                try:
+                    change = account.create_ticket(item, user)
+                except ApiError as exc:
+                    report({**failure(None, exc, "create"), "index": index})
+                else:
+                    report({"index": index, "id": change.after["id"]})
+
+        job = sb.jobs.submit("bulk_create", len(tickets), work)
+        return json_response({"job_status": present_job(job, base_url())})
+
     @app.post("/api/v2/imports/tickets")
     def import_ticket() -> Response:
         change = account.create_ticket(body("ticket"), actor_id(), imported=True)

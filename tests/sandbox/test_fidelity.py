@@ -173,6 +173,12 @@ def test_every_route_answers_as_the_oas_documents(sandbox: SandboxHandle, oas: A
         200,
         json={"tickets": [{"subject": "Old 2", "comments": [{"body": "y"}]}]},
     )
+    call(
+        "POST",
+        "tickets/create_many.json",
+        200,
+        json={"tickets": [{"subject": "New 1", "comment": {"body": "z"}}]},
+    )
     call("POST", f"tickets/{ticket['id']}/merge.json", 200, json={"ids": [imported["id"]]})
     call("GET", "search.json?query=type:ticket", 200)
     call("GET", "search/count.json?query=type:ticket", 200)

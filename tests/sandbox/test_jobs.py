@@ -310,3 +310,19 @@ def test_merge_into_a_closed_ticket_is_422(sandbox: SandboxHandle) -> None:
         "POST", f"tickets/{target['id']}/merge.json", json={"ids": [source["id"]]}
     )
     assert response.status_code == 422
+
+
+def test_zenpy_create_many_creates_tickets_in_a_job(
+    sandbox_zenpy: Any, sandbox: SandboxHandle
+) -> None:
+    job = sandbox_zenpy.tickets.create(
+        [Ticket(subject=f"Bulk {n}", description="d") for n in range(3)]
+    )
+    done = sandbox.wait_job(job.id)
+    assert done["status"] == "completed"
+    ids = [r["id"] for r in done["results"]]
+    shown = sandbox.api("GET", f"tickets/show_many.json?ids={','.join(map(str, ids))}").json()[
+        "tickets"
+    ]
+    assert sorted(t["subject"] for t in shown) == ["Bulk 0", "Bulk 1", "Bulk 2"]
+    assert {t["status"] for t in shown} == {"new"}
