@@ -11,7 +11,7 @@ from collections.abc import Callable
 from typing import Any
 from urllib.parse import urlencode
 
-from flask import Flask, Response, request
+from flask import Flask, Response, g, request
 
 from sandbox import errors
 from sandbox.core import Sandbox
@@ -52,7 +52,7 @@ def _time_value(sb: Sandbox, text: str) -> int:
         raise errors.invalid("query", f"Invalid date in search: {text}", "invalid") from None
 
 
-def compile_query(sb: Sandbox, query: str) -> tuple[str, list[Any], str]:
+def compile_query(sb: Sandbox, query: str, me: int = -1) -> tuple[str, list[Any], str]:
     """Zendesk search syntax (subset) → SQL WHERE over the tickets table, and the result type.
     Positive terms on the same keyword are OR-ed, as Zendesk does; everything else AND-ed."""
     try:
@@ -81,7 +81,7 @@ def compile_query(sb: Sandbox, query: str) -> tuple[str, list[Any], str]:
         if key == "type":
             result_type = value
             continue
-        clause = _term(sb, key, op, value)
+        clause = _term(sb, key, op, str(me) if value == "me" else value)
         if negate:
             clauses.append((f"NOT ({clause[0]})", clause[1]))
         elif op in {":", ""}:
@@ -205,7 +205,7 @@ def register(
     @app.get("/api/v2/search")
     def search() -> Response:
         query = request.args.get("query", "")
-        where, params, result_type = compile_query(sb, query)
+        where, params, result_type = compile_query(sb, query, int(g.user["id"]))
         per_page = max(1, min(int_arg("per_page", 100), 100))
         page = max(1, int_arg("page", 1))
         if page * per_page > SEARCH_LIMIT:
@@ -248,7 +248,7 @@ def register(
 
     @app.get("/api/v2/search/count")
     def search_count() -> Response:
-        where, params, _ = compile_query(sb, request.args.get("query", ""))
+        where, params, _ = compile_query(sb, request.args.get("query", ""), int(g.user["id"]))
         with store.tx() as db:
             count_sql = f"SELECT COUNT(*) FROM tickets WHERE {where}"  # noqa: S608 -- as in search()
             count = int(db.execute(count_sql, params).fetchone()[0])
@@ -264,7 +264,7 @@ def register(
         if not 1 <= size <= EXPORT_MAX_PAGE:
             raise errors.bad_request(f"page[size] must be between 1 and {EXPORT_MAX_PAGE}")
         after = _uncursor(request.args["page[after]"])[0] if request.args.get("page[after]") else 0
-        where, params, _ = compile_query(sb, query)
+        where, params, _ = compile_query(sb, query, int(g.user["id"]))
         rows: list[Any] = []
         if kind == "ticket":
             with store.tx() as db:

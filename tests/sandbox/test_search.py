@@ -287,3 +287,10 @@ def test_subject_keyword_searches_the_subject_only(sandbox: SandboxHandle) -> No
     create(sandbox, subject="Order missing", comment={"body": "invoice attached"})
     assert found(sandbox, "subject:invoice") == [a["id"]]
     assert len(found(sandbox, "invoice")) == 2
+
+
+def test_me_means_the_authenticated_user(sandbox: SandboxHandle) -> None:
+    me = sandbox.api("GET", "users/me.json").json()["user"]
+    mine = create(sandbox, assignee_id=me["id"])
+    create(sandbox)
+    assert found(sandbox, "assignee:me") == [mine["id"]]
