@@ -41,6 +41,10 @@ FIELD_KEYS = (
     FIELD_DATA_MAINTENANCE_APPROVED,
 )
 
+# Checkbox fields that carry a tag while ticked (Zendesk adds/removes it with the box);
+# provisioning creates the field with this tag (sync.provisioning.APPROVAL_TAG must match).
+CHECKBOX_TAGS = {FIELD_DATA_MAINTENANCE_APPROVED: "mo_data_maintenance_approved"}
+
 FieldValue = str | int | bool | date | None
 
 

@@ -19,6 +19,7 @@ from datetime import UTC, datetime
 
 from mappings.model import STATUS_TAG_PREFIX, Mappings
 from triggers.model import (
+    CHECKBOX_TAGS,
     EVENT_KINDS,
     FIELD_PRODUCT,
     FIELD_RESOLUTION_TYPE,
@@ -175,6 +176,9 @@ def _status_tags(tags: set[str], value: str) -> None:
 
 
 def _field_tags(tags: set[str], key: str, old: FieldValue, new: FieldValue) -> None:
+    if key in CHECKBOX_TAGS:
+        (tags.add if new is True else tags.discard)(CHECKBOX_TAGS[key])
+        return
     if key not in TAGGER_FIELDS:
         return
     if isinstance(old, str) and old:
@@ -263,7 +267,8 @@ def apply_actions(
 ) -> TicketSnapshot:
     """The ticket as it would read after Zendesk applied these actions (for tests and proofs).
 
-    A custom status brings its category; tagger fields swap their tags; notes and comments
+    A custom status brings its category; tagger fields swap their tags and checkbox fields
+    add or remove theirs (`CHECKBOX_TAGS`); notes and comments
     are appended as comments by `SIMULATED_AUTHOR_ID` (an agent) at `now` (default: just
     after the latest comment). `mappings` gives each custom status its category and each
     team its Zendesk group.

@@ -1,0 +1,131 @@
+"""Rules against the sandbox: each recorded case's ticket, decided, applied by sync/, read back.
+
+The fixed point and `apply_actions` are proved on simulated tickets elsewhere; here the real
+path checks them: the sandbox (real HTTP, real zenpy through sync/) applies the merged update,
+the ticket read back is what `apply_actions` predicted, and the rules then find nothing to do.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterator
+from dataclasses import replace
+from datetime import date
+from pathlib import Path
+from typing import Any
+
+import pytest
+
+from mappings import Mappings, load_mappings
+from sandbox.testing import SandboxHandle, run_sandbox
+from sync import MemoryStateStore, ZendeskClient
+from sync.provisioning import APPROVAL_TAG, apply
+from sync.snapshot import Provisioned
+from sync.snapshot import apply_actions as apply_in_zendesk
+from tests.triggers.cases import fixture_paths, load_case
+from triggers.model import CHECKBOX_TAGS, COMMENT_ADDED, FIELD_DATA_MAINTENANCE_APPROVED
+from triggers.router import apply_actions, decide
+
+pytestmark = pytest.mark.integration
+
+MAPPINGS = load_mappings()
+
+
+def _zendesk_can_hold(path: Path) -> bool:
+    """Closed tickets cannot be written to set up a case (nor are they decided on), and a
+    custom status always has its own category in Zendesk: a case of mappings disagreeing with
+    Zendesk (a status mapped to another category) cannot be made there."""
+    snap = load_case(path).snapshot
+    known = {s.value: s.category for s in MAPPINGS.statuses}
+    return (
+        snap.status != "closed" and known.get(snap.custom_status or "", snap.status) == snap.status
+    )
+
+
+PATHS = [p for p in fixture_paths() if _zendesk_can_hold(p)]
+
+
+@pytest.fixture(scope="module")
+def account() -> Iterator[tuple[SandboxHandle, ZendeskClient, Mappings]]:
+    """One provisioned sandbox account for the module: each case makes its own ticket."""
+    mappings = MAPPINGS
+    with run_sandbox() as zd:
+        client = ZendeskClient(
+            state=MemoryStateStore(),
+            mappings=mappings,
+            subdomain=zd.subdomain,
+            email=zd.email,
+            token=zd.token,
+            url=zd.base_url,
+            poll_initial_seconds=0.01,
+            poll_max_seconds=0.1,
+        )
+        apply(client, mappings, zd.base_url)
+        yield zd, client, mappings
+
+
+def _field_value(value: Any) -> Any:
+    return value.isoformat() if isinstance(value, date) else value
+
+
+def _create(zd: SandboxHandle, client: ZendeskClient, path: Path) -> int:
+    """The case's ticket as Zendesk holds it: status, fields, tags and group."""
+    case = load_case(path)
+    ids = Provisioned.load(client)
+    snap = case.snapshot
+    body: dict[str, Any] = {
+        "subject": snap.subject or "Case " + case.name,
+        "comment": {"body": "Buy lines missing after import."},
+        "requester": {"name": "Rita Requester", "email": "rita@example.com"},
+        "tags": sorted(snap.tags),
+        "custom_fields": [
+            {"id": ids.fields[k], "value": _field_value(v)} for k, v in snap.fields.items()
+        ],
+    }
+    if snap.custom_status is not None:
+        body["custom_status_id"] = ids.custom_statuses[snap.custom_status]
+    else:  # one of Zendesk's own statuses of the category: not in mappings
+        ours = set(ids.custom_statuses.values())
+        body["custom_status_id"] = next(
+            s["id"]
+            for s in client.custom_statuses()
+            if s["status_category"] == snap.status and s["id"] not in ours
+        )
+    if snap.group is not None:
+        body["group_id"] = next(g["id"] for g in client.groups() if g["name"] == snap.group)
+    response = zd.api("POST", "tickets.json", json={"ticket": body})
+    response.raise_for_status()
+    return int(response.json()["ticket"]["id"])
+
+
+def _state(snapshot: Any) -> tuple[Any, ...]:
+    return (snapshot.status, snapshot.custom_status, snapshot.tags, snapshot.fields, snapshot.group)
+
+
+def _recorded_state(snapshot: Any) -> tuple[Any, ...]:
+    """Status, tags, group and the fields that are set (unset and unticked read alike)."""
+    fields = {k: v for k, v in snapshot.fields.items() if v not in (None, False)}
+    return (snapshot.status, snapshot.custom_status, snapshot.tags, fields, snapshot.group)
+
+
+def test_checkbox_tag_is_the_one_provisioning_gives_the_field() -> None:
+    assert CHECKBOX_TAGS == {FIELD_DATA_MAINTENANCE_APPROVED: APPROVAL_TAG}
+
+
+@pytest.mark.parametrize("path", PATHS, ids=[p.stem for p in PATHS])
+def test_case_applied_in_the_sandbox_is_as_simulated_and_settles(
+    path: Path, account: tuple[SandboxHandle, ZendeskClient, Mappings]
+) -> None:
+    """sync/ applies the merged actions; the ticket read back equals the simulation, and the
+    rules on it (same event) decide nothing more."""
+    zd, client, mappings = account
+    case = load_case(path)
+    ticket_id = _create(zd, client, path)
+    event = replace(case.event, ticket_id=ticket_id)
+    with_comments = event.kind == COMMENT_ADDED
+    before = client.read_snapshot(ticket_id, with_comments=with_comments)
+    assert _recorded_state(before) == _recorded_state(case.snapshot), "case not reproduced"
+    plan = decide(before, event, mappings, case.now)
+    apply_in_zendesk(client, before, plan.actions, mappings)
+    after = client.read_snapshot(ticket_id, with_comments=with_comments)
+    assert _state(after) == _state(apply_actions(before, plan.actions, mappings))
+    assert decide(after, event, mappings, case.now).decisions == ()
