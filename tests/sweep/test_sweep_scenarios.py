@@ -294,3 +294,20 @@ def test_exempt_priority_is_reported_and_untouched(desk: Desk, tmp_path: Path):
     assert by_id(result)[urgent]["decision"] == "exempt"
     assert desk.ticket(urgent)["status"] == "pending"
     assert desk.service_comments(urgent, public=True) == []
+
+
+def test_api_call_budget_stops_before_writing_and_next_run_continues(desk: Desk, tmp_path: Path):
+    """A run out of API calls writes nothing more and reports only what it did; the next run
+    (with budget) solves the ticket."""
+    sweep_settings = desk.app.config["CXLAYER"].setdefault("sweep", {})
+    sweep_settings["max_api_calls"] = 3  # groups, search export, one events page
+    us = asked(desk)
+
+    stopped = sweep(desk, tmp_path)
+
+    assert stopped.status == "stopped"
+    assert "API call budget" in str(stopped.stop_reason)
+    assert us not in by_id(stopped)
+    assert desk.ticket(us)["status"] == "pending"
+    sweep_settings["max_api_calls"] = 2000
+    assert by_id(sweep(desk, tmp_path))[us]["decision"] == "solve"
