@@ -30,6 +30,21 @@ def sign(secret: str, timestamp: str, body: bytes) -> str:
     return base64.b64encode(digest).decode()
 
 
+def _extra_headers(webhook: dict[str, Any]) -> dict[str, str]:
+    """The webhook's custom headers and authentication, as Zendesk adds them."""
+    headers = {str(k): str(v) for k, v in (webhook.get("custom_headers") or {}).items()}
+    auth = webhook.get("authentication") or {}
+    data = auth.get("data") or {}
+    if auth.get("type") == "basic_auth":
+        pair = f"{data.get('username', '')}:{data.get('password', '')}".encode()
+        headers["Authorization"] = "Basic " + base64.b64encode(pair).decode()
+    elif auth.get("type") == "bearer_token":
+        headers["Authorization"] = f"Bearer {data.get('token', '')}"
+    elif auth.get("type") == "api_key" and data.get("name"):
+        headers[str(data["name"])] = str(data.get("value", ""))
+    return headers
+
+
 @dataclass(order=True)
 class _Attempt:
     due: float
@@ -52,7 +67,7 @@ class Deliverer:
         self._cond = threading.Condition()
         self._threads: list[threading.Thread] = []
         self._stopping = False
-        self._session = requests.Session()
+        self._local = threading.local()  # one requests.Session per delivery thread
         self._in_flight = 0
 
     def start(self) -> None:
@@ -82,6 +97,7 @@ class Deliverer:
             "http_method": webhook.get("http_method", "POST"),
             "secret": webhook["signing_secret"]["secret"],
             "body": body,
+            "extra_headers": _extra_headers(webhook),
             "attempts": [],
             "outcome": "pending",
             **context,
@@ -118,7 +134,10 @@ class Deliverer:
 
     def public_log(self) -> list[dict[str, Any]]:
         with self._cond:
-            return [{k: v for k, v in r.items() if k != "secret"} for r in self.log]
+            return [
+                {k: v for k, v in r.items() if k not in ("secret", "extra_headers")}
+                for r in self.log
+            ]
 
     def _loop(self) -> None:
         while True:
@@ -143,6 +162,7 @@ class Deliverer:
         body = record["body"].encode()
         timestamp = iso(self.store.now())
         headers = {
+            **record["extra_headers"],
             "Content-Type": "application/json; charset=utf-8",
             "User-Agent": "Zendesk Webhook",
             "X-Zendesk-Account-Id": "1",
@@ -154,7 +174,10 @@ class Deliverer:
         entry: dict[str, Any] = {"at": timestamp, "status": None, "error": None}
         retry = False
         try:
-            response = self._session.request(
+            session = getattr(self._local, "session", None)
+            if session is None:
+                session = self._local.session = requests.Session()
+            response = session.request(
                 record["http_method"],
                 record["endpoint"],
                 data=body,

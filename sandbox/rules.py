@@ -145,8 +145,12 @@ def new_webhook(account: Account, data: dict[str, Any], actor_id: int) -> dict[s
 
 
 def present_webhook(doc: dict[str, Any]) -> dict[str, Any]:
-    """Zendesk never echoes the secret in webhook bodies; it has its own endpoint."""
-    return {k: v for k, v in doc.items() if k != "signing_secret"}
+    """Zendesk never echoes secrets: the signing secret has its own endpoint, and the
+    authentication's credentials are write-only."""
+    out = {k: v for k, v in doc.items() if k != "signing_secret"}
+    if isinstance(out.get("authentication"), dict):
+        out["authentication"] = {k: v for k, v in out["authentication"].items() if k != "data"}
+    return out
 
 
 class TriggerEngine:

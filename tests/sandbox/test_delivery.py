@@ -323,3 +323,31 @@ def test_inactive_webhook_delivers_nothing(sandbox: SandboxHandle, receiver: Rec
     ticket = create(sandbox)
     sandbox.api("PUT", f"tickets/{ticket['id']}.json", json={"ticket": {"status": "pending"}})
     assert sandbox.deliveries(wait=10) == []
+
+
+def test_webhook_authentication_and_custom_headers_are_sent(
+    sandbox: SandboxHandle, receiver: Receiver
+) -> None:
+    webhook_id, _ = setup_hook(sandbox, receiver, CHANGED_TO_PENDING)
+    sandbox.api(
+        "PATCH",
+        f"webhooks/{webhook_id}",
+        json={
+            "webhook": {
+                "authentication": {
+                    "type": "bearer_token",
+                    "data": {"token": "s3cret"},
+                    "add_position": "header",
+                },
+                "custom_headers": {"X-Env": "demo"},
+            }
+        },
+    )
+    ticket = create(sandbox)
+    sandbox.api("PUT", f"tickets/{ticket['id']}.json", json={"ticket": {"status": "pending"}})
+    sandbox.deliveries(wait=10)
+    headers = receiver.requests[0]["headers"]
+    assert headers["Authorization"] == "Bearer s3cret"
+    assert headers["X-Env"] == "demo"
+    shown = sandbox.api("GET", f"webhooks/{webhook_id}").json()["webhook"]
+    assert shown["authentication"] == {"type": "bearer_token", "add_position": "header"}
