@@ -5,9 +5,11 @@ values of mappings/ with the ids provisioning recorded. `apply_actions` turns ac
 safe update. Zendesk takes one comment per update, so when both a public comment and internal
 notes are needed, the first update carries every field change plus the internal note (the
 explanation is recorded with the change it explains) and a second safe update, stamped with
-the first one's answer, posts the public comment. A conflict on the second raises
-`TicketConflict(after_first_update=True)`: the caller re-reads and re-decides; rules reach a
-fixed point, so only what is still missing is sent again.
+the first one's answer, posts the public comment. If someone changes the ticket between the
+two, the comment (which was decided with the first update and does not depend on the ticket's
+fields) is sent again on the new stamp, a few times; only then `TicketConflict(
+after_first_update=True)` is raised. A conflict on the first update changes nothing: the
+caller re-reads and re-decides (rules reach a fixed point).
 """
 
 from __future__ import annotations
@@ -44,6 +46,7 @@ if TYPE_CHECKING:
 
 TAGGER_FIELDS = (FIELD_RESOLUTION_TYPE, FIELD_PRODUCT)
 NOTE_SEPARATOR = "\n\n"
+FOLLOW_UP_ATTEMPTS = 3  # tries for the public comment that follows a first update
 
 
 class NotProvisioned(ZendeskError):
@@ -270,11 +273,19 @@ def apply_actions(
     updates = build_updates(snapshot, actions, provisioned, mappings, group_ids)
     result = ApplyResult(snapshot.id, updates, updated_stamp=snapshot.updated_stamp)
     for index, payload in enumerate(updates):
-        assert result.updated_stamp is not None  # noqa: S101 - set above and by each update
-        try:
-            ticket = client.update_ticket(result.updated_stamp, snapshot.id, payload)
-        except TicketConflict:
-            raise TicketConflict(snapshot.id, after_first_update=index > 0) from None
+        stamp = result.updated_stamp
+        for attempt in range(FOLLOW_UP_ATTEMPTS):
+            assert stamp is not None  # noqa: S101 - set above and by each update
+            try:
+                ticket = client.update_ticket(stamp, snapshot.id, payload)
+                break
+            except TicketConflict:
+                if index == 0 or attempt == FOLLOW_UP_ATTEMPTS - 1:
+                    raise TicketConflict(snapshot.id, after_first_update=index > 0) from None
+                # The follow-up holds only the public comment, decided with the first update
+                # and owed whatever happened since (a 409 means it was not posted): send it on
+                # the ticket's new stamp rather than lose it.
+                stamp = str(client.ticket(snapshot.id)["updated_at"])
         result.ticket = ticket
         result.updated_stamp = str(ticket["updated_at"])
     return result

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from datetime import date
 
 import pytest
@@ -169,3 +170,27 @@ def test_build_updates_needs_provisioned_ids(
     snapshot = provisioned.read_snapshot(make_ticket(zd)["id"])
     with pytest.raises(NotProvisioned, match="not provisioned"):
         build_updates(snapshot, [SetCustomStatus("new")], Provisioned(), mappings, {})
+
+
+def test_a_public_comment_losing_a_race_after_the_first_update_is_sent_on_the_new_stamp(
+    provisioned: ZendeskClient, make_client: Callable[..., ZendeskClient], zd: SandboxHandle
+) -> None:
+    """Seeded faults on the ticket's path: first PUT passes, second gets 409, the re-read and
+    the resent comment pass."""
+    # The sandbox's injected answers claim an empty rate budget (X-Rate-Limit-Remaining: 0),
+    # which would make the client wait a minute: time is the edge we fake here.
+    slept: list[float] = []
+    client = make_client(state=provisioned.state, sleep=slept.append)
+    ticket = make_ticket(zd)
+    snapshot = client.read_snapshot(ticket["id"])
+    zd.set_faults(
+        status=409, error_rate=0.5, random_seed=37, paths=[f"/api/v2/tickets/{ticket['id']}"]
+    )
+    result = client.apply_actions(
+        snapshot, [SetCustomStatus("awaiting_reply"), InternalNote("n"), PublicComment("p")]
+    )
+    zd.clear_faults()
+    assert api_calls(zd.stats())["PUT /api/v2/tickets/<int:ticket_id>"] == 3
+    comments = provisioned.read_snapshot(ticket["id"], with_comments=True).comments
+    assert [(c.body, c.public) for c in comments[1:]] == [("n", False), ("p", True)]
+    assert result.updated_stamp == provisioned.ticket(ticket["id"])["updated_at"]
