@@ -141,6 +141,11 @@ class Router:
     ) -> list[Decision]:
         """The decisions of every rule for this event that has something to do, in order.
 
+        Each rule sees the ticket as the rules before it left it (their actions applied with
+        `apply_actions`), so no rule decides, or writes a note about, a change that a rule
+        before it has already made or made moot: e.g. status mapping, last, finds nothing to
+        fix after the approval rule set "Awaiting your reply".
+
         Raises ValueError when the event is not about the snapshot's ticket or is of an
         unknown kind (the inbox stores unknown kinds as ignored; they never reach here).
         """
@@ -154,10 +159,12 @@ class Router:
         if snapshot.status in FROZEN_STATUSES:
             return []
         decisions: list[Decision] = []
+        current = snapshot
         for registration in self.rules_for(event):
-            decision = registration.rule(snapshot, event, mappings, now)
+            decision = registration.rule(current, event, mappings, now)
             if decision is not None and decision.actions:
                 decisions.append(decision)
+                current = apply_actions(current, decision.actions, mappings, now)
         return decisions
 
 
@@ -204,7 +211,14 @@ def _final_tags(snapshot: TicketSnapshot, actions: Sequence[Action]) -> set[str]
     return tags
 
 
-def merge_decisions(snapshot: TicketSnapshot, decisions: Sequence[Decision]) -> tuple[Action, ...]:
+def _status_fits(snapshot: TicketSnapshot, mappings: Mappings | None) -> bool:
+    known = {s.value: s.category for s in mappings.statuses} if mappings else {}
+    return known.get(snapshot.custom_status or "") == snapshot.status
+
+
+def merge_decisions(
+    snapshot: TicketSnapshot, decisions: Sequence[Decision], mappings: Mappings | None = None
+) -> tuple[Action, ...]:
     """The actions of several decisions as one update: what sync/ sends as one safe update.
 
     Later actions win for the custom status, each field and the group; tags are reconciled
@@ -226,11 +240,11 @@ def merge_decisions(snapshot: TicketSnapshot, decisions: Sequence[Decision]) -> 
         elif isinstance(action, AssignGroup):
             group = action
     merged: list[Action] = []
-    # A status write equal to the current status is a no-op, unless another decision wanted a
-    # different one: then the current status was found wrong for its category (status mapping)
-    # and the later decision confirming it must be sent.
-    wanted = {a.value for a in actions if isinstance(a, SetCustomStatus)}
-    if status is not None and wanted != {snapshot.custom_status}:
+    # Writing the current status again is a no-op only when it fits the ticket's category;
+    # without mappings to tell, it is kept (sync/ sends no change for an equal id anyway).
+    if status is not None and not (
+        status == snapshot.custom_status and _status_fits(snapshot, mappings)
+    ):
         merged.append(SetCustomStatus(status))
     merged += [SetField(k, v) for k, v in fields.items() if snapshot.field(k) != v]
     if group is not None:
@@ -336,7 +350,7 @@ def decide(
 ) -> Plan:
     """Dispatch (default: every shipped rule) and merge: the worker's one call into triggers/."""
     decisions = tuple((router or default_router()).dispatch(snapshot, event, mappings, now))
-    return Plan(decisions=decisions, actions=merge_decisions(snapshot, decisions))
+    return Plan(decisions=decisions, actions=merge_decisions(snapshot, decisions, mappings))
 
 
 def default_router() -> Router:

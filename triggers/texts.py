@@ -91,9 +91,7 @@ DMA_TICKED_NOTE = (
     "mo_dma_approved added. The ticket may now be solved with “{option}”."
 )
 DMA_NOT_APPROVED_CLEARED_REASON = "approval recorded after a reply that did not approve"
-DMA_NOT_APPROVED_CLEARED_NOTE = (
-    "Tag mo_dma_not_approved removed: the data maintenance approval is now recorded."
-)
+DMA_NOT_APPROVED_CLEARED_NOTE = "Tag mo_dma_not_approved (from an earlier reply) removed."
 DMA_DECLINED_NOTE = (
     "The requester's reply of {when} appears to decline the data change for “{option}” (it "
     "contains “{word}”), so no approval was recorded and nothing was changed. Please read the "

@@ -148,7 +148,7 @@ def test_rules_reach_a_fixed_point(
     router = default_router()
     for index, snapshot, event in cases:
         decisions = router.dispatch(snapshot, event, mappings, NOW)
-        after = apply_actions(snapshot, merge_decisions(snapshot, decisions), mappings)
+        after = apply_actions(snapshot, merge_decisions(snapshot, decisions, mappings), mappings)
         again = router.dispatch(after, event, mappings, NOW)
         assert again == [], f"seed {SEED} case {index}: {snapshot} {event} -> {again}"
 
@@ -192,7 +192,7 @@ def test_rules_leave_tickets_as_the_guide_says(
             continue
         after = apply_actions(
             snapshot,
-            merge_decisions(snapshot, router.dispatch(snapshot, event, mappings, NOW)),
+            merge_decisions(snapshot, router.dispatch(snapshot, event, mappings, NOW), mappings),
             mappings,
         )
         assert after.custom_status is not None

@@ -150,15 +150,15 @@ def test_default_router_combines_every_rule_module_in_order() -> None:
     """Adding a module to RULE_MODULES is all it takes to register its rules."""
     names = default_router().rule_names
     assert names == (
-        "status_mapping",
         "reserved_types",
         "duplicate_needs_ticket",
         "product_restriction",
         "data_maintenance_approval",
         "managed_by_routing",
         "auto_solve_requester_replied",
+        "status_mapping",
     )
-    assert RULE_MODULES[0] == "status_mapping"
+    assert RULE_MODULES[-1] == "status_mapping"
 
 
 def test_comments_are_needed_only_for_requester_replies() -> None:
@@ -211,7 +211,7 @@ def test_merge_later_actions_win_and_tags_reconcile() -> None:
     )
 
 
-def test_merge_drops_changes_that_leave_the_ticket_as_it_is() -> None:
+def test_merge_drops_changes_that_leave_the_ticket_as_it_is(mappings: Mappings) -> None:
     snap = snapshot(fields={FIELD_RESOLUTION_TYPE: None})
     decisions = [
         Decision(
@@ -225,8 +225,26 @@ def test_merge_drops_changes_that_leave_the_ticket_as_it_is() -> None:
             ),
         )
     ]
-    assert merge_decisions(snap, decisions) == (InternalNote("N"),)
-    assert merge_decisions(snap, []) == ()
+    assert merge_decisions(snap, decisions, mappings) == (InternalNote("N"),)
+    assert merge_decisions(snap, [], mappings) == ()
+
+
+def test_merge_keeps_the_current_status_when_it_does_not_fit_the_category(
+    mappings: Mappings,
+) -> None:
+    """Open ticket with an Awaiting status (mappings and Zendesk disagree): confirming the
+    status is a real change, so it is sent; so it is when mappings are not given to tell."""
+    snap = snapshot(
+        status="open", custom_status="awaiting_reply", tags=frozenset({"mo_status_awaiting_reply"})
+    )
+    decisions = [Decision("a", "r", (SetCustomStatus("awaiting_reply"), InternalNote("N")))]
+    assert merge_decisions(snap, decisions, mappings) == (
+        SetCustomStatus("awaiting_reply"),
+        InternalNote("N"),
+    )
+    consistent = snapshot()
+    keep = [Decision("a", "r", (SetCustomStatus("open_cx"), InternalNote("N")))]
+    assert merge_decisions(consistent, keep) == (SetCustomStatus("open_cx"), InternalNote("N"))
 
 
 def test_apply_actions_simulates_zendesk(mappings: Mappings) -> None:
@@ -273,6 +291,26 @@ def test_decide_dispatches_and_merges(mappings: Mappings) -> None:
     snap = snapshot(status="hold", custom_status="open_cx")
     plan = decide(snap, event(), mappings, NOW)
     assert [d.rule for d in plan.decisions] == ["status_mapping"]
-    assert plan.actions == merge_decisions(snap, plan.decisions)
+    assert plan.actions == merge_decisions(snap, plan.decisions, mappings)
     assert plan.actions[0] == SetCustomStatus("open_product")
     assert decide(snapshot(), event(), mappings, NOW).actions == ()
+
+
+def test_each_rule_sees_the_ticket_as_earlier_rules_left_it(mappings: Mappings) -> None:
+    """A later rule does not redo (or write a note about) what an earlier rule already did."""
+    router = Router()
+    seen: list[frozenset[str]] = []
+
+    def tagger(name: str) -> None:
+        @router.register(STATUS_CHANGED, name=name)
+        def rule(s: TicketSnapshot, e: TicketEvent, m: Mappings, n: datetime) -> Decision | None:
+            seen.append(s.tags)
+            if "done" in s.tags:
+                return None
+            return Decision(name, "r", (AddTags(("done",)), InternalNote(name)))
+
+    tagger("first")
+    tagger("second")
+    decisions = router.dispatch(snapshot(), event(), mappings, NOW)
+    assert [d.rule for d in decisions] == ["first"]
+    assert seen == [frozenset({"mo_status_open_cx"}), frozenset({"mo_status_open_cx", "done"})]

@@ -60,7 +60,7 @@ def test_fixture_rule_module_alone(path: Path, mappings: Mappings) -> None:
 def test_fixture_zendesk_updates_are_exact(path: Path, mappings: Mappings) -> None:
     """The merged actions become exactly the recorded Zendesk update payloads (sync/'s builder)."""
     case = load_case(path)
-    actions = merge_decisions(case.snapshot, case.decisions)
+    actions = merge_decisions(case.snapshot, case.decisions, mappings)
     updates = build_updates(
         case.snapshot, actions, provisioned(mappings), mappings, group_ids(mappings)
     )
@@ -73,5 +73,7 @@ def test_fixture_reaches_fixed_point(path: Path, mappings: Mappings) -> None:
     case = load_case(path)
     router = default_router()
     decisions = router.dispatch(case.snapshot, case.event, mappings, case.now)
-    after = apply_actions(case.snapshot, merge_decisions(case.snapshot, decisions), mappings)
+    after = apply_actions(
+        case.snapshot, merge_decisions(case.snapshot, decisions, mappings), mappings
+    )
     assert router.dispatch(after, case.event, mappings, case.now) == []

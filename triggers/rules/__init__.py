@@ -1,7 +1,7 @@
 """The support guide's ticket rules, one module per rule, each owning a `router` (see triggers.router).
 
-`RULE_MODULES` is the order rules run in; a later rule's actions win when they are merged, so
-the status invariant comes first and rules that choose a status deliberately come after it.
+`RULE_MODULES` is the order rules run in. Each rule sees the ticket as the rules before it left
+it, so the status invariant comes last: it checks the status the other rules chose.
 """
 
 from __future__ import annotations
@@ -10,12 +10,12 @@ import importlib
 from types import ModuleType
 
 RULE_MODULES = (
-    "status_mapping",
     "reserved_types",
     "product_restriction",
     "data_maintenance_approval",
     "managed_by_routing",
     "autosolve_reply",
+    "status_mapping",
 )
 
 
