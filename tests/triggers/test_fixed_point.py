@@ -27,6 +27,8 @@ from triggers.model import (
     Decision,
     FieldValue,
     InternalNote,
+    SetCustomStatus,
+    SetField,
     TicketEvent,
     TicketSnapshot,
 )
@@ -228,3 +230,20 @@ def test_decisions_are_deterministic(
     for _, snapshot, event in cases[:200]:
         first: list[Decision] = router.dispatch(snapshot, event, mappings, NOW)
         assert router.dispatch(snapshot, event, mappings, NOW) == first
+
+
+def test_no_rule_overrides_another_rules_status_or_field(
+    cases: list[tuple[int, TicketSnapshot, TicketEvent]], mappings: Mappings
+) -> None:
+    """Every status and field a decision sets is what the ticket ends with, so no note in the
+    merged update describes a change another rule undid."""
+    router = default_router()
+    for index, snapshot, event in cases:
+        decisions = router.dispatch(snapshot, event, mappings, NOW)
+        after = apply_actions(snapshot, merge_decisions(snapshot, decisions, mappings), mappings)
+        for decision in decisions:
+            for action in decision.actions:
+                if isinstance(action, SetCustomStatus):
+                    assert after.custom_status == action.value, (index, decision.rule)
+                if isinstance(action, SetField):
+                    assert after.field(action.key) == action.value, (index, decision.rule)
