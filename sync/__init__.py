@@ -11,6 +11,7 @@ from settings import require_zendesk_credentials
 from sync.client import TicketChange, TicketResult, UpdateManyReport, ZendeskClient
 from sync.http import (
     OperationMetrics,
+    RateBudget,
     RateLimitBudgetExhausted,
     TicketConflict,
     ZendeskApiError,
@@ -27,6 +28,7 @@ __all__ = [
     "MemoryStateStore",
     "NotProvisioned",
     "OperationMetrics",
+    "RateBudget",
     "RateLimitBudgetExhausted",
     "StateStore",
     "TicketChange",
@@ -43,6 +45,7 @@ __all__ = [
 ]
 
 FACTORY_EXTENSION = "cxlayer.zendesk_client_factory"
+BUDGET_EXTENSION = "cxlayer.zendesk_budget"  # the account's rate budget, shared by clients
 
 ClientFactory = Callable[[Flask], ZendeskClient]
 
@@ -53,7 +56,10 @@ def default_factory(app: Flask) -> ZendeskClient:
     require_zendesk_credentials(settings)
     with app.app_context():
         mappings = current_mappings()
-    return ZendeskClient.from_settings(settings, DbStateStore(app), mappings=mappings)
+    budget: RateBudget = app.extensions.setdefault(BUDGET_EXTENSION, RateBudget())
+    return ZendeskClient.from_settings(
+        settings, DbStateStore(app), mappings=mappings, budget=budget
+    )
 
 
 def client_for(app: Flask | None = None) -> ZendeskClient:
@@ -68,4 +74,5 @@ def init_app(app: Flask) -> None:
     from sync.cli import zendesk_cli  # noqa: PLC0415 - cli imports this package's client_for
 
     app.extensions.setdefault(FACTORY_EXTENSION, default_factory)
+    app.extensions.setdefault(BUDGET_EXTENSION, RateBudget())
     app.cli.add_command(zendesk_cli)

@@ -29,6 +29,7 @@ from sync import snapshot
 from sync.http import (
     OperationMetrics,
     Policy,
+    RateBudget,
     RateLimitBudgetExhausted,
     TicketConflict,
     Tracker,
@@ -127,6 +128,7 @@ class ZendeskClient:
         sleep: Callable[[float], None] = time.sleep,
         clock: Callable[[], float] = time.monotonic,
         mappings: Mappings | None = None,
+        budget: RateBudget | None = None,
     ) -> None:
         if not subdomain:
             raise ZendeskError("[zendesk] subdomain is required")
@@ -139,7 +141,13 @@ class ZendeskClient:
         self.origin = f"https://{subdomain}.zendesk.com"
         self.tracker = Tracker()
         self.session = ZendeskSession(
-            self.origin, url or None, self.policy, self.tracker, sleep=sleep, clock=clock
+            self.origin,
+            url or None,
+            self.policy,
+            self.tracker,
+            sleep=sleep,
+            clock=clock,
+            budget=budget,
         )
         if oauth_token:
             self.session.headers["Authorization"] = f"Bearer {oauth_token}"

@@ -141,6 +141,18 @@ class Policy:
     max_retries: int = 4
 
 
+class RateBudget:
+    """What Zendesk last said about the account's request budget. One per process and account
+    (shared by every client the app builds), since the budget is the account's, not a client's."""
+
+    def __init__(self) -> None:
+        self.lock = threading.Lock()
+        self.remaining: int | None = None
+        self.limit: int | None = None
+        self.reset: float | None = None
+        self.observed_at = 0.0
+
+
 class Tracker:
     """Operation metrics per thread (nested operations all count), plus client-wide totals."""
 
@@ -206,6 +218,7 @@ class ZendeskSession(requests.Session):
         sleep: Callable[[float], None] = time.sleep,
         clock: Callable[[], float] = time.monotonic,
         rng: random.Random | None = None,
+        budget: RateBudget | None = None,
     ) -> None:
         super().__init__()
         self.origin = urlsplit(origin)
@@ -215,11 +228,7 @@ class ZendeskSession(requests.Session):
         self._sleep = sleep
         self._clock = clock
         self._rng = rng or random.Random()  # jitter, not cryptography
-        self._rate_lock = threading.Lock()
-        self._remaining: int | None = None
-        self._limit: int | None = None
-        self._reset: float | None = None
-        self._observed_at = 0.0
+        self.budget = budget or RateBudget()
         # zenpy leaves the auth of a session that says it is authorised alone.
         self.authorized = True
 
@@ -253,12 +262,13 @@ class ZendeskSession(requests.Session):
 
     def _throttle(self, request_op: OperationMetrics) -> None:
         """Wait before sending when the last answer said we are down to the reserved share."""
-        with self._rate_lock:
+        budget = self.budget
+        with budget.lock:
             remaining, limit, reset, seen = (
-                self._remaining,
-                self._limit,
-                self._reset,
-                self._observed_at,
+                budget.remaining,
+                budget.limit,
+                budget.reset,
+                budget.observed_at,
             )
         if remaining is None or not limit:
             return
@@ -271,9 +281,9 @@ class ZendeskSession(requests.Session):
             delay = WINDOW_SECONDS * (floor - remaining + 1) / limit
         if delay > 0:
             self._wait(delay, "throttle", request_op)
-        with self._rate_lock:
+        with budget.lock:
             # One slot has freed up; the next answer tells us where we stand.
-            self._remaining = None
+            budget.remaining = None
 
     def _observe(self, response: requests.Response) -> None:
         headers = response.headers
@@ -284,11 +294,12 @@ class ZendeskSession(requests.Session):
         reset = _int(headers.get("ratelimit-reset"))
         if remaining is None:
             return
-        with self._rate_lock:
-            self._remaining = remaining
-            self._limit = limit or self._limit
-            self._reset = float(reset) if reset is not None else None
-            self._observed_at = self._clock()
+        budget = self.budget
+        with budget.lock:
+            budget.remaining = remaining
+            budget.limit = limit or budget.limit
+            budget.reset = float(reset) if reset is not None else None
+            budget.observed_at = self._clock()
 
     def _backoff(self, attempt: int, response: requests.Response | None) -> float:
         retry_after = _int(response.headers.get("Retry-After")) if response is not None else None
@@ -332,8 +343,8 @@ class ZendeskSession(requests.Session):
                     delay = float(_int(response.headers.get("Retry-After")) or 1)
                     response.close()
                     self._wait(delay, "429", request_op)
-                    with self._rate_lock:
-                        self._remaining = None
+                    with self.budget.lock:
+                        self.budget.remaining = None
                     continue
                 if status >= 500 and retryable and attempt < self.policy.max_retries:
                     delay = self._backoff(attempt, response)

@@ -7,6 +7,7 @@ from collections.abc import Callable
 
 import pytest
 import requests
+from flask import Flask
 
 from sandbox.testing import SandboxHandle
 from sync import (
@@ -14,6 +15,7 @@ from sync import (
     ZendeskApiError,
     ZendeskClient,
     ZendeskUnavailable,
+    client_for,
     idempotent_writes,
 )
 from sync.http import (
@@ -217,3 +219,17 @@ def test_without_a_reset_header_throttling_paces_by_the_per_minute_limit() -> No
     assert slept == [pytest.approx(60 * 21 / 100)]
     session._throttle(OperationMetrics("test"))  # unknown again until the next answer
     assert len(slept) == 1
+
+
+def test_clients_of_one_app_share_the_accounts_budget(
+    zd_app: Callable[..., Flask], zd: SandboxHandle
+) -> None:
+    """The budget is the account's: a new client (the next event) knows it is nearly spent."""
+    app = zd_app(SETTINGS={"zendesk": {"max_wait_seconds": 5, "reserved_budget_share": 0.3}})
+    zd.set_limits(rpm=10)
+    first = client_for(app)
+    for _ in range(7):
+        first.me()
+    with pytest.raises(RateLimitBudgetExhausted):
+        client_for(app).me()
+    assert zd.stats()["statuses"] == {"200": 7}
