@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from flask import Flask
 
-from admin import sweep_cli
+from admin import duplicates_cli, sweep_cli
 from admin.cli import serve_command
 from admin.worker import worker_command
 
@@ -13,3 +13,4 @@ def init_app(app: Flask) -> None:
     app.cli.add_command(serve_command)
     app.cli.add_command(worker_command)
     sweep_cli.register(app)
+    duplicates_cli.register(app)

@@ -1,0 +1,879 @@
+"""Duplicate detection wired to the service: the persisted ticket index, webhook events,
+agent feedback, soft merges and their undo, the backfill scan and the incremental sync.
+
+The pure scoring lives in triggers/duplicates/. This module keeps the index of recent tickets
+in the `dup_ticket` table, loads it into one in-memory `TicketIndex` per process (refreshed
+from rows other processes wrote), and talks to Zendesk only through sync/.
+"""
+
+from __future__ import annotations
+
+import threading
+import time
+from collections.abc import Callable, Iterable, Iterator
+from contextlib import AbstractContextManager, contextmanager
+from dataclasses import dataclass, field
+from datetime import UTC, datetime, timedelta
+from typing import Any, Protocol
+
+from flask import Flask
+from sqlalchemy import delete, func, or_, select
+from sqlalchemy.orm import Session
+
+import store
+from admin.duplicates_models import (
+    SOURCE_AGENT,
+    SOURCE_SCAN,
+    SOURCE_UNDO,
+    SOURCE_WEBHOOK,
+    DupFlag,
+    DupSoftMerge,
+    DupSuppressedPair,
+    DupTicket,
+)
+from logs import get_logger
+from mappings import Mappings, current_mappings
+from store.models import AuditEntry
+from sync import TicketConflict, ZendeskClient, ZendeskError, client_for
+from sync.snapshot import Provisioned, snapshot_from_ticket
+from triggers.duplicates import (
+    RULE_NAME,
+    DuplicateSettings,
+    Match,
+    TicketIndex,
+    TicketRow,
+    feedback_pair,
+    find_duplicates,
+    flag_decision,
+    note_body,
+    pair_key,
+)
+from triggers.duplicates.candidates import MAX_STORED_DESCRIPTION
+from triggers.duplicates.texts import TAG_POSSIBLE_DUPLICATE
+from triggers.model import (
+    FIELD_DUPLICATE_OF,
+    FIELD_RESOLUTION_TYPE,
+    TICKET_CREATED,
+    Action,
+    AddTags,
+    Decision,
+    InternalNote,
+    PublicComment,
+    RemoveTags,
+    SetCustomStatus,
+    SetField,
+    TicketEvent,
+    TicketSnapshot,
+)
+
+log = get_logger("cxlayer.duplicates")
+
+# --- words shown to requesters and agents (tests assert against these) -------------------
+TAG_SOFT_MERGED = "duplicate_soft_merged"
+RESOLUTION_DUPLICATE = "mo_res_duplicate"  # mappings/resolution_types.toml, group "duplicate"
+SOFT_MERGE_PUBLIC = (
+    "Thank you for your message. It is about the same issue as your earlier request "
+    "#{original_id}, so we are continuing the conversation there and have marked this request "
+    "as solved. If this is a different issue, simply reply here and we will reopen it."
+)
+SOFT_MERGE_NOTE = (
+    "Soft merge: solved as a duplicate of #{original_id} (score {score:.2f}, automatic "
+    'threshold {threshold:.2f}). Resolution type is Duplicate, "Duplicate of" is #{original_id}, '
+    "and the requester was pointed to #{original_id}. CCs added to #{original_id}: {ccs}. "
+    "Nothing was deleted; to reverse it run `flask --app app duplicates undo {ticket_id}`."
+)
+SOFT_MERGE_ORIGINAL_NOTE = (
+    "Ticket #{ticket_id} from the same requester was solved as a duplicate of this ticket "
+    "(score {score:.2f}); the requester was pointed here. CCs added from #{ticket_id}: {ccs}."
+)
+NATIVE_MERGE_SOURCE_COMMENT = (
+    "This request is about the same issue as your earlier request #{original_id} and was "
+    "merged into it. We will continue the conversation there."
+)
+NATIVE_MERGE_TARGET_NOTE = (
+    "Ticket #{ticket_id} from the same requester was merged into this ticket by cxlayer "
+    "(score {score:.2f}, automatic threshold {threshold:.2f}; native merge is switched on)."
+)
+UNDO_NOTE = (
+    "Soft merge undone by an operator: status back to {status}, Resolution type and "
+    '"Duplicate of" cleared. cxlayer will not flag this ticket and #{original_id} as '
+    "duplicates again."
+)
+UNDO_ORIGINAL_NOTE = (
+    "The soft merge of #{ticket_id} into this ticket was undone; CCs it had added were "
+    "removed: {ccs}."
+)
+NO_CCS = "none"
+
+DEFAULT_RETENTION_DAYS = 90.0  # the index keeps this much history (idf, candidates)
+INDEX_EXTENSION = "cxlayer.duplicates_index"
+CURSOR_STATE = "duplicates.incremental_cursor"
+# Rows written by other processes are picked up by their indexed_at; the overlap covers
+# transactions that committed a little after the time they stamped.
+REFRESH_OVERLAP = timedelta(seconds=30)
+MEMORY_PRUNE_EVERY = 3600.0  # seconds between drops of tickets older than the retention
+
+
+class DuplicatesError(Exception):
+    """An operator asked for something that cannot be done (no such soft merge, bad input)."""
+
+
+# --- settings ------------------------------------------------------------------------------
+def _section(app: Flask) -> dict[str, Any]:
+    return dict(app.config["CXLAYER"].get("duplicates", {}))
+
+
+def duplicate_settings(app: Flask) -> DuplicateSettings:
+    """[duplicates] as the pure core reads it (a clear ValueError on bad values)."""
+    return DuplicateSettings.from_mapping(_section(app))
+
+
+def native_merge_enabled(app: Flask) -> bool:
+    value = _section(app).get("native_merge", False)
+    if not isinstance(value, bool):
+        raise ValueError(f"duplicates.native_merge must be true or false, got {value!r}")
+    return value
+
+
+def retention_days(app: Flask) -> float:
+    settings = duplicate_settings(app)
+    value = _section(app).get("retention_days", DEFAULT_RETENTION_DAYS)
+    if isinstance(value, bool) or not isinstance(value, int | float) or value <= 0:
+        raise ValueError(f"duplicates.retention_days must be a positive number, got {value!r}")
+    return max(float(value), settings.window_days)
+
+
+# --- the index: database rows and the per-process memory copy -----------------------------
+@dataclass
+class IndexState:
+    """The process's in-memory index and what it has seen of the `dup_ticket` table."""
+
+    index: TicketIndex = field(default_factory=TicketIndex)
+    lock: threading.RLock = field(default_factory=threading.RLock)
+    loaded: bool = False
+    watermark: datetime | None = None
+    pruned_at: float = 0.0
+
+
+def index_state(app: Flask) -> IndexState:
+    state: IndexState | None = app.extensions.get(INDEX_EXTENSION)
+    if state is None:
+        state = app.extensions.setdefault(INDEX_EXTENSION, IndexState())
+    return state
+
+
+def _row(ticket: DupTicket) -> TicketRow:
+    return TicketRow(
+        id=ticket.id,
+        requester_id=ticket.requester_id,
+        organization_id=ticket.organization_id,
+        group=ticket.group_name,
+        product=ticket.product,
+        status=ticket.status,
+        created_at=ticket.created_at,
+        subject=ticket.subject,
+        description=ticket.description,
+    )
+
+
+def current_index(app: Flask, session: Session) -> TicketIndex:
+    """The in-memory index, loaded on first use and brought up to date with the table."""
+    state = index_state(app)
+    with state.lock:
+        query = select(DupTicket)
+        if state.loaded and state.watermark is not None:
+            query = query.where(DupTicket.indexed_at >= state.watermark - REFRESH_OVERLAP)
+        newest = state.watermark
+        for ticket in session.scalars(query.order_by(DupTicket.indexed_at)):
+            state.index.upsert(_row(ticket))
+            if newest is None or ticket.indexed_at > newest:
+                newest = ticket.indexed_at
+        state.watermark = newest
+        state.loaded = True
+        if time.monotonic() - state.pruned_at > MEMORY_PRUNE_EVERY:
+            cutoff = store.utcnow() - timedelta(days=retention_days(app))
+            old = [t.row.id for t in state.index if t.row.created_at < cutoff]
+            for ticket_id in old:
+                state.index.remove(ticket_id)
+            state.pruned_at = time.monotonic()
+        return state.index
+
+
+def index_ticket(app: Flask, session: Session, snapshot: TicketSnapshot) -> TicketRow | None:
+    """Upsert a ticket in the table and in memory; None when it cannot be indexed."""
+    if snapshot.created_at is None:
+        return None
+    row = TicketRow.from_snapshot(snapshot)
+    description = row.description[:MAX_STORED_DESCRIPTION]
+    session.merge(
+        DupTicket(
+            id=row.id,
+            requester_id=row.requester_id,
+            organization_id=row.organization_id,
+            group_name=row.group,
+            product=row.product,
+            status=row.status,
+            created_at=row.created_at.astimezone(UTC),
+            subject=row.subject,
+            description=description,
+            indexed_at=store.utcnow(),
+        )
+    )
+    state = index_state(app)
+    with state.lock:
+        state.index.upsert(row)
+    return row
+
+
+def forget_ticket(app: Flask, session: Session, ticket_id: int) -> None:
+    session.execute(delete(DupTicket).where(DupTicket.id == ticket_id))
+    state = index_state(app)
+    with state.lock:
+        state.index.remove(ticket_id)
+
+
+# --- "not a duplicate" pairs and agent feedback --------------------------------------------
+def suppressed_pairs(session: Session, ticket_id: int | None = None) -> set[frozenset[int]]:
+    """Pairs never to flag (all of them, or those involving one ticket)."""
+    query = select(DupSuppressedPair.low_id, DupSuppressedPair.high_id)
+    if ticket_id is not None:
+        query = query.where(
+            or_(DupSuppressedPair.low_id == ticket_id, DupSuppressedPair.high_id == ticket_id)
+        )
+    return {pair_key(low, high) for low, high in session.execute(query)}
+
+
+def record_not_duplicate(
+    session: Session,
+    a: int,
+    b: int,
+    *,
+    source: str,
+    ticket_id: int,
+    actor_id: int | None = None,
+) -> bool:
+    """Remember that `a` and `b` are not duplicates; False if it was already known."""
+    low, high = sorted((a, b))
+    if session.get(DupSuppressedPair, (low, high)) is not None:
+        return False
+    session.add(
+        DupSuppressedPair(
+            low_id=low,
+            high_id=high,
+            source=source,
+            ticket_id=ticket_id,
+            actor_id=actor_id,
+            recorded_at=store.utcnow(),
+        )
+    )
+    session.flush()
+    return True
+
+
+def _flag_written(session: Session, flag: DupFlag, snapshot: TicketSnapshot) -> bool:
+    """Whether the flag reached Zendesk: we wrote it, the handler audited it, or it shows."""
+    if flag.applied:
+        return True
+    shows = (
+        TAG_POSSIBLE_DUPLICATE in snapshot.tags
+        and snapshot.field(FIELD_DUPLICATE_OF) == flag.candidate_id
+    )
+    audited = (
+        session.scalar(
+            select(AuditEntry.id)
+            .where(AuditEntry.ticket_id == flag.ticket_id, AuditEntry.rule == RULE_NAME)
+            .limit(1)
+        )
+        is not None
+    )
+    if shows or audited:
+        flag.applied = True
+    return flag.applied
+
+
+def check_feedback(
+    session: Session, snapshot: TicketSnapshot, actor_id: int | None = None
+) -> frozenset[int] | None:
+    """If an agent removed cxlayer's tag or cleared/changed "Duplicate of" on a flagged
+    ticket, record the pair as "not a duplicate" and return it."""
+    flag = session.get(DupFlag, snapshot.id)
+    if flag is None or flag.feedback_at is not None:
+        return None
+    # A flag the handler has not written yet (or failed to) is not contradicted by its absence.
+    if not _flag_written(session, flag, snapshot):
+        return None
+    pair = feedback_pair(snapshot, flag.candidate_id)
+    if pair is None:
+        return None
+    flag.feedback_at = store.utcnow()
+    record_not_duplicate(
+        session,
+        snapshot.id,
+        flag.candidate_id,
+        source=SOURCE_AGENT,
+        ticket_id=snapshot.id,
+        actor_id=actor_id,
+    )
+    log.info("not a duplicate recorded", ticket_id=snapshot.id, candidate_id=flag.candidate_id)
+    return pair
+
+
+def _record_flag(
+    session: Session, ticket_id: int, match: Match, source: str, *, applied: bool
+) -> None:
+    session.merge(
+        DupFlag(
+            ticket_id=ticket_id,
+            candidate_id=match.candidate_id,
+            score=match.score,
+            source=source,
+            flagged_at=store.utcnow(),
+            applied=applied,
+            feedback_at=None,
+        )
+    )
+
+
+def _best(
+    matches: Iterable[Match], suppressed: set[frozenset[int]], ticket_id: int
+) -> Match | None:
+    allowed = [m for m in matches if pair_key(ticket_id, m.candidate_id) not in suppressed]
+    return max(allowed, key=lambda m: m.score, default=None)
+
+
+# --- webhook events --------------------------------------------------------------------------
+def on_ticket_event(
+    app: Flask,
+    snapshot: TicketSnapshot,
+    event: TicketEvent,
+    *,
+    session: Session | None = None,
+    client: ZendeskClient | None = None,
+) -> Decision | None:
+    """Keep the index current from any event; on `ticket_created`, the flag Decision (the
+    caller applies and audits it) or, at `auto_threshold`, a soft merge done here (returns
+    None); on any later event, an agent's removal of the flag is recorded as feedback.
+
+    `session`: the caller's open transaction (the handler's deciders get one); without it one
+    is opened here. Events caused by cxlayer's own API user only update the index.
+    """
+    if session is None:
+        with store.session(app) as own:
+            return on_ticket_event(app, snapshot, event, session=own, client=client)
+    settings = duplicate_settings(app)
+    current_index(app, session)
+    row = index_ticket(app, session, snapshot)
+    if event.by_service or row is None:
+        return None
+    check_feedback(session, snapshot, event.actor_id)
+    if event.kind != TICKET_CREATED:
+        return None
+    # A redelivery or a re-decision after a conflict decides again from the current snapshot;
+    # flag_decision returns None once "Duplicate of" is written.
+    suppressed = suppressed_pairs(session, snapshot.id)
+    state = index_state(app)
+    with state.lock:
+        matches = find_duplicates(
+            row, state.index, state.index.model, settings, suppressed_pairs=suppressed
+        )
+    best = _best(matches, suppressed, snapshot.id)
+    if best is None:
+        return None
+    if (
+        settings.auto_threshold > 0
+        and best.score >= settings.auto_threshold
+        and snapshot.field(FIELD_DUPLICATE_OF) in (None, "", 0)
+        and session.get(DupSoftMerge, snapshot.id) is None
+    ):
+        soft_merge(
+            app,
+            session,
+            client or client_for(app),
+            snapshot,
+            matches=matches,
+            settings=settings,
+            invocation_id=event.invocation_id,
+        )
+        return None
+    decision = flag_decision(
+        snapshot.id, matches, settings, suppressed_pairs=suppressed, current=snapshot
+    )
+    if decision is not None:
+        _record_flag(session, snapshot.id, best, SOURCE_WEBHOOK, applied=False)
+        log.info(
+            "possible duplicate",
+            ticket_id=snapshot.id,
+            candidate_id=best.candidate_id,
+            score=best.score,
+        )
+    return decision
+
+
+def duplicates_decider(
+    app: Flask, session: Any, snapshot: TicketSnapshot, event: TicketEvent
+) -> Decision | None:
+    """`webhooks.handler.register_decider(app, duplicates_decider)`: on_ticket_event in the
+    handler's transaction."""
+    return on_ticket_event(app, snapshot, event, session=session)
+
+
+# --- soft merge and undo ----------------------------------------------------------------------
+def _cc_text(ids: Iterable[int]) -> str:
+    listed = sorted(ids)
+    return ", ".join(f"user {i}" for i in listed) if listed else NO_CCS
+
+
+def _solved_value(mappings: Mappings) -> str:
+    status = mappings.category_default("solved")
+    if status is None:
+        raise DuplicatesError("mappings have no default status in the solved category")
+    return status.value
+
+
+def soft_merge(
+    app: Flask,
+    session: Session,
+    client: ZendeskClient,
+    snapshot: TicketSnapshot,
+    *,
+    matches: list[Match],
+    settings: DuplicateSettings,
+    invocation_id: str | None = None,
+) -> DupSoftMerge:
+    """Solve `snapshot` as a duplicate of the best match, point the requester there, add its
+    CCs to the original (a second safe update), and record all of it for `undo_soft_merge`.
+    With [duplicates] native_merge = true, Zendesk's irreversible merge is used instead."""
+    with app.app_context():
+        mappings = current_mappings()
+    if mappings.resolution_type(RESOLUTION_DUPLICATE) is None:
+        raise DuplicatesError(f"resolution type {RESOLUTION_DUPLICATE!r} is not in mappings")
+    best = max(matches, key=lambda m: m.score)
+    original_id = best.candidate_id
+    native = native_merge_enabled(app)
+    if native:
+        client.call(
+            "POST",
+            f"/api/v2/tickets/{original_id}/merge.json",
+            body={
+                "ids": [snapshot.id],
+                "source_comment": NATIVE_MERGE_SOURCE_COMMENT.format(original_id=original_id),
+                "source_comment_is_public": True,
+                "target_comment": NATIVE_MERGE_TARGET_NOTE.format(
+                    ticket_id=snapshot.id, score=best.score, threshold=settings.auto_threshold
+                ),
+                "target_comment_is_public": False,
+            },
+        )
+        added: list[int] = []
+    else:
+        original = client.ticket(original_id)
+        present = {int(x) for x in original.get("email_cc_ids") or ()}
+        requester = int(original.get("requester_id") or 0)
+        added = sorted(
+            {int(x) for x in snapshot.collaborator_ids}
+            - present
+            - {requester, snapshot.requester_id}
+        )
+        actions: list[Action] = [
+            SetCustomStatus(_solved_value(mappings)),
+            SetField(FIELD_RESOLUTION_TYPE, RESOLUTION_DUPLICATE),
+            SetField(FIELD_DUPLICATE_OF, original_id),
+            AddTags((TAG_POSSIBLE_DUPLICATE, TAG_SOFT_MERGED)),
+            InternalNote(
+                SOFT_MERGE_NOTE.format(
+                    original_id=original_id,
+                    score=best.score,
+                    threshold=settings.auto_threshold,
+                    ccs=_cc_text(added),
+                    ticket_id=snapshot.id,
+                )
+                + "\n\n"
+                + note_body(matches, settings)
+            ),
+            PublicComment(SOFT_MERGE_PUBLIC.format(original_id=original_id)),
+        ]
+        client.apply_actions(snapshot, actions)
+        _update_original(
+            client,
+            original_id,
+            original,
+            [{"user_id": i, "action": "put"} for i in added],
+            SOFT_MERGE_ORIGINAL_NOTE.format(
+                ticket_id=snapshot.id, score=best.score, ccs=_cc_text(added)
+            ),
+        )
+    record = DupSoftMerge(
+        ticket_id=snapshot.id,
+        original_id=original_id,
+        score=best.score,
+        native=native,
+        previous_status=snapshot.custom_status,
+        previous_category=snapshot.status,
+        added_cc_ids=added,
+        merged_at=store.utcnow(),
+    )
+    session.merge(record)
+    _record_flag(session, snapshot.id, best, SOURCE_WEBHOOK, applied=True)
+    store.record_audit(
+        session,
+        ticket_id=snapshot.id,
+        rule="duplicates.soft_merge",
+        action="native_merge" if native else "soft_merge",
+        reason=f"duplicate of #{original_id} (score {best.score:.2f} >= auto threshold "
+        f"{settings.auto_threshold:.2f})",
+        invocation_id=invocation_id,
+        before={"status": snapshot.status, "custom_status": snapshot.custom_status},
+        after={"original_id": original_id, "added_cc_ids": added, "native": native},
+        api_result="ok",
+    )
+    log.info(
+        "soft merge" if not native else "native merge",
+        ticket_id=snapshot.id,
+        original_id=original_id,
+        score=best.score,
+    )
+    return record
+
+
+def _update_original(
+    client: ZendeskClient,
+    original_id: int,
+    original: dict[str, Any],
+    cc_changes: list[dict[str, Any]],
+    note: str,
+) -> None:
+    """CC changes plus an internal note on the original, as one safe update (re-read once on
+    a conflict: the change does not depend on what else changed)."""
+    changes: dict[str, Any] = {"comment": {"body": note, "public": False}}
+    if cc_changes:
+        changes["email_ccs"] = cc_changes
+    for attempt in range(2):
+        try:
+            client.update_ticket(str(original["updated_at"]), original_id, changes)
+            return
+        except TicketConflict:
+            if attempt:
+                raise
+            original = client.ticket(original_id)
+
+
+@dataclass(frozen=True)
+class UndoResult:
+    ticket_id: int
+    original_id: int
+    reopened: bool
+    removed_cc_ids: tuple[int, ...]
+    reason: str
+
+
+def undo_soft_merge(
+    app: Flask, ticket_id: int, *, client: ZendeskClient | None = None
+) -> UndoResult:
+    """Reverse a soft merge: the ticket's previous status back (open if it was new), Resolution
+    type and "Duplicate of" cleared, the CCs added to the original removed, a note on each,
+    and the pair remembered as "not a duplicate"."""
+    with store.session(app, readonly=True) as session:
+        record = session.get(DupSoftMerge, ticket_id)
+    if record is None:
+        raise DuplicatesError(f"ticket {ticket_id} was not soft-merged by cxlayer")
+    if record.native:
+        raise DuplicatesError(
+            f"ticket {ticket_id} was merged with Zendesk's native merge, which cannot be undone"
+        )
+    if record.undone_at is not None:
+        return UndoResult(
+            ticket_id, record.original_id, False, (), f"already undone: {record.undo_result}"
+        )
+    client = client or client_for(app)
+    with app.app_context():
+        mappings = current_mappings()
+    previous = record.previous_status
+    if previous is None or mappings.status(previous).category in ("new", "solved"):
+        # Zendesk never lets a ticket go back to New: reopen it as Open instead.
+        fallback = mappings.category_default("open")
+        if fallback is None:
+            raise DuplicatesError("mappings have no default status in the open category")
+        previous = fallback.value
+    label = mappings.status(previous).agent_label
+    reopened = False
+    for attempt in range(2):
+        current = client.read_snapshot(ticket_id)
+        if current.status == "closed":
+            raise DuplicatesError(f"ticket {ticket_id} is closed; Zendesk cannot reopen it")
+        actions: list[Action] = []
+        if current.status == "solved":
+            actions.append(SetCustomStatus(previous))
+        if current.field(FIELD_RESOLUTION_TYPE) == RESOLUTION_DUPLICATE:
+            actions.append(SetField(FIELD_RESOLUTION_TYPE, None))
+        if current.field(FIELD_DUPLICATE_OF) == record.original_id:
+            actions.append(SetField(FIELD_DUPLICATE_OF, None))
+        actions.append(RemoveTags((TAG_POSSIBLE_DUPLICATE, TAG_SOFT_MERGED)))
+        actions.append(InternalNote(UNDO_NOTE.format(status=label, original_id=record.original_id)))
+        try:
+            client.apply_actions(current, actions)
+        except TicketConflict:
+            if attempt:
+                raise
+            continue
+        reopened = current.status == "solved"
+        break
+    original = client.ticket(record.original_id)
+    present = {int(x) for x in original.get("email_cc_ids") or ()}
+    removable = tuple(int(i) for i in record.added_cc_ids or () if int(i) in present)
+    _update_original(
+        client,
+        record.original_id,
+        original,
+        [{"user_id": i, "action": "delete"} for i in removable],
+        UNDO_ORIGINAL_NOTE.format(ticket_id=ticket_id, ccs=_cc_text(removable)),
+    )
+    reason = (
+        f"reopened as {label}; CCs removed from #{record.original_id}: {_cc_text(removable)}"
+        if reopened
+        else f"not solved any more (left as is); fields cleared; CCs removed from "
+        f"#{record.original_id}: {_cc_text(removable)}"
+    )
+    with store.session(app) as session:
+        stored = session.get(DupSoftMerge, ticket_id)
+        if stored is not None:
+            stored.undone_at = store.utcnow()
+            stored.undo_result = reason
+        flag = session.get(DupFlag, ticket_id)
+        if flag is not None and flag.feedback_at is None:
+            flag.feedback_at = store.utcnow()
+        record_not_duplicate(
+            session, ticket_id, record.original_id, source=SOURCE_UNDO, ticket_id=ticket_id
+        )
+        store.record_audit(
+            session,
+            ticket_id=ticket_id,
+            rule="duplicates.undo",
+            action="reopen" if reopened else "clear",
+            reason=reason,
+            after={"status": previous, "removed_cc_ids": list(removable)},
+            api_result="ok",
+        )
+    return UndoResult(ticket_id, record.original_id, reopened, removable, reason)
+
+
+# --- backfill scan --------------------------------------------------------------------------
+class Progress(Protocol):
+    def update(self, n_steps: int) -> None: ...
+
+
+ProgressFactory = Callable[[int], AbstractContextManager[Progress]]
+
+
+class _NoProgress:
+    def update(self, n_steps: int) -> None:
+        return None
+
+
+@contextmanager
+def _no_progress(_length: int) -> Iterator[Progress]:
+    yield _NoProgress()
+
+
+@dataclass
+class ScanReport:
+    since: datetime
+    dry_run: bool
+    fetched: int = 0
+    examined: int = 0
+    flagged: list[tuple[int, int, float]] = field(default_factory=list)  # (ticket, original, score)
+    already_linked: int = 0
+    conflicts: list[int] = field(default_factory=list)
+    errors: list[tuple[int, str]] = field(default_factory=list)
+    api_calls: int = 0
+
+
+def scan(
+    app: Flask,
+    since: datetime,
+    *,
+    dry_run: bool = False,
+    client: ZendeskClient | None = None,
+    progress: ProgressFactory = _no_progress,
+) -> ScanReport:
+    """Flag possible duplicates among tickets created since `since` (search export; earlier
+    tickets inside the window are read as candidates). Idempotent: tickets that already have
+    "Duplicate of" and suppressed pairs are left alone, so a second run writes nothing.
+    Flags only: a backfill never solves or merges. A dry run writes nothing to Zendesk."""
+    if since.tzinfo is None:
+        raise DuplicatesError("--since needs a time zone (or a plain date, read as UTC)")
+    settings = duplicate_settings(app)
+    client = client or client_for(app)
+    report = ScanReport(since=since, dry_run=dry_run)
+    with client.operation("duplicates scan") as metrics:
+        provisioned = Provisioned.load(client)
+        groups = {int(g["id"]): str(g["name"]) for g in client.groups()}
+        start = (since - timedelta(days=settings.window_days + 1)).date().isoformat()
+        snapshots = [
+            snapshot_from_ticket(raw, provisioned, groups)
+            for raw in client.search_export(f"type:ticket created>{start}")
+        ]
+        snapshots = [s for s in snapshots if s.created_at is not None]
+        snapshots.sort(key=lambda s: (s.created_at, s.id))
+        report.fetched = len(snapshots)
+        with store.session(app) as session:
+            current_index(app, session)
+            for snap in snapshots:
+                if snap.status == "deleted":
+                    forget_ticket(app, session, snap.id)
+                else:
+                    index_ticket(app, session, snap)
+            suppressed = suppressed_pairs(session)
+        targets = [s for s in snapshots if s.created_at and s.created_at >= since]
+        ctx = _Scan(app, client, settings, suppressed, index_state(app), report)
+        with progress(len(targets)) as bar:
+            for snap in targets:
+                report.examined += 1
+                _scan_one(ctx, snap)
+                bar.update(1)
+        report.api_calls = metrics.calls
+    return report
+
+
+@dataclass
+class _Scan:
+    """What every ticket of one scan shares."""
+
+    app: Flask
+    client: ZendeskClient
+    settings: DuplicateSettings
+    suppressed: set[frozenset[int]]
+    state: IndexState
+    report: ScanReport
+
+
+def _scan_one(ctx: _Scan, snap: TicketSnapshot) -> None:
+    app, client, settings, suppressed = ctx.app, ctx.client, ctx.settings, ctx.suppressed
+    state, report, dry_run = ctx.state, ctx.report, ctx.report.dry_run
+    if snap.status in ("closed", "deleted"):
+        return
+    if snap.field(FIELD_DUPLICATE_OF) not in (None, "", 0):
+        report.already_linked += 1
+        return
+    for attempt in range(2):
+        with state.lock:
+            matches = find_duplicates(
+                snap, state.index, state.index.model, settings, suppressed_pairs=suppressed
+            )
+        decision = flag_decision(
+            snap.id, matches, settings, suppressed_pairs=suppressed, current=snap
+        )
+        best = _best(matches, suppressed, snap.id)
+        if decision is None or best is None:
+            return
+        if dry_run:
+            report.flagged.append((snap.id, best.candidate_id, best.score))
+            return
+        try:
+            result = client.apply_actions(snap, decision.actions)
+        except TicketConflict:
+            if attempt:
+                report.conflicts.append(snap.id)
+                return
+            snap = client.read_snapshot(snap.id)  # changed since the export: decide again
+            continue
+        except ZendeskError as exc:
+            report.errors.append((snap.id, str(exc)))
+            return
+        report.flagged.append((snap.id, best.candidate_id, best.score))
+        with store.session(app) as session:
+            _record_flag(session, snap.id, best, SOURCE_SCAN, applied=True)
+            for action in decision.actions:
+                store.record_audit(
+                    session,
+                    ticket_id=snap.id,
+                    rule=decision.rule,
+                    action=action.kind,
+                    reason=decision.reason,
+                    invocation_id="duplicates-scan",
+                    api_result=f"ok: {len(result.updates)} update(s)",
+                )
+        return
+
+
+# --- incremental sync --------------------------------------------------------------------------
+@dataclass
+class SyncReport:
+    seen: int = 0
+    indexed: int = 0
+    removed: int = 0
+    feedback: int = 0
+    pruned: int = 0
+    api_calls: int = 0
+
+
+def sync_index(
+    app: Flask, *, client: ZendeskClient | None = None, start_time: int | None = None
+) -> SyncReport:
+    """Bring the index up to date from the incremental ticket export (own cursor in state
+    `duplicates.incremental_cursor`, saved after each page), record agent feedback seen on
+    flagged tickets (e.g. a removed tag, which no trigger reports), and drop tickets older
+    than the retention. The first run starts `retention_days` ago unless `start_time`."""
+    client = client or client_for(app)
+    report = SyncReport()
+    retention = retention_days(app)
+    with client.operation("duplicates sync") as metrics:
+        provisioned = Provisioned.load(client)
+        groups = {int(g["id"]): str(g["name"]) for g in client.groups()}
+        with store.session(app, readonly=True) as session:
+            cursor = store.get_state(session, CURSOR_STATE)
+        if start_time is None:
+            start_time = int((store.utcnow() - timedelta(days=retention)).timestamp())
+        params: dict[str, Any] = {"cursor": cursor} if cursor else {"start_time": start_time}
+        while True:
+            page = client.call("GET", "/api/v2/incremental/tickets/cursor.json", params=params)
+            with store.session(app) as session:
+                current_index(app, session)
+                for raw in page.get("tickets") or []:
+                    report.seen += 1
+                    snap = snapshot_from_ticket(raw, provisioned, groups)
+                    if snap.status == "deleted":
+                        forget_ticket(app, session, snap.id)
+                        report.removed += 1
+                        continue
+                    if index_ticket(app, session, snap) is not None:
+                        report.indexed += 1
+                    if check_feedback(session, snap) is not None:
+                        report.feedback += 1
+                after = page.get("after_cursor")
+                if after:
+                    store.set_state(session, CURSOR_STATE, after)
+            if page.get("end_of_stream") or not after:
+                break
+            params = {"cursor": after}
+        report.api_calls = metrics.calls
+    cutoff = store.utcnow() - timedelta(days=retention)
+    with store.session(app) as session:
+        old = list(session.scalars(select(DupTicket.id).where(DupTicket.created_at < cutoff)))
+        for ticket_id in old:
+            forget_ticket(app, session, ticket_id)
+        report.pruned = len(old)
+    return report
+
+
+# --- feedback report --------------------------------------------------------------------------
+def feedback_counts(app: Flask) -> dict[str, int]:
+    """What agents and operators said about cxlayer's flags, for `duplicates feedback`."""
+    with store.session(app, readonly=True) as session:
+
+        def count(query: Any) -> int:
+            return int(session.scalar(query) or 0)
+
+        flags = select(func.count()).select_from(DupFlag)
+        pairs = select(func.count()).select_from(DupSuppressedPair)
+        merges = select(func.count()).select_from(DupSoftMerge)
+        return {
+            "flags": count(flags),
+            "flags_from_webhooks": count(flags.where(DupFlag.source == SOURCE_WEBHOOK)),
+            "flags_from_scans": count(flags.where(DupFlag.source == SOURCE_SCAN)),
+            "flags_standing": count(flags.where(DupFlag.feedback_at.is_(None))),
+            "not_duplicate_by_agents": count(pairs.where(DupSuppressedPair.source == SOURCE_AGENT)),
+            "soft_merges": count(merges.where(DupSoftMerge.native.is_(False))),
+            "native_merges": count(merges.where(DupSoftMerge.native.is_(True))),
+            "soft_merges_undone": count(merges.where(DupSoftMerge.undone_at.is_not(None))),
+            "indexed_tickets": count(select(func.count()).select_from(DupTicket)),
+        }

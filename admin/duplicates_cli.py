@@ -1,0 +1,111 @@
+"""`flask --app app duplicates scan|sync|undo|feedback`: operator commands of duplicate detection."""
+
+from __future__ import annotations
+
+from datetime import UTC, datetime
+
+import click
+from flask import Flask, current_app
+from flask.cli import AppGroup
+
+from admin.duplicates import (
+    DuplicatesError,
+    feedback_counts,
+    scan,
+    sync_index,
+    undo_soft_merge,
+)
+from mappings import MappingError
+from settings import SettingsError
+from store import StoreError
+from sync import ZendeskError
+
+FAILURES = (DuplicatesError, ZendeskError, SettingsError, MappingError, StoreError, ValueError)
+
+duplicates_cli = AppGroup("duplicates", help="Possible duplicate tickets: backfill, sync, undo.")
+
+
+def parse_since(value: str) -> datetime:
+    """A date (midnight UTC) or an ISO-8601 time; a time without an offset is UTC."""
+    try:
+        moment = datetime.fromisoformat(value.replace("Z", "+00:00"))
+    except ValueError:
+        raise click.BadParameter(
+            f"{value!r} is not a date or ISO-8601 time (e.g. 2026-11-01)", param_hint="--since"
+        ) from None
+    return moment if moment.tzinfo is not None else moment.replace(tzinfo=UTC)
+
+
+def _app() -> Flask:
+    app: Flask = current_app._get_current_object()  # type: ignore[attr-defined]
+    return app
+
+
+@duplicates_cli.command("scan")
+@click.option("--since", "since", required=True, help="Tickets created from this date on.")
+@click.option("--dry-run", is_flag=True, help="Report what would be flagged; write nothing.")
+def scan_command(since: str, dry_run: bool) -> None:
+    """Flag possible duplicates among existing tickets (safe to run again)."""
+    moment = parse_since(since)
+    try:
+        report = scan(
+            _app(),
+            moment,
+            dry_run=dry_run,
+            progress=lambda n: click.progressbar(length=n, label="Scoring tickets"),
+        )
+    except FAILURES as exc:
+        raise click.ClickException(f"scan failed: {exc}") from None
+    verb = "would flag" if dry_run else "flagged"
+    for ticket_id, original_id, score in report.flagged:
+        click.echo(f"#{ticket_id}: {verb} as a possible duplicate of #{original_id} ({score:.2f})")
+    click.echo(
+        f"{report.examined} ticket(s) examined, {len(report.flagged)} {verb}, "
+        f"{report.already_linked} already linked, {len(report.conflicts)} changed during the "
+        f"scan, {len(report.errors)} error(s); {report.api_calls} API call(s)"
+    )
+    for ticket_id, error in report.errors:
+        click.echo(f"#{ticket_id}: {error}", err=True)
+    if report.errors:
+        raise SystemExit(1)
+
+
+@duplicates_cli.command("sync")
+def sync_command() -> None:
+    """Update the local ticket index from Zendesk's incremental export."""
+    try:
+        report = sync_index(_app())
+    except FAILURES as exc:
+        raise click.ClickException(f"sync failed: {exc}") from None
+    click.echo(
+        f"{report.seen} ticket(s) read, {report.indexed} indexed, {report.removed} removed, "
+        f"{report.pruned} past the retention dropped, {report.feedback} 'not a duplicate' "
+        f"recorded; {report.api_calls} API call(s)"
+    )
+
+
+@duplicates_cli.command("undo")
+@click.argument("ticket_id", type=int)
+def undo_command(ticket_id: int) -> None:
+    """Reverse the soft merge of TICKET_ID (reopen it, clear the link, remove added CCs)."""
+    try:
+        result = undo_soft_merge(_app(), ticket_id)
+    except FAILURES as exc:
+        raise click.ClickException(str(exc)) from None
+    click.echo(f"#{result.ticket_id}: {result.reason}")
+
+
+@duplicates_cli.command("feedback")
+def feedback_command() -> None:
+    """How many flags agents kept or rejected, and soft merges undone."""
+    try:
+        counts = feedback_counts(_app())
+    except FAILURES as exc:
+        raise click.ClickException(str(exc)) from None
+    width = max(len(k) for k in counts)
+    for key, value in counts.items():
+        click.echo(f"{key.replace('_', ' '):<{width}}  {value}")
+
+
+def register(app: Flask) -> None:
+    app.cli.add_command(duplicates_cli)

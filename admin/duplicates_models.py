@@ -1,0 +1,79 @@
+"""The duplicate detector's tables: the local ticket index, flags, "not a duplicate" pairs, soft merges."""
+
+from __future__ import annotations
+
+from datetime import datetime
+from typing import Any
+
+from sqlalchemy import JSON, BigInteger, Boolean, Float, String, Text
+from sqlalchemy.orm import Mapped, mapped_column
+
+from store import Base, UTCDateTime, utcnow
+
+SOURCE_WEBHOOK = "webhook"
+SOURCE_SCAN = "scan"
+SOURCE_AGENT = "agent"  # an agent removed the tag or cleared/changed "Duplicate of"
+SOURCE_UNDO = "undo"  # an operator undid a soft merge
+
+
+class DupTicket(Base):
+    """One recent ticket as the duplicate index keeps it (loaded into memory once per process)."""
+
+    __tablename__ = "dup_ticket"
+
+    id: Mapped[int] = mapped_column(BigInteger, primary_key=True, autoincrement=False)
+    requester_id: Mapped[int] = mapped_column(BigInteger)
+    organization_id: Mapped[int | None] = mapped_column(BigInteger)
+    group_name: Mapped[str | None] = mapped_column(String(255))
+    product: Mapped[str | None] = mapped_column(String(100))
+    status: Mapped[str] = mapped_column(String(20))
+    created_at: Mapped[datetime] = mapped_column(UTCDateTime, index=True)
+    subject: Mapped[str] = mapped_column(Text, default="")
+    description: Mapped[str] = mapped_column(Text, default="")  # capped (MAX_STORED_DESCRIPTION)
+    # When this row was last written: other processes refresh their in-memory index from it.
+    indexed_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow, index=True)
+
+
+class DupFlag(Base):
+    """cxlayer flagged `ticket_id` as a possible duplicate of `candidate_id`."""
+
+    __tablename__ = "dup_flag"
+
+    ticket_id: Mapped[int] = mapped_column(BigInteger, primary_key=True, autoincrement=False)
+    candidate_id: Mapped[int] = mapped_column(BigInteger)
+    score: Mapped[float] = mapped_column(Float)
+    source: Mapped[str] = mapped_column(String(20))
+    flagged_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow)
+    # False while the event handler has yet to write the flag (it audits it once written).
+    applied: Mapped[bool] = mapped_column(Boolean, default=False)
+    feedback_at: Mapped[datetime | None] = mapped_column(UTCDateTime)
+
+
+class DupSuppressedPair(Base):
+    """Two tickets that are not duplicates of each other: never flagged together again."""
+
+    __tablename__ = "dup_suppressed_pair"
+
+    low_id: Mapped[int] = mapped_column(BigInteger, primary_key=True, autoincrement=False)
+    high_id: Mapped[int] = mapped_column(BigInteger, primary_key=True, autoincrement=False)
+    source: Mapped[str] = mapped_column(String(20))
+    ticket_id: Mapped[int] = mapped_column(BigInteger)  # where the feedback was seen
+    actor_id: Mapped[int | None] = mapped_column(BigInteger)
+    recorded_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow)
+
+
+class DupSoftMerge(Base):
+    """A soft merge (or a native merge) of `ticket_id` into `original_id`, and its undo."""
+
+    __tablename__ = "dup_soft_merge"
+
+    ticket_id: Mapped[int] = mapped_column(BigInteger, primary_key=True, autoincrement=False)
+    original_id: Mapped[int] = mapped_column(BigInteger)
+    score: Mapped[float] = mapped_column(Float)
+    native: Mapped[bool] = mapped_column(Boolean, default=False)
+    previous_status: Mapped[str | None] = mapped_column(String(100))  # custom status value
+    previous_category: Mapped[str] = mapped_column(String(20))
+    added_cc_ids: Mapped[Any] = mapped_column(JSON, default=list)  # CCs added to the original
+    merged_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow)
+    undone_at: Mapped[datetime | None] = mapped_column(UTCDateTime)
+    undo_result: Mapped[str | None] = mapped_column(Text)

@@ -1,0 +1,253 @@
+"""Fixtures for duplicate detection on the sandbox: a provisioned account, requesters and an
+agent, an app on a migrated database, and optionally the service itself receiving the
+sandbox's signed webhooks (served in-process on a free loopback port)."""
+
+from __future__ import annotations
+
+import threading
+from collections.abc import Callable, Iterator
+from dataclasses import dataclass, field
+from typing import Any
+
+import pytest
+import requests
+from flask import Flask
+from werkzeug.serving import BaseWSGIServer, make_server
+
+from admin.duplicates import duplicates_decider
+from mappings import DEFAULT_DIR, Mappings, load_mappings
+from sandbox.testing import SandboxHandle, run_sandbox
+from store.testing import db_app, make_db_app, test_database_url  # noqa: F401 -- fixtures
+from sync import FACTORY_EXTENSION, DbStateStore, ZendeskClient
+from sync.provisioning import apply
+from sync.snapshot import Provisioned
+from webhooks.handler import DECIDERS_EXTENSION, register_decider
+from webhooks.worker import process_one
+
+# The recommended threshold of bench/results/duplicates_eval.md, set explicitly so these
+# tests do not depend on settings.toml's current value.
+FLAG_THRESHOLD = 0.18
+
+
+@dataclass(frozen=True)
+class Person:
+    id: int
+    email: str
+
+
+@dataclass
+class Desk:
+    zd: SandboxHandle
+    app: Flask
+    client: ZendeskClient
+    provisioned: Provisioned
+    service_id: int
+    rita: Person
+    otto: Person
+    carl: Person
+    agent: Person
+    make_client: Callable[[], ZendeskClient] = field(repr=False)
+    http: requests.Session = field(default_factory=requests.Session, repr=False)
+
+    def _as(self, person: Person) -> dict[str, str]:
+        return {"Authorization": f"Bearer {self.zd.oauth_token}", "X-On-Behalf-Of": person.email}
+
+    def open_ticket(
+        self, person: Person, subject: str, body: str, *, ccs: tuple[int, ...] = ()
+    ) -> int:
+        """The requester opens a ticket themselves (fires the ticket_created trigger)."""
+        ticket: dict[str, Any] = {"subject": subject, "comment": {"body": body}}
+        if ccs:
+            ticket["email_cc_ids"] = list(ccs)
+        response = self.http.post(
+            self.zd.base_url + "/api/v2/tickets.json",
+            json={"ticket": ticket},
+            headers=self._as(person),
+            timeout=30,
+        )
+        assert response.status_code == 201, response.text
+        return int(response.json()["ticket"]["id"])
+
+    def import_ticket(self, person: Person, subject: str, body: str, created_at: str) -> int:
+        """A ticket from before the service existed (imports fire no triggers)."""
+        response = self.zd.api(
+            "POST",
+            "imports/tickets.json",
+            json={
+                "ticket": {
+                    "subject": subject,
+                    "requester_id": person.id,
+                    "created_at": created_at,
+                    "comments": [{"author_id": person.id, "created_at": created_at, "body": body}],
+                }
+            },
+        )
+        assert response.status_code == 201, response.text
+        return int(response.json()["ticket"]["id"])
+
+    def as_agent(self, ticket_id: int, **changes: Any) -> None:
+        """An update made by a human agent (not cxlayer's API user)."""
+        response = self.http.put(
+            f"{self.zd.base_url}/api/v2/tickets/{ticket_id}.json",
+            json={"ticket": changes},
+            headers=self._as(self.agent),
+            timeout=30,
+        )
+        assert response.status_code == 200, response.text
+
+    def ticket(self, ticket_id: int) -> dict[str, Any]:
+        response = self.zd.api("GET", f"tickets/{ticket_id}.json")
+        response.raise_for_status()
+        ticket: dict[str, Any] = response.json()["ticket"]
+        return ticket
+
+    def field_value(self, ticket_id: int, key: str) -> Any:
+        wanted = self.provisioned.field_id(key)
+        for item in self.ticket(ticket_id).get("custom_fields") or []:
+            if int(item["id"]) == wanted:
+                return item.get("value")
+        return None
+
+    def service_comments(self, ticket_id: int, *, public: bool) -> list[str]:
+        response = self.zd.api("GET", f"tickets/{ticket_id}/comments.json")
+        response.raise_for_status()
+        return [
+            str(c["body"])
+            for c in response.json()["comments"]
+            if c["author_id"] == self.service_id and bool(c["public"]) is public
+        ]
+
+    def writes(self) -> dict[str, int]:
+        """Non-GET API requests since the last stats reset."""
+        return {
+            k: v
+            for k, v in self.zd.stats()["endpoints"].items()
+            if not k.startswith("GET ") and "/api/" in k
+        }
+
+    def process_events(self, rounds: int = 6) -> int:
+        """Wait for the sandbox's webhooks, then let a worker process the inbox; repeat while
+        the service's own updates fire more. Returns the events processed."""
+        processed = 0
+        for _ in range(rounds):
+            self.zd.deliveries(wait=30)
+            handled = 0
+            while process_one(self.app, "duplicates-test-worker") is not None:
+                handled += 1
+            processed += handled
+            if handled == 0:
+                return processed
+        return processed
+
+
+def _user(zd: SandboxHandle, name: str, email: str, role: str) -> Person:
+    response = zd.api(
+        "POST", "users.json", json={"user": {"name": name, "email": email, "role": role}}
+    )
+    response.raise_for_status()
+    return Person(int(response.json()["user"]["id"]), email)
+
+
+@pytest.fixture
+def zd() -> Iterator[SandboxHandle]:
+    with run_sandbox() as handle:
+        yield handle
+
+
+@pytest.fixture
+def mappings() -> Mappings:
+    return load_mappings(DEFAULT_DIR)
+
+
+@pytest.fixture
+def duplicates_settings() -> dict[str, Any]:
+    """[duplicates] for the test's app; tests override keys through indirect parametrisation
+    or by requesting their own fixture."""
+    return {"flag_threshold": FLAG_THRESHOLD, "auto_threshold": 0.0, "native_merge": False}
+
+
+def _build_desk(
+    zd: SandboxHandle,
+    build_app: Callable[..., Flask],
+    mappings: Mappings,
+    duplicates: dict[str, Any],
+    public_url: Callable[[Flask], str],
+) -> Desk:
+    settings = {
+        "zendesk": {
+            "subdomain": zd.subdomain,
+            "url": zd.base_url,
+            "email": zd.email,
+            "token": zd.token,
+        },
+        "duplicates": duplicates,
+    }
+    app = build_app(SETTINGS=settings)
+
+    def make_client() -> ZendeskClient:
+        return ZendeskClient.from_settings(
+            app.config["CXLAYER"],
+            DbStateStore(app),
+            mappings=mappings,
+            poll_initial_seconds=0.01,
+            poll_max_seconds=0.05,
+        )
+
+    app.extensions[FACTORY_EXTENSION] = lambda _app: make_client()
+    if duplicates_decider not in app.extensions.get(DECIDERS_EXTENSION, []):
+        register_decider(app, duplicates_decider)
+    client = make_client()
+    apply(client, mappings, public_url(app))
+    desk = Desk(
+        zd=zd,
+        app=app,
+        client=client,
+        provisioned=Provisioned.load(client),
+        service_id=int(client.me()["id"]),
+        rita=_user(zd, "Rita Requester", "rita@client.example", "end-user"),
+        otto=_user(zd, "Otto Other", "otto@elsewhere.example", "end-user"),
+        carl=_user(zd, "Carl Cc", "carl@client.example", "end-user"),
+        agent=_user(zd, "Alex Agent", "alex@mediaocean.example", "agent"),
+        make_client=make_client,
+    )
+    zd.reset_stats()
+    return desk
+
+
+@pytest.fixture
+def desk(
+    zd: SandboxHandle,
+    make_db_app: Callable[..., Flask],  # noqa: F811 -- the store fixture, used here
+    mappings: Mappings,
+    duplicates_settings: dict[str, Any],
+) -> Desk:
+    """Provisioned sandbox and app, no service running (webhooks go nowhere useful)."""
+    return _build_desk(
+        zd, make_db_app, mappings, duplicates_settings, lambda _app: "http://127.0.0.1:9"
+    )
+
+
+@pytest.fixture
+def served_desk(
+    zd: SandboxHandle,
+    make_db_app: Callable[..., Flask],  # noqa: F811 -- the store fixture, used here
+    mappings: Mappings,
+    duplicates_settings: dict[str, Any],
+) -> Iterator[Desk]:
+    """As `desk`, with the service answering the sandbox's signed webhooks on a free port;
+    `desk.process_events()` runs the real worker on what arrived."""
+    servers: list[BaseWSGIServer] = []
+
+    def serve(app: Flask) -> str:
+        server = make_server("127.0.0.1", 0, app, threaded=True)
+        servers.append(server)
+        threading.Thread(target=server.serve_forever, name="cxlayer-test", daemon=True).start()
+        return f"http://127.0.0.1:{server.server_port}"
+
+    desk = _build_desk(zd, make_db_app, mappings, duplicates_settings, serve)
+    try:
+        yield desk
+    finally:
+        for server in servers:
+            server.shutdown()
+            server.server_close()
