@@ -15,7 +15,7 @@ from __future__ import annotations
 
 from collections.abc import Callable, Iterable, Sequence
 from dataclasses import dataclass, replace
-from datetime import UTC, datetime
+from datetime import UTC, date, datetime
 
 from mappings.model import STATUS_TAG_PREFIX, Mappings
 from triggers.model import (
@@ -351,6 +351,50 @@ def decide(
     """Dispatch (default: every shipped rule) and merge: the worker's one call into triggers/."""
     decisions = tuple((router or default_router()).dispatch(snapshot, event, mappings, now))
     return Plan(decisions=decisions, actions=merge_decisions(snapshot, decisions, mappings))
+
+
+@dataclass(frozen=True)
+class AuditRecord:
+    """One action for the audit trail (store.record_audit): JSON-ready before → after."""
+
+    rule: str
+    action: str  # the action's kind, e.g. "set_custom_status"
+    reason: str
+    before: object
+    after: object
+
+
+def _jsonable(value: FieldValue) -> object:
+    return value.isoformat() if isinstance(value, date) else value
+
+
+def audit_records(
+    snapshot: TicketSnapshot, decisions: Sequence[Decision], mappings: Mappings
+) -> list[AuditRecord]:
+    """Each decision's actions with the value before (the ticket as the actions before it in
+    the merged order left it) and after, in order; notes and comments have their text."""
+    records: list[AuditRecord] = []
+    current = snapshot
+    for decision in decisions:
+        for action in decision.actions:
+            before: object
+            after: object
+            if isinstance(action, SetCustomStatus):
+                before, after = current.custom_status, action.value
+            elif isinstance(action, SetField):
+                before = _jsonable(current.field(action.key))
+                after = _jsonable(action.value)
+                before, after = {action.key: before}, {action.key: after}
+            elif isinstance(action, AddTags | RemoveTags):
+                before = sorted(current.tags)
+                after = sorted(_final_tags(current, (action,)))
+            elif isinstance(action, AssignGroup):
+                before, after = current.group, mappings.team(action.team).zendesk_group
+            else:
+                before, after = None, action.body
+            records.append(AuditRecord(decision.rule, action.kind, decision.reason, before, after))
+            current = apply_actions(current, (action,), mappings)
+    return records
 
 
 def default_router() -> Router:

@@ -28,6 +28,7 @@ from triggers.router import (
     SIMULATED_AUTHOR_ID,
     Router,
     apply_actions,
+    audit_records,
     decide,
     default_router,
     merge_decisions,
@@ -314,3 +315,47 @@ def test_each_rule_sees_the_ticket_as_earlier_rules_left_it(mappings: Mappings) 
     decisions = router.dispatch(snapshot(), event(), mappings, NOW)
     assert [d.rule for d in decisions] == ["first"]
     assert seen == [frozenset({"mo_status_open_cx"}), frozenset({"mo_status_open_cx", "done"})]
+
+
+def test_audit_records_give_before_and_after_per_action(mappings: Mappings) -> None:
+    """What the audit trail stores: rule, action, reason and JSON-ready before → after."""
+    snap = snapshot(
+        status="solved",
+        custom_status="solved",
+        tags=frozenset({"mo_status_solved", "mo_res_data_fix_patch"}),
+        fields={FIELD_RESOLUTION_TYPE: "mo_res_data_fix_patch"},
+        group="Prod",
+    )
+    decisions = [
+        Decision(
+            "first",
+            "because",
+            (SetCustomStatus("awaiting_reply"), AddTags(("x",)), PublicComment("P")),
+        ),
+        Decision(
+            "second",
+            "also",
+            (SetField(FIELD_RESOLUTION_TYPE, None), AssignGroup("tech"), InternalNote("N")),
+        ),
+    ]
+    records = audit_records(snap, decisions, mappings)
+    assert [(r.rule, r.action, r.reason, r.before, r.after) for r in records] == [
+        ("first", "set_custom_status", "because", "solved", "awaiting_reply"),
+        (
+            "first",
+            "add_tags",
+            "because",
+            ["mo_res_data_fix_patch", "mo_status_awaiting_reply"],
+            ["mo_res_data_fix_patch", "mo_status_awaiting_reply", "x"],
+        ),
+        ("first", "public_comment", "because", None, "P"),
+        (
+            "second",
+            "set_field",
+            "also",
+            {FIELD_RESOLUTION_TYPE: "mo_res_data_fix_patch"},
+            {FIELD_RESOLUTION_TYPE: None},
+        ),
+        ("second", "assign_group", "also", "Prod", "Tech"),
+        ("second", "internal_note", "also", None, "N"),
+    ]
