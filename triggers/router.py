@@ -371,8 +371,8 @@ def _jsonable(value: FieldValue) -> object:
 def audit_records(
     snapshot: TicketSnapshot, decisions: Sequence[Decision], mappings: Mappings
 ) -> list[AuditRecord]:
-    """Each decision's actions with the value before (the ticket as the actions before it in
-    the merged order left it) and after, in order; notes and comments have their text."""
+    """Each decision's actions, in order, with the value before (the ticket as the actions
+    before it left it) and after; notes and comments have their text."""
     records: list[AuditRecord] = []
     current = snapshot
     for decision in decisions:

@@ -156,7 +156,6 @@ def test_default_router_combines_every_rule_module_in_order() -> None:
         "product_restriction",
         "data_maintenance_approval",
         "managed_by_routing",
-        "auto_solve_requester_replied",
         "status_mapping",
     )
     assert RULE_MODULES[-1] == "status_mapping"

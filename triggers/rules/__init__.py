@@ -14,7 +14,6 @@ RULE_MODULES = (
     "product_restriction",
     "data_maintenance_approval",
     "managed_by_routing",
-    "autosolve_reply",
     "status_mapping",
 )
 
