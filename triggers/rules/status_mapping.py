@@ -7,7 +7,8 @@ category than the ticket's (e.g. put On-hold while its status is the generic "Op
 CX"), gets the category's default ("Open – with product/development" for On-hold). The ticket
 then carries exactly one mo_status_<value> tag, its status's, for views and reports.
 
-Runs on every event kind, including the service's own (`on_service_events`): it is the one
+Runs last (triggers.rules.RULE_MODULES), so it checks the status the other rules chose, and on
+every event kind, including the service's own (`on_service_events`): it is the one
 invariant every writer of a ticket must keep, bulk jobs and other cxlayer components included,
 and its actions produce a ticket it finds nothing to do on (the fixed point), so running it on
 our own events cannot loop.
