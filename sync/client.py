@@ -191,6 +191,16 @@ class ZendeskClient:
             **kwargs,
         )
 
+    def close(self) -> None:
+        """Release the connection pool (also done by garbage collection)."""
+        self.session.close()
+
+    def __enter__(self) -> ZendeskClient:
+        return self
+
+    def __exit__(self, *_exc: object) -> None:
+        self.close()
+
     # ------------------------------------------------------------------- metrics
     def operation(self, name: str) -> AbstractContextManager[OperationMetrics]:
         """`with client.operation("sweep") as m:` counts API calls and waiting in `m`; the

@@ -86,3 +86,13 @@ def test_field_status_and_group_lists_are_cached_until_refreshed(
     }
     client.groups(refresh=True)
     assert api_calls(zd.stats())["GET /api/v2/groups"] == 2
+
+
+def test_a_client_used_as_a_context_manager_closes_its_connections(
+    make_client: Callable[..., ZendeskClient],
+) -> None:
+    with make_client() as client:
+        client.me()
+        pools = client.session.get_adapter("http://127.0.0.1/").poolmanager.pools
+        assert len(pools) == 1
+    assert len(pools) == 0
