@@ -13,7 +13,7 @@ import json
 import time
 from collections.abc import Callable, Iterable, Iterator, Mapping
 from contextlib import AbstractContextManager
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from functools import partial
 from typing import Any, Literal
 from urllib.parse import urlsplit
@@ -36,6 +36,7 @@ from sync.http import (
     ZendeskApiError,
     ZendeskError,
     ZendeskSession,
+    ZendeskUnavailable,
 )
 from sync.state import (
     INCREMENTAL_TICKETS_CURSOR,
@@ -78,6 +79,7 @@ class TicketResult:
 class _Job:
     id: str
     ticket_ids: list[int]
+    submitted_at: float
 
 
 @dataclass
@@ -125,6 +127,7 @@ class ZendeskClient:
         jobs_in_flight: int = DEFAULT_JOBS_IN_FLIGHT,
         poll_initial_seconds: float = 0.5,
         poll_max_seconds: float = 10.0,
+        job_timeout_seconds: float = 600.0,
         sleep: Callable[[float], None] = time.sleep,
         clock: Callable[[], float] = time.monotonic,
         mappings: Mappings | None = None,
@@ -162,6 +165,8 @@ class ZendeskClient:
         self.jobs_in_flight = max(1, min(jobs_in_flight, ZENDESK_JOB_LIMIT))
         self.poll_initial_seconds = poll_initial_seconds
         self.poll_max_seconds = poll_max_seconds
+        self.job_timeout_seconds = job_timeout_seconds
+        self._clock = clock
         self._sleep = sleep
         self._cache: dict[str, list[dict[str, Any]]] = {}
         self.mappings = mappings
@@ -403,14 +408,22 @@ class ZendeskClient:
     def update_many(self, changes: Iterable[TicketChange]) -> UpdateManyReport:
         """Bulk updates through Zendesk jobs: batches of ≤100 (one `?ids=` request for identical
         stamp-free changes), at most `jobs_in_flight` jobs queued or running, job statuses
-        polled together with backoff. One result per ticket, in input order.
+        polled together with backoff. One result per ticket, in input order: a batch Zendesk
+        refuses, or a job that does not finish within `job_timeout_seconds`, gives each of its
+        tickets an "error" result and the others go on.
 
         If the rate-limit wait cap is reached, `RateLimitBudgetExhausted.done` holds
         {"results": finished results, "in_flight_jobs": ids, "not_sent": ticket ids}."""
         items = list(changes)
+        seen: set[int] = set()
+        for item in items:
+            if item.ticket_id in seen:
+                raise ValueError(
+                    f"ticket {item.ticket_id} appears twice; merge its changes into one"
+                )
+            seen.add(item.ticket_id)
         report = UpdateManyReport()
-        batches = _batches(items)
-        pending = list(batches)
+        pending = _batches(items)
         in_flight: list[_Job] = []
         finished: dict[int, TicketResult] = {}
         delay = self.poll_initial_seconds
@@ -419,15 +432,31 @@ class ZendeskClient:
                 while pending or in_flight:
                     while pending and len(in_flight) < self.jobs_in_flight:
                         ids, body, ids_form = pending[0]
-                        job_id = self._submit(ids, body, ids_form)
+                        failure: TicketResult | None = None
+                        try:
+                            job_id = self._submit(ids, body, ids_form)
+                        except ZendeskApiError as exc:
+                            failure = TicketResult(
+                                0, "error", exc.error or str(exc.status), str(exc)
+                            )
+                        except ZendeskUnavailable as exc:
+                            failure = TicketResult(
+                                0, "error", "Unavailable", f"outcome unknown: {exc}"
+                            )
+                        # Popped only now: a budget stop inside _submit leaves it "not_sent".
                         pending.pop(0)
                         report.requests += 1
-                        in_flight.append(_Job(job_id, ids))
+                        if failure is not None:
+                            for ticket_id in ids:
+                                finished[ticket_id] = replace(failure, ticket_id=ticket_id)
+                            continue
+                        in_flight.append(_Job(job_id, ids, self._clock()))
                         delay = self.poll_initial_seconds
                     if not in_flight:
                         continue
                     self._sleep(delay)
                     done_jobs = self._poll(in_flight, finished)
+                    done_jobs |= self._expire(in_flight, finished)
                     if done_jobs:
                         in_flight = [j for j in in_flight if j.id not in done_jobs]
                         delay = self.poll_initial_seconds
@@ -448,6 +477,25 @@ class ZendeskClient:
             for t in items
         ]
         return report
+
+    def _expire(self, jobs: list[_Job], finished: dict[int, TicketResult]) -> set[str]:
+        """Jobs still unfinished after `job_timeout_seconds`: their outcome is unknown."""
+        expired: set[str] = set()
+        now = self._clock()
+        for job in jobs:
+            if now - job.submitted_at > self.job_timeout_seconds and job.id not in expired:
+                if all(t in finished for t in job.ticket_ids):
+                    continue
+                expired.add(job.id)
+                for ticket_id in job.ticket_ids:
+                    finished[ticket_id] = TicketResult(
+                        ticket_id,
+                        "error",
+                        "JobTimeout",
+                        f"job {job.id} unfinished after {self.job_timeout_seconds:.0f}s; "
+                        "outcome unknown, re-read the ticket",
+                    )
+        return expired
 
     def _submit(self, ids: list[int], body: dict[str, Any], ids_form: bool) -> str:
         params = {"ids": ",".join(str(i) for i in ids)} if ids_form else None

@@ -177,3 +177,50 @@ def test_update_many_stopped_by_the_wait_cap_says_what_was_not_sent(
         "in_flight_jobs": [],
         "not_sent": [t["id"] for t in tickets],
     }
+
+
+def test_a_ticket_listed_twice_is_refused_before_anything_is_sent(
+    client: ZendeskClient, zd: SandboxHandle
+) -> None:
+    ticket = make_ticket(zd)
+    zd.reset_stats()
+    with pytest.raises(ValueError, match="appears twice"):
+        client.update_many(
+            [
+                TicketChange(ticket["id"], {"priority": "low"}, ticket["updated_at"]),
+                TicketChange(ticket["id"], {"tags": ["x"]}, ticket["updated_at"]),
+            ]
+        )
+    assert zd.stats()["total"] == 0
+
+
+def test_a_refused_batch_fails_its_tickets_and_the_other_batches_go_on(
+    make_client: Callable[..., ZendeskClient], zd: SandboxHandle
+) -> None:
+    # Injected answers claim an empty rate budget (a sandbox quirk): fake the waiting.
+    client = make_client(sleep=lambda _s: None)
+    tickets = _import_tickets(zd, 150)
+    zd.set_faults(status=422, error_rate=0.5, random_seed=1, paths=["/api/v2/tickets/update_many"])
+    report = client.update_many(
+        TicketChange(t["id"], {"tags": ["y"]}, t["updated_at"]) for t in tickets
+    )
+    zd.clear_faults()
+    outcomes = [r.outcome for r in report.results]
+    assert outcomes == ["error"] * 100 + ["ok"] * 50
+    assert report.results[0].error and "422" in report.results[0].details
+
+
+def test_a_job_that_never_finishes_gives_its_tickets_an_unknown_outcome(
+    make_client: Callable[..., ZendeskClient], zd: SandboxHandle
+) -> None:
+    client = make_client(job_timeout_seconds=0.3)
+    tickets = _import_tickets(zd, 2)
+    zd.pause_jobs(True)
+    try:
+        report = client.update_many(
+            TicketChange(t["id"], {"priority": "low"}, t["updated_at"]) for t in tickets
+        )
+    finally:
+        zd.pause_jobs(False)
+    assert [(r.outcome, r.error) for r in report.results] == [("error", "JobTimeout")] * 2
+    assert "outcome unknown" in report.results[0].details
