@@ -233,3 +233,11 @@ def test_agent_feedback_becomes_a_suppressed_pair(
 ) -> None:
     snapshot = _snapshot(tags=tags, fields={FIELD_DUPLICATE_OF: duplicate_of})
     assert feedback_pair(snapshot, 200) == expected
+
+
+def test_a_model_other_than_the_indexs_is_refused(index: TicketIndex) -> None:
+    """Term ids only mean something in the vocabulary that made them."""
+    from triggers.duplicates import IdfModel
+
+    with pytest.raises(ValueError, match="index's IdfModel"):
+        find_duplicates(row(300, "a", "b"), index, IdfModel(), DuplicateSettings())

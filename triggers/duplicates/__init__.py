@@ -1,7 +1,8 @@
 """Duplicate tickets: find a requester's earlier tickets on the same issue and flag them.
 
-Pure: `find_duplicates` reads an in-memory `TicketIndex` and an `IdfModel`; `flag_decision`
-turns matches into actions. Persistence and Zendesk calls belong to other packages.
+Pure: `find_duplicates` reads an in-memory `TicketIndex` and its `IdfModel` (no I/O; the only
+state it writes is the cache of candidate norms); `flag_decision` turns matches into actions.
+Persistence and Zendesk calls belong to other packages.
 """
 
 from __future__ import annotations
@@ -180,6 +181,8 @@ def find_duplicates(
     suppressed_pairs: Iterable[tuple[int, int] | frozenset[int]] = (),
 ) -> list[Match]:
     """Earlier open tickets of the same requester that may be the same issue, best first."""
+    if model is not index.model:
+        raise ValueError("model must be the index's IdfModel: indexed features hold its term ids")
     row = TicketRow.from_snapshot(ticket) if isinstance(ticket, TicketSnapshot) else ticket
     indexed = index.get(row.id)
     if indexed is not None and (indexed.row.subject, indexed.row.description) == (
