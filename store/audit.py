@@ -44,7 +44,7 @@ def _compact(value: Any) -> str:
 @click.option("--limit", default=50, show_default=True, help="Newest N entries.")
 def list_command(ticket_id: int | None, invocation_id: str | None, limit: int) -> None:
     """Newest first: time, ticket, rule, action, before → after, API result, reason."""
-    with session(current_app) as sess:
+    with session(current_app, readonly=True) as sess:
         entries = list_audit(sess, ticket_id, invocation_id, limit)
     if not entries:
         click.echo(NO_ENTRIES)

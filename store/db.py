@@ -20,6 +20,7 @@ from sqlalchemy.types import TypeDecorator
 EXTENSION = "cxlayer.store"
 SQLITE_FILENAME = "cxlayer.sqlite3"
 SQLITE_BUSY_TIMEOUT_MS = 15_000
+READONLY_OPTION = "cxlayer_readonly"
 
 
 class StoreError(Exception):
@@ -97,11 +98,13 @@ def _make_engine(app: Flask) -> Engine:
 
     @event.listens_for(engine, "begin")
     def _sqlite_begin(connection: Any) -> None:
-        # Every transaction takes the write lock up front. A deferred transaction that reads
+        # Write transactions take the write lock up front. A deferred transaction that reads
         # and then writes fails at once with SQLITE_BUSY when another writer got in between
         # (busy_timeout does not apply); IMMEDIATE waits its turn instead. This is also what
-        # serialises inbox claims between worker processes on SQLite.
-        connection.exec_driver_sql("BEGIN IMMEDIATE")
+        # serialises inbox claims between worker processes on SQLite. Read-only sessions
+        # (session(readonly=True)) begin deferred: under WAL they never wait for writers.
+        readonly = connection.get_execution_options().get(READONLY_OPTION, False)
+        connection.exec_driver_sql("BEGIN" if readonly else "BEGIN IMMEDIATE")
 
     return engine
 
@@ -121,6 +124,9 @@ def init_engine(app: Flask) -> None:
     app.extensions[EXTENSION] = {
         "engine": engine,
         "sessionmaker": sessionmaker(engine, expire_on_commit=False),
+        "readonly_sessionmaker": sessionmaker(
+            engine.execution_options(**{READONLY_OPTION: True}), expire_on_commit=False
+        ),
     }
 
 
@@ -135,14 +141,18 @@ def engine(app: Flask | None = None) -> Engine:
 
 
 @contextmanager
-def session(app: Flask | None = None) -> Iterator[Session]:
+def session(app: Flask | None = None, *, readonly: bool = False) -> Iterator[Session]:
     """One transaction: committed when the block ends, rolled back if it raises.
 
     Objects stay usable after the block (expire_on_commit=False), detached from the session.
+    `readonly=True` is for blocks that only read: on SQLite they do not queue behind writers
+    (writing in one anyway fails with "database is locked" under contention).
     """
     app = app or current_app._get_current_object()  # type: ignore[attr-defined]
     try:
-        factory: sessionmaker[Session] = app.extensions[EXTENSION]["sessionmaker"]
+        factory: sessionmaker[Session] = app.extensions[EXTENSION][
+            "readonly_sessionmaker" if readonly else "sessionmaker"
+        ]
     except KeyError:
         raise StoreError("store.init_app(app) was not called") from None
     with factory() as sess, sess.begin():

@@ -22,7 +22,7 @@ REQUEUED = "requeued inbox event {id} (ticket {ticket_id}, {kind}, invocation {i
 @click.option("--limit", default=50, show_default=True, help="Newest N events.")
 def list_command(failed: bool, status: str | None, limit: int) -> None:
     """Newest events first: id, status, attempts, ticket, kind, received, last error."""
-    with store.session(current_app) as sess:
+    with store.session(current_app, readonly=True) as sess:
         events = inbox.list_events(sess, FAILED if failed else status, limit)
     if not events:
         click.echo(NOTHING_LISTED)

@@ -118,19 +118,29 @@ def receive_zendesk() -> Response:
         body = _read_body(int(settings.get("max_body_bytes", DEFAULT_MAX_BODY_BYTES)))
         if body is None:
             return _answer(_outcome(413, "rejected", reason=BODY_TOO_LARGE), started)
-        # One transaction: read the secrets, and insert only if every check passed. The
-        # summary is logged after the commit, so "accepted" means stored.
-        with store.session(app) as sess:
-            result = _verify_and_store(app, sess, body, invocation_id, settings)
+        # Verify and validate under a read-only transaction (on SQLite it does not queue
+        # behind writers), then hold the write lock only for the insert itself.
+        with store.session(app, readonly=True) as sess:
+            secrets = valid_secrets(app, sess)
+        result = _verify(body, invocation_id, secrets, settings)
+        if isinstance(result, _Valid):
+            with store.session(app) as sess:
+                result = _store(sess, invocation_id, result)
+        # Logged after the commit, so "accepted" means stored.
         return _answer(result, started)
 
 
-def _verify_and_store(
-    app: Flask, sess: Session, body: bytes, invocation_id: str, settings: dict[str, Any]
-) -> _Outcome:
+@dataclass(frozen=True)
+class _Valid:
+    raw: Any
+    data: dict[str, Any]
+
+
+def _verify(
+    body: bytes, invocation_id: str, secrets: list[str], settings: dict[str, Any]
+) -> _Outcome | _Valid:
     timestamp = request.headers.get(TIMESTAMP_HEADER, "")
     signature = request.headers.get(SIGNATURE_HEADER, "")
-    secrets = valid_secrets(app, sess)
     if not (timestamp and signature and signature_matches(secrets, timestamp, body, signature)):
         return _outcome(401, "rejected", reason=BAD_SIGNATURE)
     stale = timestamp_problem(
@@ -154,16 +164,19 @@ def _verify_and_store(
         data = schema.load(raw)
     except ValidationError as exc:
         return _outcome(400, "rejected", reason=INVALID_FIELDS, errors=exc.messages)
+    return _Valid(raw, data)
 
-    kind = data["event"]
+
+def _store(sess: Session, invocation_id: str, valid: _Valid) -> _Outcome:
+    kind = valid.data["event"]
     known = kind in EVENT_KINDS
-    structlog.contextvars.bind_contextvars(ticket_id=data["ticket_id"])
+    structlog.contextvars.bind_contextvars(ticket_id=valid.data["ticket_id"])
     inbox_id = add_event(
         sess,
         invocation_id=invocation_id,
         webhook_id=request.headers.get(WEBHOOK_ID_HEADER, "")[:MAX_ID_LENGTH] or None,
-        data=data,
-        payload=raw,
+        data=valid.data,
+        payload=valid.raw,
         ignored=not known,
     )
     if inbox_id is None:

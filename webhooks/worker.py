@@ -62,7 +62,7 @@ def prune_inbox(app: Flask) -> None:
 
 def ticket_event(app: Flask, event: InboxEvent) -> TicketEvent:
     """The rules' view of an inbox event, with `by_service` from state zendesk.service_user_id."""
-    with store.session(app) as sess:
+    with store.session(app, readonly=True) as sess:
         service_user_id = store.get_state(sess, store.SERVICE_USER_ID)
     return inbox.to_ticket_event(
         event, int(service_user_id) if service_user_id is not None else None

@@ -231,3 +231,15 @@ def test_audit_list_shows_what_changed_newest_first_and_filters(db_app: Flask) -
     ]
     by_event = runner.invoke(args=["audit", "list", "--invocation", "inv-a"]).output
     assert len(by_event.strip().splitlines()) == 1
+
+
+def test_readonly_sessions_read_while_a_writer_holds_its_transaction(db_app: Flask) -> None:
+    """On SQLite writers take the lock at BEGIN; readers must not queue behind them."""
+    with store.session(db_app) as s:
+        store.set_state(s, "k", "committed")
+    with store.session(db_app) as writer:
+        store.set_state(writer, "k", "uncommitted")
+        with store.session(db_app, readonly=True) as reader:
+            assert store.get_state(reader, "k") == "committed"
+    with store.session(db_app, readonly=True) as reader:
+        assert store.get_state(reader, "k") == "uncommitted"
