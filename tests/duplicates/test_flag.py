@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from dataclasses import replace
 from datetime import timedelta
 
 import pytest
@@ -11,6 +12,7 @@ from triggers.duplicates import (
     DEFAULT_FLAG_THRESHOLD,
     DuplicateSettings,
     TicketIndex,
+    decide_new_ticket,
     feedback_pair,
     find_duplicates,
     flag_decision,
@@ -241,3 +243,37 @@ def test_a_model_other_than_the_indexs_is_refused(index: TicketIndex) -> None:
 
     with pytest.raises(ValueError, match="index's IdfModel"):
         find_duplicates(row(300, "a", "b"), index, IdfModel(), DuplicateSettings())
+
+
+def _created(
+    ticket_id: int, subject: str, description: str, hours_ago: float, **kw: object
+) -> TicketSnapshot:
+    return _snapshot(
+        id=ticket_id,
+        subject=subject,
+        description=description,
+        created_at=NOW - timedelta(hours=hours_ago),
+        tags=frozenset(),
+        fields={},
+        organization_id=7,
+        **kw,
+    )
+
+
+def test_requester_opening_the_same_issue_twice_gets_the_second_flagged(index: TicketIndex) -> None:
+    settings = DuplicateSettings(flag_threshold=0.3)
+    _, first = decide_new_ticket(_created(400, *FIRST, hours_ago=5), index, settings)
+    assert first is None
+    matches, second = decide_new_ticket(_created(401, *SECOND, hours_ago=0), index, settings)
+    assert second is not None
+    assert SetField(FIELD_DUPLICATE_OF, 400) in second.actions
+    assert matches[0].candidate_id == 400
+    # The same text from someone else is not compared with this requester's tickets.
+    _, other = decide_new_ticket(
+        _created(402, *SECOND, hours_ago=0, requester_id=999), index, settings
+    )
+    assert other is None
+    # Re-running on the flagged ticket (now carrying "Duplicate of") changes nothing.
+    flagged = replace(_created(401, *SECOND, hours_ago=0), fields={FIELD_DUPLICATE_OF: 400})
+    assert decide_new_ticket(flagged, index, settings)[1] is None
+    assert len([t for t in index if t.row.id == 401]) == 1

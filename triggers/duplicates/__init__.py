@@ -49,6 +49,7 @@ __all__ = [
     "Match",
     "TicketIndex",
     "TicketRow",
+    "decide_new_ticket",
     "feedback_pair",
     "find_duplicates",
     "flag_decision",
@@ -273,3 +274,25 @@ def feedback_pair(ticket: TicketSnapshot, flagged_candidate: int) -> frozenset[i
     if tag_removed or link_changed:
         return pair_key(ticket.id, flagged_candidate)
     return None
+
+
+def decide_new_ticket(
+    snapshot: TicketSnapshot,
+    index: TicketIndex,
+    settings: DuplicateSettings,
+    *,
+    suppressed_pairs: Iterable[tuple[int, int] | frozenset[int]] = (),
+) -> tuple[list[Match], Decision | None]:
+    """What the ticket-created rule does: index the ticket, score it, decide whether to flag.
+
+    The ticket enters the index first so the requester's next ticket is compared with it.
+    Returns all matches (for logs and audit) and the flag decision, if any.
+    """
+    index.upsert(TicketRow.from_snapshot(snapshot))
+    matches = find_duplicates(
+        snapshot, index, index.model, settings, suppressed_pairs=suppressed_pairs
+    )
+    decision = flag_decision(
+        snapshot.id, matches, settings, suppressed_pairs=suppressed_pairs, current=snapshot
+    )
+    return matches, decision
