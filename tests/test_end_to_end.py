@@ -5,6 +5,7 @@ made in Zendesk reaches the service as a signed webhook, a rule acts once, and a
 from __future__ import annotations
 
 import signal
+import sqlite3
 import subprocess
 import sys
 import time
@@ -23,7 +24,10 @@ pytestmark = pytest.mark.integration
 
 
 class Demo:
-    def __init__(self, sandbox_url: str, service_url: str, process: subprocess.Popen[str]) -> None:
+    def __init__(
+        self, sandbox_url: str, service_url: str, process: subprocess.Popen[str], instance: Path
+    ) -> None:
+        self.database = instance / "cxlayer.sqlite3"
         self.api = sandbox_url + "/api/v2"
         self.service_url = service_url
         self.process = process
@@ -117,7 +121,7 @@ def demo(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Demo]:
             output = process.stdout.read() if process.stdout else ""
             raise RuntimeError(f"demo did not start:\n{output[-4000:]}")
         time.sleep(0.3)
-    yield Demo(f"http://127.0.0.1:{sandbox_port}", service_url, process)
+    yield Demo(f"http://127.0.0.1:{sandbox_port}", service_url, process, instance)
     process.send_signal(signal.SIGINT)
     try:
         process.wait(timeout=30)
@@ -146,9 +150,20 @@ def test_hold_with_a_generic_status_becomes_open_with_product_development(demo: 
     current = demo.get(f"/tickets/{ticket['id']}.json")["ticket"]
     assert current["status"] == "hold"
     assert "mo_status_open_product" in current["tags"]
-    notes = [c for c in demo.comments(ticket["id"]) if not c["public"]]
+    notes = [
+        c
+        for c in demo.comments(ticket["id"])
+        if not c["public"] and "Open – with product/development" in c["body"]
+    ]
     assert len(notes) == 1, notes  # once, despite the triggers fired by our own update
-    assert "Open – with product/development" in notes[0]["body"]
+    with sqlite3.connect(demo.database) as db:
+        audited = db.execute(
+            "SELECT rule, action, after FROM audit WHERE ticket_id = ? AND action = ?",
+            (ticket["id"], "set_custom_status"),
+        ).fetchall()
+    assert len(audited) == 1
+    assert audited[0][0] == "status_mapping"
+    assert "open_product" in audited[0][2]
 
 
 def test_a_data_fix_asks_the_requester_for_approval_before_solving(demo: Demo) -> None:

@@ -21,10 +21,10 @@ import store
 from logs import get_logger
 from mappings import current_mappings
 from store.models import InboxEvent
-from sync import TicketConflict, ZendeskApiError, client_for
+from sync import TicketConflict, ZendeskApiError, ZendeskClient, client_for
 from triggers.autosolve import after_requester_reply
 from triggers.model import COMMENT_ADDED, Decision, TicketEvent, TicketSnapshot
-from triggers.router import Router, default_router, merge_decisions
+from triggers.router import Router, audit_records, default_router, merge_decisions
 from webhooks.worker import ticket_event
 
 MAX_CONFLICT_ROUNDS = 3
@@ -83,15 +83,15 @@ def handle_event(app: Flask, event: InboxEvent) -> None:
         ticket_id=tevent.ticket_id, invocation_id=tevent.invocation_id
     )
     try:
-        _handle(app, tevent)
+        with client_for(app) as client, client.operation(f"event {tevent.kind}"):
+            _handle(app, client, tevent)
     finally:
         structlog.contextvars.unbind_contextvars("ticket_id", "invocation_id")
 
 
-def _handle(app: Flask, tevent: TicketEvent) -> None:
+def _handle(app: Flask, client: ZendeskClient, tevent: TicketEvent) -> None:
     with app.app_context():
         mappings = current_mappings()
-    client = client_for(app)
     router = _router()
     with_comments = tevent.kind == COMMENT_ADDED or router.needs_comments(
         tevent.kind, by_service=tevent.by_service
@@ -115,26 +115,26 @@ def _handle(app: Flask, tevent: TicketEvent) -> None:
         if not decisions:
             log.info("event processed", kind=tevent.kind, rules=[], changed=False)
             return
-        actions = merge_decisions(snapshot, decisions)
+        actions = merge_decisions(snapshot, decisions, mappings)
         try:
             result = client.apply_actions(snapshot, actions)
         except TicketConflict:
             log.info("ticket changed under us; deciding again", round=round_number)
             continue
+        api_result = f"ok: {len(result.updates)} update(s), now {result.updated_stamp}"
         with store.session(app) as session:
-            for decision in decisions:
-                for action in decision.actions:
-                    store.record_audit(
-                        session,
-                        ticket_id=snapshot.id,
-                        rule=decision.rule,
-                        action=action.kind,
-                        reason=decision.reason,
-                        invocation_id=tevent.invocation_id,
-                        before=_before(snapshot),
-                        after=_describe(action),
-                        api_result=f"ok: {len(result.updates)} update(s), stamp {result.updated_stamp}",
-                    )
+            for record in audit_records(snapshot, decisions, mappings):
+                store.record_audit(
+                    session,
+                    ticket_id=snapshot.id,
+                    rule=record.rule,
+                    action=record.action,
+                    reason=record.reason,
+                    invocation_id=tevent.invocation_id,
+                    before=record.before,
+                    after=record.after,
+                    api_result=api_result,
+                )
         log.info(
             "event processed",
             kind=tevent.kind,
@@ -144,27 +144,3 @@ def _handle(app: Flask, tevent: TicketEvent) -> None:
         )
         return
     raise TicketConflict(tevent.ticket_id)
-
-
-def _before(snapshot: TicketSnapshot) -> dict[str, Any]:
-    return {
-        "status": snapshot.status,
-        "custom_status": snapshot.custom_status,
-        "group": snapshot.group,
-        "tags": sorted(snapshot.tags),
-        "fields": {k: (str(v) if v is not None else None) for k, v in snapshot.fields.items()},
-        "updated_at": snapshot.updated_stamp,
-    }
-
-
-def _describe(action: Any) -> dict[str, Any]:
-    out: dict[str, Any] = {}
-    for key, value in vars(action).items():
-        out[key] = list(value) if isinstance(value, tuple) else value
-    if (
-        "value" in out
-        and out["value"] is not None
-        and not isinstance(out["value"], str | int | bool)
-    ):
-        out["value"] = str(out["value"])
-    return out
