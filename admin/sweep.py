@@ -382,6 +382,9 @@ def catch_up_comments(
                 if known is None or created >= known.created_at:
                     overlay[ticket_id] = _Spoken(created, author_id, None)
         # Pages overlap by the last second (start_time is inclusive); records are idempotent.
+        if end <= start and not page.get("end_of_stream"):
+            # A full page within one second cannot advance a time-based cursor.
+            log.warning("ticket events export did not advance", start_time=start)
         if page.get("end_of_stream") or end <= start:
             return overlay, True
         start = end
@@ -641,55 +644,53 @@ class _Run:
                     )
                 )
 
-    def written(self, decision: AutoSolveDecision, detail: str = "") -> None:
-        """After Zendesk accepted the update: outcome, episode state and audit in one transaction."""
+    def written(self, sess: Session, decision: AutoSolveDecision) -> None:
+        """After Zendesk accepted the update: outcome, episode state and audit."""
         now = store.utcnow()
-        with store.session(self.app) as sess:
-            row = sess.get(SweepRunTicket, (self.run_id, decision.ticket_id))
-            if row is not None:
-                row.write, row.write_detail = WRITE_OK, detail or None
-            episode = sess.get(SweepEpisode, decision.ticket_id)
-            previous = (
-                EpisodeState(episode.clock_start, episode.reminded_at, episode.due)
-                if episode is not None
-                else None
-            )
-            state = next_state(decision, previous, now)
-            if state is None:
-                if episode is not None:
-                    sess.delete(episode)
-            elif episode is None:
-                sess.add(
-                    SweepEpisode(
-                        ticket_id=decision.ticket_id,
-                        clock_start=state.clock_start,
-                        reminded_at=state.reminded_at,
-                        due=state.due,
-                    )
+        row = sess.get(SweepRunTicket, (self.run_id, decision.ticket_id))
+        if row is not None:
+            row.write = WRITE_OK
+        episode = sess.get(SweepEpisode, decision.ticket_id)
+        previous = (
+            EpisodeState(episode.clock_start, episode.reminded_at, episode.due)
+            if episode is not None
+            else None
+        )
+        state = next_state(decision, previous, now)
+        if state is None:
+            if episode is not None:
+                sess.delete(episode)
+        elif episode is None:
+            sess.add(
+                SweepEpisode(
+                    ticket_id=decision.ticket_id,
+                    clock_start=state.clock_start,
+                    reminded_at=state.reminded_at,
+                    due=state.due,
                 )
-            else:
-                episode.clock_start = state.clock_start
-                episode.reminded_at, episode.due = state.reminded_at, state.due
-            note = next((a.body for a in decision.actions if isinstance(a, InternalNote)), "")
-            store.record_audit(
-                sess,
-                ticket_id=decision.ticket_id,
-                rule="auto_solve",
-                action=Outcome(decision.decision).value,
-                reason=decision.reason + (f"\n{note}" if note else ""),
-                invocation_id=self.run_id,
-                before={"custom_status": decision.previous_status},
-                after={"due": decision.due.isoformat() if decision.due else None},
-                api_result="ok",
             )
+        else:
+            episode.clock_start = state.clock_start
+            episode.reminded_at, episode.due = state.reminded_at, state.due
+        note = next((a.body for a in decision.actions if isinstance(a, InternalNote)), "")
+        store.record_audit(
+            sess,
+            ticket_id=decision.ticket_id,
+            rule="auto_solve",
+            action=Outcome(decision.decision).value,
+            reason=decision.reason + (f"\n{note}" if note else ""),
+            invocation_id=self.run_id,
+            before={"custom_status": decision.previous_status},
+            after={"due": decision.due.isoformat() if decision.due else None},
+            api_result="ok",
+        )
         self.changed += 1
 
-    def failed(self, ticket_id: int, outcome: str, detail: str) -> None:
-        with store.session(self.app) as sess:
-            row = sess.get(SweepRunTicket, (self.run_id, ticket_id))
-            if row is not None:
-                row.write = WRITE_CONFLICT if outcome == "conflict" else WRITE_ERROR
-                row.write_detail = detail
+    def failed(self, sess: Session, ticket_id: int, outcome: str, detail: str) -> None:
+        row = sess.get(SweepRunTicket, (self.run_id, ticket_id))
+        if row is not None:
+            row.write = WRITE_CONFLICT if outcome == "conflict" else WRITE_ERROR
+            row.write_detail = detail
 
     def write_round(
         self, snapshots: Mapping[int, TicketSnapshot], decisions: Sequence[AutoSolveDecision]
@@ -725,26 +726,37 @@ class _Run:
     def settle(
         self, by_id: Mapping[int, AutoSolveDecision], results: Iterable[TicketResult]
     ) -> tuple[list[tuple[AutoSolveDecision, str]], list[TicketChange]]:
-        """Record each ticket's write outcome; returns the failures and the notes to post."""
+        """Record each ticket's write outcome (one transaction per round); returns the failures
+        and the notes to post."""
         failures: list[tuple[AutoSolveDecision, str]] = []
         notes: list[TicketChange] = []
-        for result in results:
-            decision = by_id[result.ticket_id]
-            if result.outcome == "ok":
-                self.written(decision)
-                note = next((a for a in decision.actions if isinstance(a, InternalNote)), None)
-                public = any(isinstance(a, PublicComment) for a in decision.actions)
-                if self.options.internal_notes and public and note is not None:
-                    notes.append(
-                        TicketChange(
-                            result.ticket_id, {"comment": {"body": note.body, "public": False}}
-                        )
-                    )
-            else:
-                detail = f"{result.error}: {result.details}".strip(": ")
-                self.failed(result.ticket_id, result.outcome, detail)
-                failures.append((decision, detail))
+        with store.session(self.app) as sess:
+            for result in results:
+                self._settle_one(sess, by_id[result.ticket_id], result, failures, notes)
         return failures, notes
+
+    def _settle_one(
+        self,
+        sess: Session,
+        decision: AutoSolveDecision,
+        result: TicketResult,
+        failures: list[tuple[AutoSolveDecision, str]],
+        notes: list[TicketChange],
+    ) -> None:
+        if result.outcome == "ok":
+            self.written(sess, decision)
+            note = next((a for a in decision.actions if isinstance(a, InternalNote)), None)
+            public = any(isinstance(a, PublicComment) for a in decision.actions)
+            if self.options.internal_notes and public and note is not None:
+                notes.append(
+                    TicketChange(
+                        result.ticket_id, {"comment": {"body": note.body, "public": False}}
+                    )
+                )
+        else:
+            detail = f"{result.error}: {result.details}".strip(": ")
+            self.failed(sess, result.ticket_id, result.outcome, detail)
+            failures.append((decision, detail))
 
     def retry(self, failures: Sequence[tuple[AutoSolveDecision, str]]) -> None:
         """Re-read failed tickets, learn new comments, re-decide once, write what still holds."""

@@ -311,3 +311,14 @@ def test_api_call_budget_stops_before_writing_and_next_run_continues(desk: Desk,
     assert desk.ticket(us)["status"] == "pending"
     sweep_settings["max_api_calls"] = 2000
     assert by_id(sweep(desk, tmp_path))[us]["decision"] == "solve"
+
+
+def test_internal_notes_setting_posts_the_agent_note_after_the_solve(desk: Desk, tmp_path: Path):
+    """With [sweep] internal_notes, the solve's explanation is also posted as an internal note."""
+    desk.app.config["CXLAYER"].setdefault("sweep", {})["internal_notes"] = True
+    us = asked(desk)
+    sweep(desk, tmp_path)
+    notes = desk.service_comments(us, public=False)
+    assert len(notes) == 1
+    assert notes[0].startswith("Auto-solved: no public reply from the requester for 5 business")
+    assert len(desk.service_comments(us, public=True)) == 1
