@@ -262,6 +262,7 @@ class Outcome:
     score: float
     best_is_original: bool
     rank: int | None
+    best_id: str = ""
 
 
 def _row(report: Report, number: int) -> TicketRow:
@@ -279,6 +280,7 @@ def run_cxlayer(
         features: dict[str, Features] = {
             rid: model.learn(r.summary, r.description) for rid, r in source.reports.items()
         }
+        report_of = {number: rid for rid, number in numbers.items()}
         rows = {rid: _row(r, numbers[rid]) for rid, r in source.reports.items()}
         for history in histories:
             if history.source != source.name:
@@ -289,22 +291,18 @@ def run_cxlayer(
                 method=method, sentences_for=0,
             )  # fmt: skip
             outcomes.append(
-                _outcome(history, [(str(m.candidate_id), m.score) for m in matches], numbers)
+                _outcome(history, [(report_of[m.candidate_id], m.score) for m in matches])
             )
     return outcomes
 
 
-def _outcome(
-    history: History, ranked: list[tuple[str, float]], numbers: dict[str, int] | None = None
-) -> Outcome:
-    original = None
-    if history.original is not None:
-        original = str(numbers[history.original]) if numbers else history.original
+def _outcome(history: History, ranked: list[tuple[str, float]]) -> Outcome:
+    original = history.original
     rank = None
     if original is not None:
         rank = next((i + 1 for i, (cid, _) in enumerate(ranked) if cid == original), None)
     best_id, best_score = ranked[0] if ranked else ("", 0.0)
-    return Outcome(history, best_score, original is not None and best_id == original, rank)
+    return Outcome(history, best_score, original is not None and best_id == original, rank, best_id)
 
 
 def run_title_baseline(
@@ -396,6 +394,27 @@ def choose_threshold(outcomes: Sequence[Outcome], target: float) -> float:
             break
         chosen = float(m["threshold"])
     return chosen
+
+
+def false_flags(
+    sources: Sequence[Source], outcomes: Sequence[Outcome], threshold: float, limit: int = 12
+) -> list[dict[str, object]]:
+    """The highest-scoring wrong flags, with both subjects, so a reader can judge the labels."""
+    reports = {(s.name, rid): r for s in sources for rid, r in s.reports.items()}
+    wrong = sorted(
+        (o for o in outcomes if o.score >= threshold and not o.best_is_original),
+        key=lambda o: -o.score,
+    )
+    return [
+        {
+            "source": o.history.source,
+            "history": "with original" if o.history.original else "no original",
+            "score": o.score,
+            "new": f"{o.history.new}: {reports[(o.history.source, o.history.new)].summary}",
+            "flagged": f"{o.best_id}: {reports[(o.history.source, o.best_id)].summary}",
+        }
+        for o in wrong[:limit]
+    ]
 
 
 def configured_threshold() -> float:
@@ -540,6 +559,7 @@ def evaluate(
         "methods": methods,
         "sources": by_source,
         "curve": curve(ours),
+        "false_flags_at_recommended_threshold": false_flags(sources, ours, recommended),
         **({"weight_grid": explore_weights(sources, histories)} if explore else {}),
         "seconds": round(time.perf_counter() - started, 1),
     }
