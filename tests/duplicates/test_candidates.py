@@ -141,3 +141,11 @@ def test_rows_from_snapshots_carry_the_product_field() -> None:
                 id=6, status="open", custom_status=None, updated_stamp="", requester_id=1
             )
         )
+
+
+def test_prune_drops_tickets_older_than_the_cutoff(index: TicketIndex) -> None:
+    index.upsert(row(20, "recent", "a", created_at=NOW - timedelta(days=1)))
+    assert index.prune(NOW - timedelta(days=14)) == 10  # the background tickets are 30 days old
+    assert [t.row.id for t in index] == [20]
+    assert index.model.n_docs == 1
+    assert _ids(index, row(30, "new", "new")) == [20]

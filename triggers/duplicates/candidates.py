@@ -141,6 +141,13 @@ class TicketIndex:
         self.model.remove(old.features)
         return True
 
+    def prune(self, created_before: datetime) -> int:
+        """Forget tickets created before a cutoff (the index only needs the recent window)."""
+        old = [t.row.id for t in self._tickets.values() if t.row.created_at < created_before]
+        for ticket_id in old:
+            self.remove(ticket_id)
+        return len(old)
+
     def _unlink(self, row: TicketRow) -> None:
         for table, owner in (
             (self._by_requester, row.requester_id),

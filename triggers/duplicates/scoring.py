@@ -22,7 +22,6 @@ from triggers.duplicates import normalise as nz
 MAX_BODY_TOKENS = 150
 MAX_BODY_CHARS = 4000
 MAX_SUBJECT_CHARS = 200
-BODY_BIGRAMS = True  # measured: without them dev recall at P>=0.95 drops 0.551 -> 0.521
 # A subject's words count this many times in the combined bag: it is the requester's summary.
 SUBJECT_BOOST = 2
 
@@ -92,7 +91,8 @@ def term_counts(subject: str, description: str) -> TermCounts:
     subject_words = nz.words(subject_text)
     body_words = nz.words(body_text)[:MAX_BODY_TOKENS]
     subject_terms = subject_words + nz.word_bigrams(subject_words)
-    body_terms = body_words + (nz.word_bigrams(body_words) if BODY_BIGRAMS else [])
+    # Body bigrams earn their memory: without them dev recall at precision >= 0.95 fell 0.551 -> 0.521.
+    body_terms = body_words + nz.word_bigrams(body_words)
     all_terms = Counter(body_terms)
     for term in subject_terms:
         all_terms[term] += SUBJECT_BOOST
