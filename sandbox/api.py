@@ -205,6 +205,9 @@ def create_app(sb: Sandbox) -> Flask:
             if faults.latency_ms:
                 time.sleep(faults.latency_ms / 1000)
             if faults.drop_rate and faults.rng.random() < faults.drop_rate:
+                # Read the whole request first: the drop then always looks like "sent, but no
+                # answer" to the client, never a failed send (which depends on timing).
+                request.get_data()
                 sock = request.environ.get("werkzeug.socket")
                 if isinstance(sock, socket.socket):
                     # Closing without an answer is what a dropped connection looks like

@@ -136,3 +136,18 @@ def test_concurrent_updates_are_all_applied(sandbox: SandboxHandle) -> None:
     assert errors_seen == []
     tags = sandbox.api("GET", f"tickets/{ticket['id']}.json").json()["ticket"]["tags"]
     assert len(tags) == 40
+
+
+def test_dropped_write_is_counted_once_and_changes_nothing(sandbox: SandboxHandle) -> None:
+    ticket = create(sandbox)
+    sandbox.set_faults(drop_rate=1.0, paths=[f"/api/v2/tickets/{ticket['id']}"])
+    with pytest.raises(requests.ConnectionError):
+        requests.put(
+            f"{sandbox.base_url}/api/v2/tickets/{ticket['id']}.json",
+            json={"ticket": {"comment": {"body": "x" * 200_000}}},
+            auth=sandbox.auth,
+            timeout=10,
+        )
+    sandbox.clear_faults()
+    assert sandbox.stats()["endpoints"]["PUT /api/v2/tickets/<int:ticket_id>"] == 1
+    assert len(sandbox.api("GET", f"tickets/{ticket['id']}/comments.json").json()["comments"]) == 1
