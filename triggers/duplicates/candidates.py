@@ -166,13 +166,12 @@ class TicketIndex:
 
     def _window(
         self, keys: list[tuple[float, int]], new: TicketRow, window_days: float
-    ) -> Iterator[int]:
+    ) -> list[tuple[float, int]]:
         end = _key(new)
         start = (new.created_at - timedelta(days=window_days)).timestamp()
         low = bisect.bisect_left(keys, (start, -1))
         high = bisect.bisect_left(keys, end)  # strictly earlier, ties broken by lower id
-        for _, ticket_id in keys[low:high]:
-            yield ticket_id
+        return keys[low:high]
 
     def candidates(
         self,
@@ -186,18 +185,21 @@ class TicketIndex:
         before `new`, newest first, at most `limit` of them."""
         if window_days < 0:
             raise ValueError("window_days must not be negative")
-        ids: list[int] = list(
-            self._window(self._by_requester.get(new.requester_id, []), new, window_days)
-        )
+        keys = self._window(self._by_requester.get(new.requester_id, []), new, window_days)
         if same_organization and new.organization_id is not None:
-            seen = set(ids)
-            for ticket_id in self._window(
-                self._by_organization.get(new.organization_id, []), new, window_days
-            ):
-                if ticket_id not in seen:
-                    ids.append(ticket_id)
-                    seen.add(ticket_id)
-        found = [self._tickets[i] for i in ids if i != new.id]
-        found = [t for t in found if t.row.status not in EXCLUDED_STATUSES]
-        found.sort(key=lambda t: _key(t.row), reverse=True)
-        return found[:limit] if limit is not None else found
+            keys = sorted(
+                set(keys)
+                | set(
+                    self._window(
+                        self._by_organization.get(new.organization_id, []), new, window_days
+                    )
+                )
+            )
+        found: list[IndexedTicket] = []
+        for _, ticket_id in reversed(keys):  # newest first
+            ticket = self._tickets[ticket_id]
+            if ticket_id != new.id and ticket.row.status not in EXCLUDED_STATUSES:
+                found.append(ticket)
+                if limit is not None and len(found) >= limit:
+                    break
+        return found
