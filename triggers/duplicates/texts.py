@@ -4,9 +4,8 @@ from __future__ import annotations
 
 TAG_POSSIBLE_DUPLICATE = "possible_duplicate"
 
-NOTE_HEADER = (
-    "Possible duplicate: this ticket looks like an earlier ticket from the same requester."
-)
+# Candidates can come from the requester's organisation too (same_organization setting).
+NOTE_HEADER = "Possible duplicate: this ticket looks like an earlier open ticket on the same issue."
 # One line per candidate, best first. Scores are not probabilities, so the note shows the
 # threshold beside them rather than a percentage that would read as one.
 NOTE_CANDIDATE = "- #{ticket_id} (score {score:.2f}; flagged from {threshold:.2f})"
