@@ -5,7 +5,7 @@ from __future__ import annotations
 TAG_POSSIBLE_DUPLICATE = "possible_duplicate"
 
 # Candidates can come from the requester's organisation too (same_organization setting).
-NOTE_HEADER = "Possible duplicate: this ticket looks like an earlier open ticket on the same issue."
+NOTE_HEADER = "Possible duplicate: this ticket looks like an earlier ticket on the same issue."
 # One line per candidate, best first. Scores are not probabilities, so the note shows the
 # threshold beside them rather than a percentage that would read as one.
 NOTE_CANDIDATE = "- #{ticket_id} (score {score:.2f}; flagged from {threshold:.2f})"
