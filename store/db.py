@@ -79,7 +79,10 @@ def _make_engine(app: Flask) -> Engine:
     url = make_url(database_url(app))
     echo = bool(app.config["CXLAYER"].get("database", {}).get("echo", False))
     if url.get_backend_name() != "sqlite":
-        return create_engine(url, echo=echo, pool_pre_ping=True, future=True)
+        # No pre-ping (a round trip per checkout): a connection found dead raises once,
+        # SQLAlchemy then discards the pool, and the caller's retry (Zendesk's redelivery,
+        # the worker's backoff) gets a fresh connection.
+        return create_engine(url, echo=echo, future=True)
 
     engine = create_engine(
         url, echo=echo, connect_args={"check_same_thread": False, "timeout": 15}, future=True

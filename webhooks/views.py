@@ -39,6 +39,8 @@ schema = EventSchema()
 DEFAULT_MAX_BODY_BYTES = 262_144
 DEFAULT_MAX_AGE_SECONDS = 300
 DEFAULT_MAX_SKEW_SECONDS = 60
+DEFAULT_SECRET_CACHE_SECONDS = 5.0
+SECRET_CACHE_EXTENSION = "cxlayer.webhook_secret_cache"  # noqa: S105 - a key name
 
 # Response texts (for Zendesk's webhook activity log and for operators testing by hand).
 BODY_TOO_LARGE = "body too large"
@@ -55,13 +57,23 @@ def webhook_settings(app: Flask) -> dict[str, Any]:
     return section
 
 
-def valid_secrets(app: Flask, sess: Session) -> list[str]:
-    """Every secret a signature may use: provisioning's (state) and CXLAYER_WEBHOOK_SECRETS."""
+def valid_secrets(app: Flask, *, fresh: bool = False) -> list[str]:
+    """Every secret a signature may use: provisioning's (state) and CXLAYER_WEBHOOK_SECRETS.
+
+    The stored one is cached for [webhook] secret_cache_seconds (5) to spare a database read
+    per request; callers ask again with fresh=True before refusing a signature, so a secret
+    provisioning has just rotated is accepted at once.
+    """
+    ttl = float(webhook_settings(app).get("secret_cache_seconds", DEFAULT_SECRET_CACHE_SECONDS))
+    cached = app.extensions.get(SECRET_CACHE_EXTENSION)
+    now = time.monotonic()
+    if fresh or cached is None or now - cached[0] > ttl:
+        with store.session(app, readonly=True) as sess:
+            stored = store.get_state(sess, store.WEBHOOK_SIGNING_SECRET)
+        cached = (now, str(stored) if stored else None)
+        app.extensions[SECRET_CACHE_EXTENSION] = cached
     secrets = [str(s) for s in webhook_settings(app).get("secrets", []) if s]
-    stored = store.get_state(sess, store.WEBHOOK_SIGNING_SECRET)
-    if stored:
-        secrets.insert(0, str(stored))
-    return secrets
+    return [cached[1], *secrets] if cached[1] else secrets
 
 
 @dataclass(frozen=True)
@@ -69,6 +81,11 @@ class _Outcome:
     status: int
     outcome: str
     fields: dict[str, Any]
+
+    @property
+    def reason(self) -> str | None:
+        reason = self.fields.get("reason")
+        return str(reason) if reason is not None else None
 
 
 def _outcome(status: int, outcome: str, **fields: Any) -> _Outcome:
@@ -118,11 +135,11 @@ def receive_zendesk() -> Response:
         body = _read_body(int(settings.get("max_body_bytes", DEFAULT_MAX_BODY_BYTES)))
         if body is None:
             return _answer(_outcome(413, "rejected", reason=BODY_TOO_LARGE), started)
-        # Verify and validate under a read-only transaction (on SQLite it does not queue
-        # behind writers), then hold the write lock only for the insert itself.
-        with store.session(app, readonly=True) as sess:
-            secrets = valid_secrets(app, sess)
-        result = _verify(body, invocation_id, secrets, settings)
+        # Verify and validate outside any write transaction; hold the write lock (SQLite)
+        # only for the insert itself.
+        result = _verify(body, invocation_id, valid_secrets(app), settings)
+        if isinstance(result, _Outcome) and result.reason == BAD_SIGNATURE:
+            result = _verify(body, invocation_id, valid_secrets(app, fresh=True), settings)
         if isinstance(result, _Valid):
             with store.session(app) as sess:
                 result = _store(sess, invocation_id, result)

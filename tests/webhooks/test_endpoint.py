@@ -314,3 +314,15 @@ def test_status_titles_become_categories(rendered: str, category: str) -> None:
     """{{ticket.status}} renders a title; an unfamiliar (localised) one is kept, not refused."""
     loaded = views.schema.load(event_body(status=rendered))
     assert loaded["status"] == category
+
+
+def test_a_secret_rotated_by_provisioning_is_accepted_at_once(
+    hook_app: Flask, post_signed: PostSigned
+) -> None:
+    """The stored secret is cached, but a signature that fails is checked against a fresh read."""
+    assert post_signed(secret=SECRET).status_code == 202  # SECRET now cached
+    with store.session(hook_app) as sess:
+        store.set_state(sess, store.WEBHOOK_SIGNING_SECRET, "rotated-by-zendesk-99")
+    assert post_signed(secret="rotated-by-zendesk-99").status_code == 202
+    assert post_signed(secret=SECRET).status_code == 401  # the old one is gone with the refresh
+    assert len(inbox_rows(hook_app)) == 2
