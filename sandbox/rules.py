@@ -204,6 +204,8 @@ class TriggerEngine:
             return (role == _norm(value)) == (op != "is_not")
         now = _field_value(change.after, field)
         before = _field_value(change.before, field)
+        if value == "current_user" and field in ("assignee_id", "requester_id"):
+            value = change.actor_id  # Zendesk's "(current user)" choice
         current, previous, wanted = _norm(now), _norm(before), _norm(value)
         changed = change.before is None or current != previous
         if op == "is":

@@ -164,13 +164,13 @@ def free_port() -> int:
 
 @contextmanager
 def run_sandbox(
-    *, rpm: int = 100000, seed: str | int | None = None, db: str | None = None
+    *, rpm: int = 100000, seed: str | int | None = None, db: str | None = None, random_seed: int = 1
 ) -> Iterator[SandboxHandle]:
     """A sandbox on 127.0.0.1 and a free port, served from a background thread of this process.
     `seed="demo"` seeds the demo account; an int seeds that many tickets."""
     core = Sandbox(db, rpm=rpm)
     if seed is not None and seed != "none":
-        seed_account(core.account, DEMO_SIZE if seed == "demo" else int(seed), 1)
+        seed_account(core.account, DEMO_SIZE if seed == "demo" else int(seed), random_seed)
     server = SandboxServer(core).start()
     handle = SandboxHandle(base_url=server.base_url, server=server)
     try:

@@ -133,6 +133,18 @@ CASES = [
     ({"field": "update_type", "operator": "is", "value": "Create"}, None, ticket(), True),
     ({"field": "update_type", "operator": "is_not", "value": "Create"}, None, ticket(), False),
     ({"field": "role", "operator": "is", "value": "agent"}, ticket(), ticket(), True),
+    (
+        {"field": "assignee_id", "operator": "is", "value": "current_user"},
+        ticket(),
+        ticket(assignee_id=1000001),
+        True,
+    ),
+    (
+        {"field": "requester_id", "operator": "is", "value": "current_user"},
+        ticket(),
+        ticket(requester_id=5),
+        False,
+    ),
     ({"field": "role", "operator": "is_not", "value": "end_user"}, ticket(), ticket(), True),
 ]
 
