@@ -87,6 +87,10 @@ def test_seeded_tickets_have_the_shape_of_api_created_ones() -> None:
             "POST", "tickets.json", json={"ticket": {"subject": "s", "comment": {"body": "b"}}}
         ).json()["ticket"]
         assert set(seeded) == set(made)
+        seeded_comment = zd.api("GET", "tickets/1/comments.json").json()["comments"][0]
+        made_comment = zd.api("GET", f"tickets/{made['id']}/comments.json").json()["comments"][0]
+        assert set(seeded_comment) == set(made_comment)
+        assert isinstance(seeded_comment["public"], bool)
 
 
 def test_process_serves_a_seeded_account_and_stops_on_sigterm(tmp_path: Path) -> None:
