@@ -134,6 +134,9 @@ class SweepOptions:
     lease_seconds: float = 1800.0  # SQLite lock lease; renewed after every write round
     events_start_time: int = 0  # where the ticket-events export starts on the first run
     internal_notes: bool = False  # also post the decision's internal note (a second write)
+    # Job polls: a nightly batch does not need answers within the second; each poll is an API
+    # call, and sync's client polls again soon after every finished job.
+    poll_seconds: float = 5.0
     report_dir: str = ""
 
     @classmethod
@@ -151,6 +154,7 @@ class SweepOptions:
             lease_seconds=float(sweep.get("lease_seconds", cls.lease_seconds)),
             events_start_time=int(sweep.get("events_start_time", cls.events_start_time)),
             internal_notes=bool(sweep.get("internal_notes", cls.internal_notes)),
+            poll_seconds=float(sweep.get("poll_seconds", cls.poll_seconds)),
             report_dir=str(sweep.get("report_dir", "")),
         )
 
@@ -851,7 +855,10 @@ def run_sweep(
         mappings = current_mappings()
     config = AutoSolveConfig.from_settings(sweep, mappings)
     run_id = _new_run_id(as_of, dry_run)
-    client = client or client_for(app)
+    if client is None:
+        client = client_for(app)
+        client.poll_initial_seconds = options.poll_seconds
+        client.poll_max_seconds = max(client.poll_max_seconds, options.poll_seconds)
 
     lock = sweep_lock(app, run_id, options.lease_seconds) if not dry_run else _no_lock()
     with lock as renew, client.operation("sweep") as metrics:

@@ -22,6 +22,7 @@ AGENT_ASKED = "2025-12-24T15:00:00Z"
 
 
 def invoke(desk: Desk, *args: str) -> Result:
+    desk.app.config["CXLAYER"].setdefault("sweep", {})["poll_seconds"] = 0.05
     return desk.app.test_cli_runner().invoke(args=list(args))
 
 
