@@ -178,6 +178,41 @@ def summarise(rounds: list[tuple[list[float], dict[int, int], float]]) -> dict[s
     }
 
 
+def in_process(app: Flask, prepared: list[tuple[bytes, dict[str, str]]]) -> dict[str, float]:
+    """The app's own cost per request (Flask test client: no server, no network, no client
+    threads), wall and CPU: less sensitive to a busy machine than the HTTP numbers."""
+    client = app.test_client()
+    for body, headers in signed_requests(50):  # warm-up: first requests compile statements
+        client.post("/webhooks/zendesk", data=body, headers=headers)
+    wall, cpu = time.perf_counter(), time.process_time()
+    for body, headers in prepared:
+        client.post("/webhooks/zendesk", data=body, headers=headers)
+    count = len(prepared)
+    return {
+        "requests": count,
+        "wall_ms_per_request": round((time.perf_counter() - wall) * 1000 / count, 3),
+        "cpu_ms_per_request": round((time.process_time() - cpu) * 1000 / count, 3),
+    }
+
+
+def in_process_results(env: dict[str, str], count: int) -> dict[str, Any]:
+    from app import create_app  # noqa: PLC0415 - the service's factory, only for this part
+    from logs import configure_logging  # noqa: PLC0415
+
+    service = create_app({"ENVIRON": env, "INSTANCE_PATH": tempfile.mkdtemp()})
+    configure_logging("INFO", stream=open(os.devnull, "w"))  # noqa: SIM115 - process-long sink
+    results = {
+        "bare_flask_204": in_process(create_bare_app(), signed_requests(count)),
+        "cxlayer_webhook": in_process(service, signed_requests(count)),
+    }
+    results["cpu_ratio_service_over_bare"] = round(
+        results["cxlayer_webhook"]["cpu_ms_per_request"]
+        / results["bare_flask_204"]["cpu_ms_per_request"],
+        2,
+    )
+    return results
+
+
 def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--requests", type=int, default=2000, help="per target and round")
@@ -224,6 +259,8 @@ def main(argv: list[str] | None = None) -> int:
         results = {name: summarise(rounds) for name, rounds in runs.items()}
         for name, summary in results.items():
             print(name, json.dumps(summary), flush=True)
+        process_results = in_process_results(env, args.requests)
+        print("in_process", json.dumps(process_results), flush=True)
 
     service, bare = results["cxlayer_webhook"], results["bare_flask_204"]
     report = {
@@ -236,6 +273,7 @@ def main(argv: list[str] | None = None) -> int:
         "rounds": args.rounds,
         "loadavg_before_after": [round(load_before[0], 2), round(os.getloadavg()[0], 2)],
         "results": results,
+        "in_process": process_results,
         "ratio": {
             "throughput_service_over_bare": round(service["per_second"] / bare["per_second"], 3),
             "p50_service_over_bare": round(service["p50_ms"] / bare["p50_ms"], 2),
