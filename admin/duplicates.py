@@ -79,7 +79,8 @@ SOFT_MERGE_PUBLIC = (
 SOFT_MERGE_NOTE = (
     "Soft merge: solved as a duplicate of #{original_id} (score {score:.2f}, automatic "
     'threshold {threshold:.2f}). Resolution type is Duplicate, "Duplicate of" is #{original_id}, '
-    "and the requester was pointed to #{original_id}. CCs added to #{original_id}: {ccs}. "
+    "and the requester was pointed to #{original_id}. CCs of this ticket to add to "
+    "#{original_id}: {ccs}. "
     "Nothing was deleted; to reverse it run `flask --app app duplicates undo {ticket_id}`."
 )
 SOFT_MERGE_ORIGINAL_NOTE = (
@@ -348,18 +349,18 @@ def on_ticket_event(
     event: TicketEvent,
     *,
     session: Session | None = None,
-    client: ZendeskClient | None = None,
 ) -> Decision | None:
-    """Keep the index current from any event; on `ticket_created`, the flag Decision (the
-    caller applies and audits it) or, at `auto_threshold`, a soft merge done here (returns
-    None); on any later event, an agent's removal of the flag is recorded as feedback.
+    """Keep the index current from any event and record agent feedback on a flagged ticket;
+    on `ticket_created`, return the flag Decision, or at `auto_threshold` the soft-merge
+    Decision for the new ticket (the caller applies and audits either). No Zendesk I/O here:
+    the original's side of a soft merge is done afterwards by `finish_soft_merges`.
 
     `session`: the caller's open transaction (the handler's deciders get one); without it one
     is opened here. Events caused by cxlayer's own API user only update the index.
     """
     if session is None:
         with store.session(app) as own:
-            return on_ticket_event(app, snapshot, event, session=own, client=client)
+            return on_ticket_event(app, snapshot, event, session=own)
     settings = duplicate_settings(app)
     current_index(app, session)
     row = index_ticket(app, session, snapshot)
@@ -379,22 +380,15 @@ def on_ticket_event(
     best = _best(matches, suppressed, snapshot.id)
     if best is None:
         return None
-    if (
-        settings.auto_threshold > 0
-        and best.score >= settings.auto_threshold
-        and snapshot.field(FIELD_DUPLICATE_OF) in (None, "", 0)
-        and session.get(DupSoftMerge, snapshot.id) is None
-    ):
-        soft_merge(
-            app,
-            session,
-            client or client_for(app),
-            snapshot,
-            matches=matches,
-            settings=settings,
-            invocation_id=event.invocation_id,
-        )
-        return None
+    unlinked = snapshot.field(FIELD_DUPLICATE_OF) in (None, "", 0)
+    native = native_merge_enabled(app)
+    if settings.auto_threshold > 0 and best.score >= settings.auto_threshold and unlinked:
+        merge = _plan_soft_merge(session, snapshot, best, native=native)
+        if merge.undone_at is None and not native:
+            with app.app_context():
+                mappings = current_mappings()
+            _record_flag(session, snapshot.id, best, SOURCE_WEBHOOK, applied=False)
+            return soft_merge_decision(snapshot, matches, settings, mappings, merge)
     decision = flag_decision(
         snapshot.id, matches, settings, suppressed_pairs=suppressed, current=snapshot
     )
@@ -418,121 +412,183 @@ def duplicates_decider(
 
 
 # --- soft merge and undo ----------------------------------------------------------------------
+SOFT_MERGE_RULE = "duplicates.soft_merge"
+
+
 def _cc_text(ids: Iterable[int]) -> str:
     listed = sorted(ids)
     return ", ".join(f"user {i}" for i in listed) if listed else NO_CCS
 
 
-def _solved_value(mappings: Mappings) -> str:
-    status = mappings.category_default("solved")
-    if status is None:
-        raise DuplicatesError("mappings have no default status in the solved category")
-    return status.value
-
-
-def soft_merge(
-    app: Flask,
-    session: Session,
-    client: ZendeskClient,
-    snapshot: TicketSnapshot,
-    *,
-    matches: list[Match],
-    settings: DuplicateSettings,
-    invocation_id: str | None = None,
+def _plan_soft_merge(
+    session: Session, snapshot: TicketSnapshot, best: Match, *, native: bool
 ) -> DupSoftMerge:
-    """Solve `snapshot` as a duplicate of the best match, point the requester there, add its
-    CCs to the original (a second safe update), and record all of it for `undo_soft_merge`.
-    With [duplicates] native_merge = true, Zendesk's irreversible merge is used instead."""
-    with app.app_context():
-        mappings = current_mappings()
-    if mappings.resolution_type(RESOLUTION_DUPLICATE) is None:
-        raise DuplicatesError(f"resolution type {RESOLUTION_DUPLICATE!r} is not in mappings")
-    best = max(matches, key=lambda m: m.score)
-    original_id = best.candidate_id
-    native = native_merge_enabled(app)
-    if native:
-        client.call(
-            "POST",
-            f"/api/v2/tickets/{original_id}/merge.json",
-            body={
-                "ids": [snapshot.id],
-                "source_comment": NATIVE_MERGE_SOURCE_COMMENT.format(original_id=original_id),
-                "source_comment_is_public": True,
-                "target_comment": NATIVE_MERGE_TARGET_NOTE.format(
-                    ticket_id=snapshot.id, score=best.score, threshold=settings.auto_threshold
-                ),
-                "target_comment_is_public": False,
-            },
-        )
-        added: list[int] = []
-    else:
-        original = client.ticket(original_id)
-        present = {int(x) for x in original.get("email_cc_ids") or ()}
-        requester = int(original.get("requester_id") or 0)
-        added = sorted(
-            {int(x) for x in snapshot.collaborator_ids}
-            - present
-            - {requester, snapshot.requester_id}
-        )
-        actions: list[Action] = [
-            SetCustomStatus(_solved_value(mappings)),
-            SetField(FIELD_RESOLUTION_TYPE, RESOLUTION_DUPLICATE),
-            SetField(FIELD_DUPLICATE_OF, original_id),
-            AddTags((TAG_POSSIBLE_DUPLICATE, TAG_SOFT_MERGED)),
-            InternalNote(
-                SOFT_MERGE_NOTE.format(
-                    original_id=original_id,
-                    score=best.score,
-                    threshold=settings.auto_threshold,
-                    ccs=_cc_text(added),
-                    ticket_id=snapshot.id,
-                )
-                + "\n\n"
-                + note_body(matches, settings)
-            ),
-            PublicComment(SOFT_MERGE_PUBLIC.format(original_id=original_id)),
-        ]
-        client.apply_actions(snapshot, actions)
-        _update_original(
-            client,
-            original_id,
-            original,
-            [{"user_id": i, "action": "put"} for i in added],
-            SOFT_MERGE_ORIGINAL_NOTE.format(
-                ticket_id=snapshot.id, score=best.score, ccs=_cc_text(added)
-            ),
-        )
-    record = DupSoftMerge(
+    """The stored plan of a soft (or native) merge: what to restore and which CCs to move."""
+    merge = session.get(DupSoftMerge, snapshot.id)
+    if merge is not None:
+        return merge
+    merge = DupSoftMerge(
         ticket_id=snapshot.id,
-        original_id=original_id,
+        original_id=best.candidate_id,
         score=best.score,
         native=native,
         previous_status=snapshot.custom_status,
         previous_category=snapshot.status,
-        added_cc_ids=added,
+        planned_cc_ids=sorted(
+            {int(i) for i in snapshot.collaborator_ids} - {snapshot.requester_id}
+        ),
+        added_cc_ids=[],
         merged_at=store.utcnow(),
     )
-    session.merge(record)
-    _record_flag(session, snapshot.id, best, SOURCE_WEBHOOK, applied=True)
-    store.record_audit(
-        session,
-        ticket_id=snapshot.id,
-        rule="duplicates.soft_merge",
-        action="native_merge" if native else "soft_merge",
-        reason=f"duplicate of #{original_id} (score {best.score:.2f} >= auto threshold "
-        f"{settings.auto_threshold:.2f})",
-        invocation_id=invocation_id,
-        before={"status": snapshot.status, "custom_status": snapshot.custom_status},
-        after={"original_id": original_id, "added_cc_ids": added, "native": native},
-        api_result="ok",
-    )
-    log.info(
-        "soft merge" if not native else "native merge",
-        ticket_id=snapshot.id,
+    session.add(merge)
+    session.flush()
+    return merge
+
+
+def soft_merge_decision(
+    snapshot: TicketSnapshot,
+    matches: list[Match],
+    settings: DuplicateSettings,
+    mappings: Mappings,
+    merge: DupSoftMerge,
+) -> Decision:
+    """Solve the new ticket with resolution type Duplicate and "Duplicate of" set, a note for
+    agents and a public comment pointing the requester to the original."""
+    if mappings.resolution_type(RESOLUTION_DUPLICATE) is None:
+        raise DuplicatesError(f"resolution type {RESOLUTION_DUPLICATE!r} is not in mappings")
+    solved = mappings.category_default("solved")
+    if solved is None:
+        raise DuplicatesError("mappings have no default status in the solved category")
+    original_id = merge.original_id
+    note = SOFT_MERGE_NOTE.format(
         original_id=original_id,
-        score=best.score,
+        score=merge.score,
+        threshold=settings.auto_threshold,
+        ccs=_cc_text(merge.planned_cc_ids or ()),
+        ticket_id=snapshot.id,
     )
-    return record
+    return Decision(
+        rule=SOFT_MERGE_RULE,
+        reason=f"duplicate of #{original_id} (score {merge.score:.2f} >= automatic threshold "
+        f"{settings.auto_threshold:.2f})",
+        actions=(
+            SetCustomStatus(solved.value),
+            SetField(FIELD_RESOLUTION_TYPE, RESOLUTION_DUPLICATE),
+            SetField(FIELD_DUPLICATE_OF, original_id),
+            AddTags((TAG_POSSIBLE_DUPLICATE, TAG_SOFT_MERGED)),
+            InternalNote(note + "\n\n" + note_body(matches, settings)),
+            PublicComment(SOFT_MERGE_PUBLIC.format(original_id=original_id)),
+        ),
+    )
+
+
+@dataclass(frozen=True)
+class FinishResult:
+    ticket_id: int
+    original_id: int
+    done: bool
+    reason: str
+
+
+# A planned merge whose new ticket never showed the change (the write failed, an agent
+# disagreed first) is given up after this long.
+ABANDON_AFTER = timedelta(hours=1)
+
+
+def finish_soft_merges(app: Flask, *, client: ZendeskClient | None = None) -> list[FinishResult]:
+    """The original's side of planned merges, once the new ticket shows the merge: CCs added
+    and a note (soft), or Zendesk's merge call (native, only while the flag still stands).
+    Runs every minute in the worker's scheduler and after `duplicates sync`."""
+    with store.session(app, readonly=True) as session:
+        pending = list(
+            session.scalars(
+                select(DupSoftMerge).where(
+                    DupSoftMerge.original_done_at.is_(None), DupSoftMerge.undone_at.is_(None)
+                )
+            )
+        )
+    if not pending:
+        return []
+    client = client or client_for(app)
+    settings = duplicate_settings(app)
+    results: list[FinishResult] = []
+    with client.operation("duplicates finish merges"):
+        for merge in pending:
+            results.append(_finish_one(app, client, merge, settings))
+    return results
+
+
+def _finish_one(
+    app: Flask, client: ZendeskClient, merge: DupSoftMerge, settings: DuplicateSettings
+) -> FinishResult:
+    current = client.read_snapshot(merge.ticket_id)
+    linked = current.field(FIELD_DUPLICATE_OF) == merge.original_id
+    if merge.native:
+        ready = linked and TAG_POSSIBLE_DUPLICATE in current.tags and current.status != "closed"
+    else:
+        ready = linked and current.status in ("solved", "closed")
+    if not ready:
+        if store.utcnow() - merge.merged_at < ABANDON_AFTER:
+            return FinishResult(merge.ticket_id, merge.original_id, False, "not applied yet")
+        reason = "abandoned: the new ticket never showed the merge (or an agent undid it)"
+        with store.session(app) as session:
+            stored = session.get(DupSoftMerge, merge.ticket_id)
+            if stored is not None:
+                stored.undone_at = store.utcnow()
+                stored.undo_result = reason
+        return FinishResult(merge.ticket_id, merge.original_id, False, reason)
+    added: list[int] = []
+    if merge.native:
+        client.call(
+            "POST",
+            f"/api/v2/tickets/{merge.original_id}/merge.json",
+            body={
+                "ids": [merge.ticket_id],
+                "source_comment": NATIVE_MERGE_SOURCE_COMMENT.format(original_id=merge.original_id),
+                "source_comment_is_public": True,
+                "target_comment": NATIVE_MERGE_TARGET_NOTE.format(
+                    ticket_id=merge.ticket_id,
+                    score=merge.score,
+                    threshold=settings.auto_threshold,
+                ),
+                "target_comment_is_public": False,
+            },
+        )
+        reason = f"merged into #{merge.original_id} with Zendesk's native merge"
+    else:
+        original = client.ticket(merge.original_id)
+        present = {int(x) for x in original.get("email_cc_ids") or ()}
+        requester = int(original.get("requester_id") or 0)
+        added = sorted({int(i) for i in merge.planned_cc_ids or ()} - present - {requester})
+        _update_original(
+            client,
+            merge.original_id,
+            original,
+            [{"user_id": i, "action": "put"} for i in added],
+            SOFT_MERGE_ORIGINAL_NOTE.format(
+                ticket_id=merge.ticket_id, score=merge.score, ccs=_cc_text(added)
+            ),
+        )
+        reason = f"CCs added to #{merge.original_id}: {_cc_text(added)}"
+    with store.session(app) as session:
+        stored = session.get(DupSoftMerge, merge.ticket_id)
+        if stored is not None:
+            stored.added_cc_ids = added
+            stored.original_done_at = store.utcnow()
+        flag = session.get(DupFlag, merge.ticket_id)
+        if flag is not None:
+            flag.applied = True
+        store.record_audit(
+            session,
+            ticket_id=merge.original_id,
+            rule=SOFT_MERGE_RULE,
+            action="native_merge" if merge.native else "add_ccs",
+            reason=f"#{merge.ticket_id} is a duplicate of this ticket; {reason}",
+            after={"merged_ticket_id": merge.ticket_id, "added_cc_ids": added},
+            api_result="ok",
+        )
+    log.info("merge finished", ticket_id=merge.ticket_id, original_id=merge.original_id)
+    return FinishResult(merge.ticket_id, merge.original_id, True, reason)
 
 
 def _update_original(
@@ -571,18 +627,18 @@ def undo_soft_merge(
 ) -> UndoResult:
     """Reverse a soft merge: the ticket's previous status back (open if it was new), Resolution
     type and "Duplicate of" cleared, the CCs added to the original removed, a note on each,
-    and the pair remembered as "not a duplicate"."""
+    and the pair remembered as "not a duplicate". A native merge not yet made is cancelled."""
     with store.session(app, readonly=True) as session:
         record = session.get(DupSoftMerge, ticket_id)
     if record is None:
         raise DuplicatesError(f"ticket {ticket_id} was not soft-merged by cxlayer")
-    if record.native:
-        raise DuplicatesError(
-            f"ticket {ticket_id} was merged with Zendesk's native merge, which cannot be undone"
-        )
     if record.undone_at is not None:
         return UndoResult(
             ticket_id, record.original_id, False, (), f"already undone: {record.undo_result}"
+        )
+    if record.native and record.original_done_at is not None:
+        raise DuplicatesError(
+            f"ticket {ticket_id} was merged with Zendesk's native merge, which cannot be undone"
         )
     client = client or client_for(app)
     with app.app_context():
@@ -601,7 +657,7 @@ def undo_soft_merge(
         if current.status == "closed":
             raise DuplicatesError(f"ticket {ticket_id} is closed; Zendesk cannot reopen it")
         actions: list[Action] = []
-        if current.status == "solved":
+        if current.status == "solved" and not record.native:
             actions.append(SetCustomStatus(previous))
         if current.field(FIELD_RESOLUTION_TYPE) == RESOLUTION_DUPLICATE:
             actions.append(SetField(FIELD_RESOLUTION_TYPE, None))
@@ -615,23 +671,25 @@ def undo_soft_merge(
             if attempt:
                 raise
             continue
-        reopened = current.status == "solved"
+        reopened = current.status == "solved" and not record.native
         break
-    original = client.ticket(record.original_id)
-    present = {int(x) for x in original.get("email_cc_ids") or ()}
-    removable = tuple(int(i) for i in record.added_cc_ids or () if int(i) in present)
-    _update_original(
-        client,
-        record.original_id,
-        original,
-        [{"user_id": i, "action": "delete"} for i in removable],
-        UNDO_ORIGINAL_NOTE.format(ticket_id=ticket_id, ccs=_cc_text(removable)),
-    )
+    removable: tuple[int, ...] = ()
+    if record.original_done_at is not None and not record.native:
+        original = client.ticket(record.original_id)
+        present = {int(x) for x in original.get("email_cc_ids") or ()}
+        removable = tuple(int(i) for i in record.added_cc_ids or () if int(i) in present)
+        _update_original(
+            client,
+            record.original_id,
+            original,
+            [{"user_id": i, "action": "delete"} for i in removable],
+            UNDO_ORIGINAL_NOTE.format(ticket_id=ticket_id, ccs=_cc_text(removable)),
+        )
     reason = (
         f"reopened as {label}; CCs removed from #{record.original_id}: {_cc_text(removable)}"
         if reopened
-        else f"not solved any more (left as is); fields cleared; CCs removed from "
-        f"#{record.original_id}: {_cc_text(removable)}"
+        else f"not solved by cxlayer any more (status left as is); link cleared; CCs removed "
+        f"from #{record.original_id}: {_cc_text(removable)}"
     )
     with store.session(app) as session:
         stored = session.get(DupSoftMerge, ticket_id)
@@ -803,6 +861,7 @@ class SyncReport:
     removed: int = 0
     feedback: int = 0
     pruned: int = 0
+    merges_finished: int = 0
     api_calls: int = 0
 
 
@@ -852,6 +911,7 @@ def sync_index(
         for ticket_id in old:
             forget_ticket(app, session, ticket_id)
         report.pruned = len(old)
+    report.merges_finished = sum(1 for r in finish_soft_merges(app, client=client) if r.done)
     return report
 
 

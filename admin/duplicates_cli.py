@@ -11,6 +11,7 @@ from flask.cli import AppGroup
 from admin.duplicates import (
     DuplicatesError,
     feedback_counts,
+    finish_soft_merges,
     scan,
     sync_index,
     undo_soft_merge,
@@ -19,6 +20,9 @@ from mappings import MappingError
 from settings import SettingsError
 from store import StoreError
 from sync import ZendeskError
+from webhooks import register_job
+
+FINISH_JOB_ID = "duplicates.finish-merges"
 
 FAILURES = (DuplicatesError, ZendeskError, SettingsError, MappingError, StoreError, ValueError)
 
@@ -80,7 +84,7 @@ def sync_command() -> None:
     click.echo(
         f"{report.seen} ticket(s) read, {report.indexed} indexed, {report.removed} removed, "
         f"{report.pruned} past the retention dropped, {report.feedback} 'not a duplicate' "
-        f"recorded; {report.api_calls} API call(s)"
+        f"recorded, {report.merges_finished} merge(s) finished; {report.api_calls} API call(s)"
     )
 
 
@@ -107,5 +111,12 @@ def feedback_command() -> None:
         click.echo(f"{key.replace('_', ' '):<{width}}  {value}")
 
 
+def finish_job(app: Flask) -> None:
+    """Scheduled: the original's side of soft merges the event handler has applied."""
+    finish_soft_merges(app)
+
+
 def register(app: Flask) -> None:
+    """The `duplicates` commands, and the job that completes soft merges every minute."""
     app.cli.add_command(duplicates_cli)
+    register_job(app, FINISH_JOB_ID, finish_job, trigger="interval", minutes=1)

@@ -73,7 +73,11 @@ class DupSoftMerge(Base):
     native: Mapped[bool] = mapped_column(Boolean, default=False)
     previous_status: Mapped[str | None] = mapped_column(String(100))  # custom status value
     previous_category: Mapped[str] = mapped_column(String(20))
+    planned_cc_ids: Mapped[Any] = mapped_column(JSON, default=list)  # the new ticket's CCs
     added_cc_ids: Mapped[Any] = mapped_column(JSON, default=list)  # CCs added to the original
     merged_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow)
+    # When the original's side (CCs and note; or the native merge call) was done: the event
+    # handler writes only the new ticket, `finish_soft_merges` does the rest afterwards.
+    original_done_at: Mapped[datetime | None] = mapped_column(UTCDateTime)
     undone_at: Mapped[datetime | None] = mapped_column(UTCDateTime)
     undo_result: Mapped[str | None] = mapped_column(Text)

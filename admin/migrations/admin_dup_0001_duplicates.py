@@ -62,8 +62,10 @@ def upgrade() -> None:
         sa.Column("native", sa.Boolean(), nullable=False),
         sa.Column("previous_status", sa.String(100), nullable=True),
         sa.Column("previous_category", sa.String(20), nullable=False),
+        sa.Column("planned_cc_ids", sa.JSON(), nullable=True),
         sa.Column("added_cc_ids", sa.JSON(), nullable=True),
         sa.Column("merged_at", UTCDateTime(), nullable=False),
+        sa.Column("original_done_at", UTCDateTime(), nullable=True),
         sa.Column("undone_at", UTCDateTime(), nullable=True),
         sa.Column("undo_result", sa.Text(), nullable=True),
     )
