@@ -8,11 +8,11 @@ from __future__ import annotations
 
 import math
 from array import array
+from bisect import bisect_left
 from collections import Counter
 from collections.abc import Iterable, Mapping
 from dataclasses import dataclass, field
 from datetime import datetime
-from itertools import compress
 
 from triggers.duplicates import normalise as nz
 
@@ -67,7 +67,7 @@ DEFAULT_METHOD = TFIDF_FIELDS
 
 @dataclass(frozen=True, slots=True)
 class Bag:
-    """A bag of terms as parallel arrays: vocabulary ids and their counts (capped at 255)."""
+    """A bag of terms as parallel arrays: vocabulary ids (ascending) and counts (capped at 255)."""
 
     ids: array[int]
     tfs: array[int]
@@ -133,9 +133,9 @@ class IdfModel:
                     vocabulary[term] = len(self.df)
                     self.df.append(0)
                     self.log_df.append(0.0)
-        ids = array("i", [vocabulary.get(term, -1) for term in counts])
-        tfs = array("B", [min(tf, 255) for tf in counts.values()])
-        return Bag(ids, tfs)
+        # Sorted by id so a shared term's count is found by binary search (see _cosine).
+        pairs = sorted((vocabulary.get(term, -1), min(tf, 255)) for term, tf in counts.items())
+        return Bag(array("i", [p[0] for p in pairs]), array("B", [p[1] for p in pairs]))
 
     def features(self, counts: TermCounts, *, learn: bool) -> Features:
         return Features(
@@ -271,12 +271,10 @@ def _cosine(query: Query, name: str, bag: Bag, norm: float, model: IdfModel) -> 
     tf_weight = _TF_WEIGHT
     base = model.idf_base()
     log_df = model.log_df
-    # Membership tests run in C; only the shared terms (a handful) cost Python arithmetic.
-    shared = compress(range(len(ids)), map(q.__contains__, ids))
+    # The intersection runs in C; only the shared terms (a handful) cost Python arithmetic.
     dot = 0.0
-    for p in shared:
-        term_id = ids[p]
-        dot += q[term_id] * tf_weight[tfs[p]] * (base - log_df[term_id])
+    for term_id in q.keys() & ids:
+        dot += q[term_id] * tf_weight[tfs[bisect_left(ids, term_id)]] * (base - log_df[term_id])
     return min(1.0, dot / (q_norm * norm))
 
 
