@@ -282,7 +282,10 @@ def _flag_written(session: Session, flag: DupFlag, snapshot: TicketSnapshot) -> 
     audited = (
         session.scalar(
             select(AuditEntry.id)
-            .where(AuditEntry.ticket_id == flag.ticket_id, AuditEntry.rule == RULE_NAME)
+            .where(
+                AuditEntry.ticket_id == flag.ticket_id,
+                AuditEntry.rule.in_((RULE_NAME, SOFT_MERGE_RULE)),
+            )
             .limit(1)
         )
         is not None
@@ -307,6 +310,11 @@ def check_feedback(
     if pair is None:
         return None
     flag.feedback_at = store.utcnow()
+    merge = session.get(DupSoftMerge, snapshot.id)
+    if merge is not None and merge.original_done_at is None and merge.undone_at is None:
+        # A merge still to be finished (native, or CCs) must not go ahead against the agent.
+        merge.undone_at = store.utcnow()
+        merge.undo_result = "cancelled: an agent said it is not a duplicate"
     record_not_duplicate(
         session,
         snapshot.id,

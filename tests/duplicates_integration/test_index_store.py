@@ -1,0 +1,112 @@
+"""The persisted index and the decider without Zendesk: rows written by another process reach
+this process's memory; a flag the handler never wrote is not mistaken for agent feedback."""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from dataclasses import replace
+from datetime import UTC, datetime, timedelta
+
+from flask import Flask
+from sqlalchemy import select
+
+import store
+from admin.duplicates import index_state, on_ticket_event
+from admin.duplicates_models import DupFlag, DupSuppressedPair
+from triggers.duplicates import RULE_NAME
+from triggers.model import FIELD_DUPLICATE_OF, STATUS_CHANGED, TICKET_CREATED, TicketEvent
+from triggers.model import TicketSnapshot as Snap
+
+from .conftest import FLAG_THRESHOLD
+
+NOW = datetime(2026, 11, 20, 15, 0, tzinfo=UTC)
+
+
+def snap(ticket_id: int, requester: int, subject: str, body: str, hours: float = 0) -> Snap:
+    return Snap(
+        id=ticket_id,
+        status="new",
+        custom_status="new",
+        updated_stamp="2026-11-20T15:00:00Z",
+        requester_id=requester,
+        subject=subject,
+        description=body,
+        created_at=NOW + timedelta(hours=hours),
+    )
+
+
+def event(kind: str, ticket_id: int, *, by_service: bool = False) -> TicketEvent:
+    return TicketEvent(
+        kind, ticket_id, f"inv-{kind}-{ticket_id}", actor_id=7, by_service=by_service
+    )
+
+
+def make(make_db_app: Callable[..., Flask]) -> Flask:
+    return make_db_app(SETTINGS={"duplicates": {"flag_threshold": FLAG_THRESHOLD}})
+
+
+SUBJECT = "Media plan export to PDF is blank"
+BODY = "Exporting the spring media plan to PDF gives an empty document with no rows."
+AGAIN = "The PDF export of the spring media plan is still an empty document."
+
+
+def test_rows_another_process_wrote_reach_this_process_index(
+    make_db_app: Callable[..., Flask],
+) -> None:
+    writer, reader = make(make_db_app), make(make_db_app)  # two processes, one database
+    on_ticket_event(writer, snap(1, 50, SUBJECT, BODY), event(STATUS_CHANGED, 1))
+    assert (
+        on_ticket_event(reader, snap(9, 77, "Unrelated", "text"), event(STATUS_CHANGED, 9)) is None
+    )
+    assert 1 in index_state(reader).index  # loaded on first use
+
+    on_ticket_event(
+        writer, snap(2, 50, "Invoice total wrong", "Total is off by 10"), event(STATUS_CHANGED, 2)
+    )
+    decision = on_ticket_event(
+        reader, snap(3, 50, SUBJECT, AGAIN, hours=2), event(TICKET_CREATED, 3)
+    )
+    assert 2 in index_state(reader).index  # refreshed from the table
+    assert decision is not None and decision.rule == RULE_NAME
+    assert "#1 (score" in decision.actions[2].body  # type: ignore[union-attr]
+
+
+def test_events_by_cxlayer_itself_only_update_the_index(make_db_app: Callable[..., Flask]) -> None:
+    app = make(make_db_app)
+    on_ticket_event(app, snap(1, 50, SUBJECT, BODY), event(TICKET_CREATED, 1))
+    own = on_ticket_event(
+        app, snap(2, 50, SUBJECT, AGAIN, hours=1), event(TICKET_CREATED, 2, by_service=True)
+    )
+    assert own is None
+    assert 2 in index_state(app).index
+    with store.session(app) as session:
+        assert session.get(DupFlag, 2) is None
+
+
+def test_a_flag_the_handler_never_wrote_is_not_taken_for_feedback(
+    make_db_app: Callable[..., Flask],
+) -> None:
+    app = make(make_db_app)
+    on_ticket_event(app, snap(1, 50, SUBJECT, BODY), event(TICKET_CREATED, 1))
+    new = snap(2, 50, SUBJECT, AGAIN, hours=1)
+    assert on_ticket_event(app, new, event(TICKET_CREATED, 2)) is not None
+
+    # The write failed: the ticket has neither tag nor link, and nothing was audited.
+    on_ticket_event(app, new, event(STATUS_CHANGED, 2))
+    with store.session(app) as session:
+        assert list(session.scalars(select(DupSuppressedPair))) == []
+
+    # Written (the handler audited it), then the agent removed the tag but kept the link.
+    with store.session(app) as session:
+        store.record_audit(session, ticket_id=2, rule=RULE_NAME, action="add_tags", reason="r")
+    linked = replace(new, fields={FIELD_DUPLICATE_OF: 1}, tags=frozenset({"vip"}))
+    on_ticket_event(app, linked, event(STATUS_CHANGED, 2))
+    with store.session(app) as session:
+        pairs = [
+            (p.low_id, p.high_id, p.source, p.actor_id)
+            for p in session.scalars(select(DupSuppressedPair))
+        ]
+    assert pairs == [(1, 2, "agent", 7)]
+
+    # Never flagged again: the same ticket created again decides nothing.
+    assert on_ticket_event(app, replace(new, tags=frozenset()), event(TICKET_CREATED, 2)) is None
