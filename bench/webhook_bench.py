@@ -13,6 +13,7 @@ import argparse
 import json
 import os
 import platform
+import re
 import shlex
 import socket
 import statistics
@@ -264,7 +265,12 @@ def main(argv: list[str] | None = None) -> int:
 
     service, bare = results["cxlayer_webhook"], results["bare_flask_204"]
     report = {
-        "command": " ".join(shlex.quote(a) for a in [sys.executable, *sys.argv]),
+        # The database URL's password stays out of the committed results.
+        "command": re.sub(
+            r"(://[^:/@\s]+:)[^@\s]+@",
+            r"\1***@",
+            " ".join(shlex.quote(a) for a in [sys.executable, *sys.argv]),
+        ),
         "nproc": len(os.sched_getaffinity(0)),  # what `nproc` prints
         "python": platform.python_version(),
         "database": "postgresql" if args.database_url else "sqlite",
