@@ -236,12 +236,14 @@ def fail(
 
 
 def retry(sess: Session, event_id: int) -> InboxEvent:
-    """Requeue a dead-lettered (or any finished) event for a fresh round of attempts."""
+    """Requeue a dead-lettered (or done) event for a fresh round of attempts."""
     event = sess.get(InboxEvent, event_id, with_for_update=True)
     if event is None:
         raise LookupError(f"no inbox event {event_id}")
     if event.status in (PENDING, PROCESSING):
         raise ValueError(f"inbox event {event_id} is already {event.status}")
+    if event.status == IGNORED:
+        raise ValueError(f"inbox event {event_id} is of a kind nobody handles ({event.kind})")
     event.status = PENDING
     event.attempts = 0
     event.next_attempt_at = store.utcnow()

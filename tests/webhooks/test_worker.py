@@ -300,6 +300,18 @@ def test_inbox_cli_errors_are_clear(db_app: Flask) -> None:
     busy = runner.invoke(args=["inbox", "retry", str(pending)])
     assert busy.exit_code == 1
     assert f"inbox event {pending} is already pending" in busy.output
+    with store.session(db_app) as sess:
+        ignored = inbox.add_event(
+            sess,
+            invocation_id="odd",
+            webhook_id=None,
+            data={"event": "ticket_merged_somehow"},
+            payload={},
+            ignored=True,
+        )
+    refused = runner.invoke(args=["inbox", "retry", str(ignored)])
+    assert refused.exit_code == 1
+    assert "is of a kind nobody handles (ticket_merged_somehow)" in refused.output
     listed = runner.invoke(args=["inbox", "list", "--status", "pending"])
     assert listed.output.splitlines()[1].startswith(f"{pending}\tpending\t0\t1\t")
 
