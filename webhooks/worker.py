@@ -163,6 +163,9 @@ def process_one(app: Flask, owner: str, now: datetime | None = None) -> InboxEve
                 status = inbox.fail(sess, event.id, owner, exc, policy, now=now)
             log.warning(
                 "event failed",
+                # Explicit as well as bound: a handler may unbind its own context on the way out.
+                invocation_id=event.invocation_id,
+                ticket_id=event.ticket_id,
                 kind=event.kind,
                 attempt=event.attempts,
                 outcome=status or "lease lost",
@@ -172,7 +175,12 @@ def process_one(app: Flask, owner: str, now: datetime | None = None) -> InboxEve
             with store.session(app) as sess:
                 finished = inbox.complete(sess, event.id, owner, now)
             log.info(
-                "event processed", kind=event.kind, attempt=event.attempts, lease_kept=finished
+                "event finished",
+                invocation_id=event.invocation_id,
+                ticket_id=event.ticket_id,
+                kind=event.kind,
+                attempt=event.attempts,
+                lease_kept=finished,
             )
     return event
 

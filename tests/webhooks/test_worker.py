@@ -109,6 +109,13 @@ def test_default_handler_marks_events_done_and_says_nothing_is_wired(db_app: Fla
     assert (done.status, done.attempts, done.lease_owner) == (store.DONE, 1, None)
     assert done.processed_at is not None
     assert worker.NO_HANDLER_MESSAGE in stream.getvalue()
+    lines = [json.loads(line) for line in stream.getvalue().splitlines()]
+    [finished] = [line for line in lines if line["event"] == "event finished"]
+    assert (finished["invocation_id"], finished["ticket_id"], finished["lease_kept"]) == (
+        "a",
+        1,
+        True,
+    )
     assert worker.process_one(db_app, "w1") is None
 
 
