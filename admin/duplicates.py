@@ -154,6 +154,9 @@ class IndexState:
     loaded: bool = False
     watermark: datetime | None = None
     pruned_at: float = 0.0
+    # indexed_at of rows already in memory that are still inside the refresh overlap, so a
+    # burst of tickets is not re-upserted on every event.
+    applied: dict[int, datetime] = field(default_factory=dict)
 
 
 def index_state(app: Flask) -> IndexState:
@@ -163,34 +166,47 @@ def index_state(app: Flask) -> IndexState:
     return state
 
 
-def _row(ticket: DupTicket) -> TicketRow:
-    return TicketRow(
-        id=ticket.id,
-        requester_id=ticket.requester_id,
-        organization_id=ticket.organization_id,
-        group=ticket.group_name,
-        product=ticket.product,
-        status=ticket.status,
-        created_at=ticket.created_at,
-        subject=ticket.subject,
-        description=ticket.description,
-    )
+# Plain columns, not ORM objects: a first load reads the whole table, and entities would all
+# sit in the session's identity map at once.
+_INDEX_COLUMNS = (
+    DupTicket.id,
+    DupTicket.requester_id,
+    DupTicket.organization_id,
+    DupTicket.group_name,
+    DupTicket.product,
+    DupTicket.status,
+    DupTicket.created_at,
+    DupTicket.subject,
+    DupTicket.description,
+    DupTicket.indexed_at,
+)
+LOAD_BATCH = 2000
 
 
 def current_index(app: Flask, session: Session) -> TicketIndex:
     """The in-memory index, loaded on first use and brought up to date with the table."""
     state = index_state(app)
     with state.lock:
-        query = select(DupTicket)
+        query = select(*_INDEX_COLUMNS)
         if state.loaded and state.watermark is not None:
             query = query.where(DupTicket.indexed_at >= state.watermark - REFRESH_OVERLAP)
         newest = state.watermark
-        for ticket in session.scalars(query.order_by(DupTicket.indexed_at)):
-            state.index.upsert(_row(ticket))
-            if newest is None or ticket.indexed_at > newest:
-                newest = ticket.indexed_at
+        result = session.execute(
+            query.order_by(DupTicket.indexed_at).execution_options(yield_per=LOAD_BATCH)
+        )
+        for values in result:
+            *fields, indexed_at = values
+            ticket_id = fields[0]
+            if state.applied.get(ticket_id) != indexed_at:
+                state.index.upsert(TicketRow(*fields))
+                state.applied[ticket_id] = indexed_at
+            if newest is None or indexed_at > newest:
+                newest = indexed_at
         state.watermark = newest
         state.loaded = True
+        if newest is not None:
+            horizon = newest - REFRESH_OVERLAP
+            state.applied = {k: v for k, v in state.applied.items() if v >= horizon}
         if time.monotonic() - state.pruned_at > MEMORY_PRUNE_EVERY:
             cutoff = store.utcnow() - timedelta(days=retention_days(app))
             old = [t.row.id for t in state.index if t.row.created_at < cutoff]
@@ -206,6 +222,7 @@ def index_ticket(app: Flask, session: Session, snapshot: TicketSnapshot) -> Tick
         return None
     row = TicketRow.from_snapshot(snapshot)
     description = row.description[:MAX_STORED_DESCRIPTION]
+    now = store.utcnow()
     session.merge(
         DupTicket(
             id=row.id,
@@ -217,12 +234,13 @@ def index_ticket(app: Flask, session: Session, snapshot: TicketSnapshot) -> Tick
             created_at=row.created_at.astimezone(UTC),
             subject=row.subject,
             description=description,
-            indexed_at=store.utcnow(),
+            indexed_at=now,
         )
     )
     state = index_state(app)
     with state.lock:
         state.index.upsert(row)
+        state.applied[row.id] = now
     return row
 
 
