@@ -16,6 +16,7 @@ from admin.duplicates import (
     sync_index,
     undo_soft_merge,
 )
+from logs import get_logger
 from mappings import MappingError
 from settings import SettingsError
 from store import StoreError
@@ -23,6 +24,10 @@ from sync import ZendeskError
 from webhooks import register_job
 
 FINISH_JOB_ID = "duplicates.finish-merges"
+SYNC_JOB_ID = "duplicates.sync"
+DEFAULT_SYNC_MINUTES = 15
+
+log = get_logger("cxlayer.duplicates")
 
 FAILURES = (DuplicatesError, ZendeskError, SettingsError, MappingError, StoreError, ValueError)
 
@@ -116,7 +121,26 @@ def finish_job(app: Flask) -> None:
     finish_soft_merges(app)
 
 
+def sync_job(app: Flask) -> None:
+    """Scheduled: the index follows the incremental export (changes no webhook reports, such
+    as a removed tag or cxlayer's own updates); finishes pending merges too."""
+    report = sync_index(app)
+    log.info("duplicates index synced", seen=report.seen, feedback=report.feedback)
+
+
+def sync_minutes(app: Flask) -> int:
+    """[duplicates] sync_minutes: minutes between scheduled syncs, 0 = off."""
+    value = app.config["CXLAYER"].get("duplicates", {}).get("sync_minutes", DEFAULT_SYNC_MINUTES)
+    if isinstance(value, bool) or not isinstance(value, int) or value < 0:
+        raise SettingsError(f"[duplicates] sync_minutes must be a whole number >= 0, got {value!r}")
+    return value
+
+
 def register(app: Flask) -> None:
-    """The `duplicates` commands, and the job that completes soft merges every minute."""
+    """The `duplicates` commands; jobs that complete soft merges every minute and sync the
+    index every [duplicates] sync_minutes."""
     app.cli.add_command(duplicates_cli)
     register_job(app, FINISH_JOB_ID, finish_job, trigger="interval", minutes=1)
+    minutes = sync_minutes(app)
+    if minutes:
+        register_job(app, SYNC_JOB_ID, sync_job, trigger="interval", minutes=minutes)

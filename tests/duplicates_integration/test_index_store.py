@@ -7,15 +7,19 @@ from collections.abc import Callable
 from dataclasses import replace
 from datetime import UTC, datetime, timedelta
 
+import pytest
 from flask import Flask
 from sqlalchemy import select
 
 import store
 from admin.duplicates import index_state, on_ticket_event
+from admin.duplicates_cli import FINISH_JOB_ID, SYNC_JOB_ID
 from admin.duplicates_models import DupFlag, DupSuppressedPair
+from settings import SettingsError
 from triggers.duplicates import RULE_NAME
 from triggers.model import FIELD_DUPLICATE_OF, STATUS_CHANGED, TICKET_CREATED, TicketEvent
 from triggers.model import TicketSnapshot as Snap
+from webhooks.worker import JOBS_EXTENSION
 
 from .conftest import FLAG_THRESHOLD
 
@@ -110,3 +114,16 @@ def test_a_flag_the_handler_never_wrote_is_not_taken_for_feedback(
 
     # Never flagged again: the same ticket created again decides nothing.
     assert on_ticket_event(app, replace(new, tags=frozenset()), event(TICKET_CREATED, 2)) is None
+
+
+def test_merge_finishing_and_index_sync_are_scheduled_and_sync_can_be_switched_off(
+    make_app: Callable[..., Flask],
+) -> None:
+    def job_ids(app: Flask) -> set[str]:
+        return {job_id for job_id, _trigger, _func in app.extensions[JOBS_EXTENSION]}
+
+    assert {FINISH_JOB_ID, SYNC_JOB_ID} <= job_ids(make_app())
+    off = make_app(SETTINGS={"duplicates": {"sync_minutes": 0}})
+    assert FINISH_JOB_ID in job_ids(off) and SYNC_JOB_ID not in job_ids(off)
+    with pytest.raises(SettingsError, match="sync_minutes must be a whole number"):
+        make_app(SETTINGS={"duplicates": {"sync_minutes": "often"}})
