@@ -121,3 +121,22 @@ def test_undo_of_a_ticket_cxlayer_never_merged_is_a_clear_error(desk: Desk) -> N
     assert result.exit_code == 1
     assert "ticket 4242 was not soft-merged by cxlayer" in result.output
     assert desk.writes() == {}
+
+
+def test_undo_after_an_agent_reopened_keeps_their_status_and_still_unlinks(
+    served_desk: Desk,
+) -> None:
+    desk = served_desk
+    original, duplicate = open_pair(desk)
+    desk.as_agent(duplicate, status="pending")
+    desk.process_events()
+
+    result = dup.undo_soft_merge(desk.app, duplicate)
+
+    assert not result.reopened
+    assert result.reason.startswith("not solved by cxlayer any more (status left as is)")
+    assert result.removed_cc_ids == (desk.carl.id,)
+    assert desk.ticket(duplicate)["status"] == "pending"
+    assert desk.field_value(duplicate, FIELD_DUPLICATE_OF) is None
+    assert desk.field_value(duplicate, FIELD_RESOLUTION_TYPE) is None
+    assert desk.carl.id not in desk.ticket(original)["email_cc_ids"]
