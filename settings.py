@@ -16,6 +16,8 @@ from typing import Any
 ROOT = Path(__file__).resolve().parent
 DEFAULT_SETTINGS_FILE = ROOT / "settings.toml"
 ENV_PREFIX = "CXLAYER_"
+# Variables of the test suite itself (e.g. CXLAYER_TEST_DATABASE_URL), never settings.
+TEST_ENV_PREFIX = "CXLAYER_TEST_"
 
 # Values that may only come from the environment. (section, key) -> kind.
 SECRETS: dict[tuple[str, str], type] = {
@@ -92,7 +94,7 @@ def load_settings(
         settings.setdefault(section, {})[key] = [] if kind is list else ""
 
     for name, raw in (environ or {}).items():
-        if not name.startswith(ENV_PREFIX):
+        if not name.startswith(ENV_PREFIX) or name.startswith(TEST_ENV_PREFIX):
             continue
         section, key = _split_env_name(name, settings)
         like = list if SECRETS.get((section, key)) is list else settings[section][key]

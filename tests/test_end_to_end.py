@@ -74,14 +74,16 @@ class Demo:
         return result
 
 
-def _wait_for(check: Callable[[], Any], timeout: float = 30.0) -> Any:
+def _wait_for(
+    check: Callable[[], Any], timeout: float = 60.0, describe: Callable[[], Any] = str
+) -> Any:
     deadline = time.monotonic() + timeout
     while True:
         value = check()
         if value:
             return value
         if time.monotonic() > deadline:
-            raise AssertionError("condition not reached in time")
+            raise AssertionError(f"condition not reached in time: {describe()}")
         time.sleep(0.25)
 
 
@@ -119,6 +121,9 @@ def demo(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Demo]:
         if process.poll() is not None or time.monotonic() > deadline:
             process.kill()
             output = process.stdout.read() if process.stdout else ""
+            if process.stdout:
+                process.stdout.close()
+            process.wait()
             raise RuntimeError(f"demo did not start:\n{output[-4000:]}")
         time.sleep(0.3)
     yield Demo(f"http://127.0.0.1:{sandbox_port}", service_url, process, instance)
@@ -186,7 +191,10 @@ def test_a_data_fix_asks_the_requester_for_approval_before_solving(demo: Demo) -
         current = demo.get(f"/tickets/{ticket['id']}.json")["ticket"]
         return current["custom_status_id"] == awaiting
 
-    _wait_for(asked)
+    _wait_for(
+        asked,
+        describe=lambda: (demo.get(f"/tickets/{ticket['id']}.json"), demo.comments(ticket["id"])),
+    )
     current = demo.get(f"/tickets/{ticket['id']}.json")["ticket"]
     assert current["status"] == "pending"
     assert "mo_dma_requested" in current["tags"]

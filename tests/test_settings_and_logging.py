@@ -31,6 +31,7 @@ def test_environment_overrides_file_values_with_the_files_types() -> None:
             "CXLAYER_DUPLICATES_NATIVE_MERGE": "yes",
             "CXLAYER_SWEEP_EXEMPT_TAGS": "vip, legal",
             "PATH": "/usr/bin",  # not ours: ignored
+            "CXLAYER_TEST_DATABASE_URL": "postgresql://t@h/t",  # the test suite's, not a setting
         }
     )
     assert settings["zendesk"]["subdomain"] == "acme"

@@ -42,21 +42,25 @@ def _router() -> Router:
 
 
 def register_decider(app: Flask, decider: Decider) -> None:
-    app.extensions.setdefault(DECIDERS_EXTENSION, []).append(decider)
+    deciders = app.extensions.setdefault(DECIDERS_EXTENSION, [])
+    if decider not in deciders:
+        deciders.append(decider)
 
 
 def init_app(app: Flask) -> None:
+    from admin.duplicates import duplicates_decider  # noqa: PLC0415 - admin imports webhooks
     from webhooks.worker import set_event_handler  # noqa: PLC0415 - avoid a cycle at import
 
     set_event_handler(app, handle_event)
     register_decider(app, reply_after_auto_solve)
+    register_decider(app, duplicates_decider)
 
 
 def reply_after_auto_solve(
     app: Flask, session: Any, snapshot: TicketSnapshot, event: TicketEvent
 ) -> Decision | None:
     """Who spoke last, for the sweep; and the auto-solve reply rule on a requester's reply."""
-    if event.kind != COMMENT_ADDED or not snapshot.comments:
+    if event.kind != COMMENT_ADDED or not snapshot.comments or event.by_service:
         return None
     from admin.sweep import record_comment  # noqa: PLC0415 - admin imports app-level modules
 
@@ -107,11 +111,12 @@ def _handle(app: Flask, client: ZendeskClient, tevent: TicketEvent) -> None:
         now = datetime.now(UTC)
         with store.session(app) as session:
             decisions = router.dispatch(snapshot, tevent, mappings, now)
-            if not tevent.by_service:
-                for decider in app.extensions.get(DECIDERS_EXTENSION, []):
-                    extra = decider(app, session, snapshot, tevent)
-                    if extra is not None and extra.actions:
-                        decisions.append(extra)
+            # Deciders see the service's own events too (to keep local records current);
+            # each returns actions only for events it should act on.
+            for decider in app.extensions.get(DECIDERS_EXTENSION, []):
+                extra = decider(app, session, snapshot, tevent)
+                if extra is not None and extra.actions:
+                    decisions.append(extra)
         if not decisions:
             log.info("event processed", kind=tevent.kind, rules=[], changed=False)
             return
