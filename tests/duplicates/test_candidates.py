@@ -119,6 +119,8 @@ def test_naive_timestamps_are_refused(index: TicketIndex) -> None:
     with pytest.raises(ValueError, match="timezone-aware"):
         index.upsert(row(20, "a", "a", created_at=datetime(2026, 3, 1)))
     assert 20 not in index
+    with pytest.raises(ValueError, match="timezone-aware"):
+        index.candidates(row(21, "a", "a", created_at=datetime(2026, 3, 1)))
 
 
 def test_rows_from_snapshots_carry_the_product_field() -> None:

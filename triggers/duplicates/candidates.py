@@ -185,6 +185,8 @@ class TicketIndex:
         before `new`, newest first, at most `limit` of them."""
         if window_days < 0:
             raise ValueError("window_days must not be negative")
+        if new.created_at.tzinfo is None:
+            raise ValueError(f"ticket {new.id}: created_at must be timezone-aware")
         keys = self._window(self._by_requester.get(new.requester_id, []), new, window_days)
         if same_organization and new.organization_id is not None:
             keys = sorted(
