@@ -22,6 +22,57 @@ from settings import ROOT
 
 SANDBOX_EMAIL = "admin@example.com"
 SANDBOX_TOKEN = "sandbox-token"  # noqa: S105 - the sandbox's published demo credential
+SANDBOX_BEARER = "sandbox-oauth-token"  # with X-On-Behalf-Of it acts as that user
+
+
+def tour(sandbox_url: str, timeout: float = 60.0) -> None:
+    """Act as a human agent once and show what the service did: a newcomer sees it work."""
+    api = f"{sandbox_url}/api/v2"
+    admin = requests.Session()
+    admin.auth = (f"{SANDBOX_EMAIL}/token", SANDBOX_TOKEN)
+    agent_email = next(
+        u["email"]
+        for u in admin.get(f"{api}/users.json", timeout=10).json()["users"]
+        if u["role"] == "agent"
+    )
+    agent = requests.Session()
+    agent.headers.update(
+        {"Authorization": f"Bearer {SANDBOX_BEARER}", "X-On-Behalf-Of": agent_email}
+    )
+    statuses = admin.get(f"{api}/custom_statuses.json", timeout=10).json()["custom_statuses"]
+    on_hold = next(s["id"] for s in statuses if s["agent_label"] == "On-hold")
+    ticket = agent.post(
+        f"{api}/tickets.json",
+        json={
+            "ticket": {
+                "subject": "Demo: campaign export stuck",
+                "comment": {"body": "The export never finishes."},
+            }
+        },
+        timeout=10,
+    ).json()["ticket"]
+    print(
+        f"tour: {agent_email} puts ticket #{ticket['id']} on hold with Zendesk's generic status …",
+        flush=True,
+    )
+    agent.put(
+        f"{api}/tickets/{ticket['id']}.json",
+        json={"ticket": {"custom_status_id": on_hold}},
+        timeout=10,
+    )
+    deadline = time.monotonic() + timeout
+    while time.monotonic() < deadline:
+        comments = admin.get(f"{api}/tickets/{ticket['id']}/comments.json", timeout=10).json()[
+            "comments"
+        ]
+        notes = [
+            c["body"] for c in comments if not c["public"] and "Custom status set" in c["body"]
+        ]
+        if notes:
+            print(f"tour: cxlayer's internal note on #{ticket['id']}:\n  {notes[-1]}\n", flush=True)
+            return
+        time.sleep(0.5)
+    print("tour: no note yet; see the log above", flush=True)
 
 
 def _wait_until_up(
@@ -51,6 +102,7 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--port", type=int, default=5000)
     parser.add_argument("--seed-size", type=int, default=300, help="tickets in the demo account")
     parser.add_argument("--instance", type=Path, default=ROOT / "instance" / "demo")
+    parser.add_argument("--no-tour", action="store_true", help="skip the scripted agent change")
     options = parser.parse_args(argv)
 
     # A fresh account and database every run: the sandbox's ids would not match an old database.
@@ -107,6 +159,8 @@ def main(argv: list[str] | None = None) -> int:
             "arrives, a rule acts, and an internal note explains it. Ctrl-C stops everything.\n",
             flush=True,
         )
+        if not options.no_tour:
+            tour(sandbox_url)
         return service.wait()
     except KeyboardInterrupt:
         return 0

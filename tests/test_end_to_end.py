@@ -104,6 +104,7 @@ def demo(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Demo]:
             "20",
             "--instance",
             str(instance),
+            "--no-tour",
         ],
         cwd=ROOT,
         stdout=subprocess.PIPE,
