@@ -154,3 +154,18 @@ def test_webhook_recorded_reply_makes_ticket_waiting_on_us(desk: Desk, tmp_path:
     after_rows = json.loads((tmp_path / "after.json").read_text())["tickets"]
     assert before_rows[0]["decision"] == "solve"
     assert after_rows[0]["decision"] == "waiting_on_us"
+
+
+def test_cli_limit_caps_examined_tickets(desk: Desk, tmp_path: Path):
+    """`--limit N` examines at most N tickets and says the next run continues."""
+    for _ in range(2):
+        desk.import_ticket(
+            [(desk.requester_id, "2025-12-22T14:00:00Z", True), (desk.agent_id, AGENT_ASKED, True)]
+        )
+    report = tmp_path / "limited.json"
+    result = invoke(
+        desk, "sweep", "auto-solve", "--dry-run", "--limit", "1", "--report", str(report)
+    )
+    assert result.exit_code == 0, result.output
+    assert "stopped: ticket budget reached (1)" in result.output
+    assert len(json.loads(report.read_text())["tickets"]) == 1
