@@ -6,6 +6,7 @@ from collections.abc import Callable, Iterator
 from typing import Any
 
 import pytest
+import requests
 from flask import Flask
 
 import store
@@ -15,7 +16,8 @@ from store.testing import db_app, make_db_app, test_database_url  # noqa: F401 -
 from sync import DbStateStore, ZendeskClient, client_for
 from sync.provisioning import apply
 from sync.snapshot import Provisioned
-from triggers.model import STATUS_CHANGED, TicketSnapshot
+from triggers.business_days import add_business_days
+from triggers.model import COMMENT_ADDED, STATUS_CHANGED, TicketSnapshot
 from webhooks import inbox
 from webhooks.handler import handle_event
 
@@ -47,6 +49,15 @@ def app(make_db_app: Callable[..., Flask], zd: SandboxHandle) -> Flask:  # noqa:
     return application
 
 
+def _as_user(
+    zd: SandboxHandle, method: str, path: str, *, headers: dict[str, str], **kwargs: Any
+) -> Any:
+    """A request made by another user (the handle's own session always speaks as the admin)."""
+    response = requests.request(method, zd.base_url + path, headers=headers, timeout=10, **kwargs)
+    response.raise_for_status()
+    return response
+
+
 def _agent_headers(zd: SandboxHandle) -> dict[str, str]:
     """Act as a human agent (not cxlayer's API user, whose events rules mostly ignore)."""
     email = "dana.agent@mediaocean.example"
@@ -63,7 +74,8 @@ def _agent_headers(zd: SandboxHandle) -> dict[str, str]:
 def _on_hold_ticket(zd: SandboxHandle, app: Flask) -> int:
     """A ticket an agent put on hold with Zendesk's generic status (status mapping must act)."""
     headers = _agent_headers(zd)
-    ticket = zd.api(
+    ticket = _as_user(
+        zd,
         "POST",
         "/api/v2/tickets.json",
         json={
@@ -73,7 +85,8 @@ def _on_hold_ticket(zd: SandboxHandle, app: Flask) -> int:
     ).json()["ticket"]
     statuses = zd.api("GET", "/api/v2/custom_statuses.json").json()["custom_statuses"]
     on_hold = next(s["id"] for s in statuses if s["agent_label"] == "On-hold")
-    zd.api(
+    _as_user(
+        zd,
         "PUT",
         f"/api/v2/tickets/{ticket['id']}.json",
         json={"ticket": {"custom_status_id": on_hold}},
@@ -130,7 +143,8 @@ def test_a_ticket_changed_between_read_and_write_is_read_and_decided_again(
         def apply_actions(self, ticket: TicketSnapshot, actions: Any) -> Any:
             if not raced:  # an agent tags the ticket just before our first write lands
                 raced.append(ticket.id)
-                zd.api(
+                _as_user(
+                    zd,
                     "PUT",
                     f"/api/v2/tickets/{ticket.id}.json",
                     json={"ticket": {"additional_tags": ["vip_client"]}},
@@ -157,3 +171,74 @@ def test_an_event_about_a_deleted_ticket_is_dropped_not_retried(app: Flask) -> N
     handle_event(app, _event(app, 999_999, "inv-gone"))  # raising would make the worker retry
     with store.session(app) as session:
         assert session.query(store.AuditEntry).filter_by(ticket_id=999_999).count() == 0
+
+
+def test_an_agents_question_shows_the_auto_solve_date_and_a_reply_clears_it(
+    app: Flask, zd: SandboxHandle
+) -> None:
+    """The clock starts at the agent's public comment (not at the next nightly sweep)."""
+    headers = _agent_headers(zd)
+    requester = "rita.requester@agency.example"
+    zd.api("POST", "/api/v2/users.json", json={"user": {"name": "Rita", "email": requester}})
+    ticket = _as_user(
+        zd,
+        "POST",
+        "/api/v2/tickets.json",
+        json={
+            "ticket": {
+                "subject": "Cannot approve the estimate",
+                "comment": {"body": "The approve button is grey."},
+                "requester": {"email": requester, "name": "Rita"},
+            }
+        },
+        headers=headers,
+    ).json()["ticket"]
+    with client_for(app) as client:
+        provisioned = Provisioned.load(client)
+    _as_user(
+        zd,
+        "PUT",
+        f"/api/v2/tickets/{ticket['id']}.json",
+        json={
+            "ticket": {
+                "custom_status_id": provisioned.status_id("awaiting_reply"),
+                "comment": {"body": "Which estimate number is it?", "public": True},
+            }
+        },
+        headers=headers,
+    )
+    users = {u["email"]: u["id"] for u in zd.api("GET", "/api/v2/users.json").json()["users"]}
+    handle_event(
+        app, _comment_event(app, ticket["id"], "inv-ask", users["dana.agent@mediaocean.example"])
+    )
+    with client_for(app) as client:
+        asked = client.read_snapshot(ticket["id"], with_comments=True)
+    agent_comment = max(c.created_at for c in asked.comments if c.public)
+    team = load_mappings().team_for_group(asked.group)
+    assert asked.field("auto_solve_due") == add_business_days(team, agent_comment, 5)
+    assert any("Auto-solve due set to" in n for n in _notes(zd, ticket["id"]))
+
+    _as_user(
+        zd,
+        "PUT",
+        f"/api/v2/tickets/{ticket['id']}.json",
+        json={"ticket": {"comment": {"body": "It is EST-4471.", "public": True}}},
+        headers={"Authorization": f"Bearer {zd.oauth_token}", "X-On-Behalf-Of": requester},
+    )
+    handle_event(app, _comment_event(app, ticket["id"], "inv-reply", users[requester]))
+    with client_for(app) as client:
+        replied = client.read_snapshot(ticket["id"])
+    assert replied.status == "open"  # Zendesk reopens on the requester's reply
+    assert replied.field("auto_solve_due") is None
+
+
+def _comment_event(app: Flask, ticket_id: int, invocation_id: str, actor_id: int) -> Any:
+    with store.session(app) as session:
+        event_id = inbox.add_event(
+            session,
+            invocation_id=invocation_id,
+            webhook_id="wh",
+            data={"event": COMMENT_ADDED, "ticket_id": ticket_id, "current_user_id": actor_id},
+            payload={},
+        )
+        return session.get(store.InboxEvent, event_id)

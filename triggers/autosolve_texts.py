@@ -73,6 +73,14 @@ SOLVED_NOTE = (
     "replies, Zendesk reopens the ticket and cxlayer clears that resolution type."
 )
 
+CLOCK_STARTED_NOTE = (
+    "Auto-solve due set to {due_date}: this ticket awaits the requester's reply since the agent's "
+    "public comment of {clock_start}. If the requester does not answer, they get a reminder after "
+    "{remind_after} business days of the {team_name} team and the ticket is solved as "
+    '"Auto-solved › No response from user" after {solve_after}. A reply from the requester '
+    "stops the clock."
+)
+CLOCK_STARTED_REASON = "an agent asked the requester for information; the auto-solve clock started"
 EXEMPT_HINT = " To keep the ticket open, add the tag {tag}."
 
 UNDO_NOTE = (

@@ -22,8 +22,17 @@ from logs import get_logger
 from mappings import current_mappings
 from store.models import InboxEvent
 from sync import TicketConflict, ZendeskApiError, ZendeskClient, client_for
-from triggers.autosolve import after_requester_reply
-from triggers.model import COMMENT_ADDED, Decision, TicketEvent, TicketSnapshot
+from triggers import autosolve_texts
+from triggers.autosolve import AutoSolveConfig, Outcome, after_requester_reply, last_public_comment
+from triggers.autosolve import decide as autosolve_decide
+from triggers.model import (
+    COMMENT_ADDED,
+    STATUS_CHANGED,
+    Decision,
+    InternalNote,
+    TicketEvent,
+    TicketSnapshot,
+)
 from triggers.router import Router, audit_records, default_router, merge_decisions
 from webhooks.worker import ticket_event
 
@@ -53,6 +62,7 @@ def init_app(app: Flask) -> None:
 
     set_event_handler(app, handle_event)
     register_decider(app, reply_after_auto_solve)
+    register_decider(app, auto_solve_clock_started)
     register_decider(app, duplicates_decider)
 
 
@@ -80,6 +90,41 @@ def reply_after_auto_solve(
     )
 
 
+def auto_solve_clock_started(
+    app: Flask, session: Any, snapshot: TicketSnapshot, event: TicketEvent
+) -> Decision | None:
+    """Show agents the "Auto-solve due" date as soon as an agent's public comment starts the
+    clock, rather than at the next nightly sweep (the guide's "Awaiting your reply")."""
+    if (
+        event.by_service
+        or event.kind not in (COMMENT_ADDED, STATUS_CHANGED)
+        or not snapshot.comments
+    ):
+        return None
+    settings = app.config["CXLAYER"]
+    with app.app_context():
+        mappings = current_mappings()
+    config = AutoSolveConfig.from_settings(settings.get("sweep", {}), mappings)
+    service_id = store.get_state(session, store.SERVICE_USER_ID)
+    last = last_public_comment(snapshot.comments, [int(service_id)] if service_id else [])
+    team = mappings.team_for_group(snapshot.group)
+    result = autosolve_decide(snapshot, last, team, config, datetime.now(UTC), None)
+    if result.decision != Outcome.SKIP or not result.actions or result.due is None or last is None:
+        return None  # reminders and solves are the nightly sweep's, with its budget and report
+    note = autosolve_texts.CLOCK_STARTED_NOTE.format(
+        due_date=autosolve_texts.long_date(result.due),
+        clock_start=autosolve_texts.local_moment(last.created_at, team.timezone),
+        remind_after=config.remind_after,
+        solve_after=config.solve_after,
+        team_name=team.name,
+    )
+    return Decision(
+        rule="auto_solve_clock",
+        reason=autosolve_texts.CLOCK_STARTED_REASON,
+        actions=(*result.actions, InternalNote(note)),
+    )
+
+
 def handle_event(app: Flask, event: InboxEvent) -> None:
     """Process one inbox event; exceptions make the worker retry it with backoff."""
     tevent = ticket_event(app, event)
@@ -97,8 +142,14 @@ def _handle(app: Flask, client: ZendeskClient, tevent: TicketEvent) -> None:
     with app.app_context():
         mappings = current_mappings()
     router = _router()
-    with_comments = tevent.kind == COMMENT_ADDED or router.needs_comments(
-        tevent.kind, by_service=tevent.by_service
+    # Comments cost two more calls: read them only where a decision needs who spoke last.
+    now_pending = (
+        tevent.kind == STATUS_CHANGED and str(tevent.payload.get("status", "")).lower() == "pending"
+    )
+    with_comments = (
+        tevent.kind == COMMENT_ADDED
+        or now_pending
+        or router.needs_comments(tevent.kind, by_service=tevent.by_service)
     )
     for round_number in range(1, MAX_CONFLICT_ROUNDS + 1):
         try:
