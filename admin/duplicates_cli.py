@@ -8,8 +8,10 @@ import click
 from flask import Flask, current_app
 from flask.cli import AppGroup
 
+import store
 from admin.duplicates import (
     DuplicatesError,
+    current_index,
     feedback_counts,
     finish_soft_merges,
     scan,
@@ -25,6 +27,7 @@ from webhooks import register_job
 
 FINISH_JOB_ID = "duplicates.finish-merges"
 SYNC_JOB_ID = "duplicates.sync"
+PRELOAD_JOB_ID = "duplicates.preload"
 DEFAULT_SYNC_MINUTES = 15
 
 log = get_logger("cxlayer.duplicates")
@@ -128,6 +131,15 @@ def sync_job(app: Flask) -> None:
     log.info("duplicates index synced", seen=report.seen, feedback=report.feedback)
 
 
+def preload_job(app: Flask) -> None:
+    """At start: load the index in a read-only transaction. Loading 100,000 tickets takes
+    minutes; done on the first event instead, it would hold that event's write transaction
+    (and, on SQLite, the database's write lock) for as long."""
+    with store.session(app, readonly=True) as session:
+        index = current_index(app, session)
+    log.info("duplicates index loaded", tickets=len(index))
+
+
 def sync_minutes(app: Flask) -> int:
     """[duplicates] sync_minutes: minutes between scheduled syncs, 0 = off."""
     value = app.config["CXLAYER"].get("duplicates", {}).get("sync_minutes", DEFAULT_SYNC_MINUTES)
@@ -140,6 +152,7 @@ def register(app: Flask) -> None:
     """The `duplicates` commands; jobs that complete soft merges every minute and sync the
     index every [duplicates] sync_minutes."""
     app.cli.add_command(duplicates_cli)
+    register_job(app, PRELOAD_JOB_ID, preload_job, trigger="date")  # once, at scheduler start
     register_job(app, FINISH_JOB_ID, finish_job, trigger="interval", minutes=1)
     minutes = sync_minutes(app)
     if minutes:

@@ -13,7 +13,7 @@ from sqlalchemy import select
 
 import store
 from admin.duplicates import index_state, on_ticket_event
-from admin.duplicates_cli import FINISH_JOB_ID, SYNC_JOB_ID
+from admin.duplicates_cli import FINISH_JOB_ID, PRELOAD_JOB_ID, SYNC_JOB_ID, preload_job
 from admin.duplicates_models import DupFlag, DupSuppressedPair
 from settings import SettingsError
 from triggers.duplicates import RULE_NAME
@@ -127,3 +127,16 @@ def test_merge_finishing_and_index_sync_are_scheduled_and_sync_can_be_switched_o
     assert FINISH_JOB_ID in job_ids(off) and SYNC_JOB_ID not in job_ids(off)
     with pytest.raises(SettingsError, match="sync_minutes must be a whole number"):
         make_app(SETTINGS={"duplicates": {"sync_minutes": "often"}})
+
+
+def test_the_index_is_preloaded_at_start_outside_any_write_transaction(
+    make_db_app: Callable[..., Flask],
+) -> None:
+    """A large first load must not happen inside an event's write transaction."""
+    writer, worker = make(make_db_app), make(make_db_app)
+    on_ticket_event(writer, snap(1, 50, SUBJECT, BODY), event(STATUS_CHANGED, 1))
+    assert PRELOAD_JOB_ID in [job_id for job_id, _, _ in worker.extensions[JOBS_EXTENSION]]
+    assert not index_state(worker).loaded
+    preload_job(worker)
+    assert index_state(worker).loaded
+    assert 1 in index_state(worker).index
