@@ -288,20 +288,21 @@ def create_app(sb: Sandbox) -> Flask:
             {"ticket": present_ticket(change.after), "audit": present_audit(change.audit)}, status
         )
 
+    def tickets_page(offset: int, limit: int) -> list[Any]:
+        """Tickets in id order: the list behind both /tickets and /ticket_metrics."""
+        with store.tx() as db:
+            rows = db.execute(
+                "SELECT doc FROM tickets ORDER BY id LIMIT ? OFFSET ?", (limit, offset)
+            ).fetchall()
+        return [json.loads(r["doc"]) for r in rows]
+
+    def tickets_total() -> int:
+        with store.tx() as db:
+            return int(db.execute("SELECT COUNT(*) FROM tickets").fetchone()[0])
+
     @app.get("/api/v2/tickets")
     def list_tickets() -> Response:
-        def fetch(offset: int, limit: int) -> list[Any]:
-            with store.tx() as db:
-                rows = db.execute(
-                    "SELECT doc FROM tickets ORDER BY id LIMIT ? OFFSET ?", (limit, offset)
-                ).fetchall()
-            return [json.loads(r["doc"]) for r in rows]
-
-        def total() -> int:
-            with store.tx() as db:
-                return int(db.execute("SELECT COUNT(*) FROM tickets").fetchone()[0])
-
-        return paginate("tickets", fetch, total, present_ticket)
+        return paginate("tickets", tickets_page, tickets_total, present_ticket)
 
     @app.post("/api/v2/tickets")
     def create_ticket() -> Response:
@@ -341,19 +342,11 @@ def create_app(sb: Sandbox) -> Flask:
 
     @app.get("/api/v2/ticket_metrics")
     def list_ticket_metrics() -> Response:
-        def fetch(offset: int, limit: int) -> list[Any]:
-            with store.tx() as db:
-                rows = db.execute(
-                    "SELECT doc FROM tickets ORDER BY id LIMIT ? OFFSET ?", (limit, offset)
-                ).fetchall()
-            return [json.loads(r["doc"]) for r in rows]
-
-        def total() -> int:
-            with store.tx() as db:
-                return int(db.execute("SELECT COUNT(*) FROM tickets").fetchone()[0])
-
         return paginate(
-            "ticket_metrics", fetch, total, lambda t: account.present_metrics(t, base_url())
+            "ticket_metrics",
+            tickets_page,
+            tickets_total,
+            lambda t: account.present_metrics(t, base_url()),
         )
 
     @app.get("/api/v2/ticket_metrics/<int:metric_id>")
