@@ -10,6 +10,8 @@ import pytest
 from flask import Flask
 
 from app import create_app
+from mappings import Mappings, load_mappings
+from sandbox.testing import SandboxHandle, run_sandbox
 
 
 @pytest.fixture
@@ -29,3 +31,16 @@ def make_app(tmp_path: Path) -> Iterator[Any]:
 def app(make_app: Any) -> Flask:
     application: Flask = make_app()
     return application
+
+
+@pytest.fixture(scope="session")
+def mappings() -> Mappings:
+    """The shipped mappings (immutable, so one load serves every test)."""
+    return load_mappings()
+
+
+@pytest.fixture
+def zd() -> Iterator[SandboxHandle]:
+    """A fresh, empty Zendesk sandbox account on a free loopback port."""
+    with run_sandbox() as handle:
+        yield handle

@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from collections.abc import Callable, Iterator
+from collections.abc import Callable
 from typing import Any
 
 import pytest
@@ -11,7 +11,7 @@ from flask import Flask
 
 import store
 from mappings import load_mappings
-from sandbox.testing import SandboxHandle, run_sandbox
+from sandbox.testing import SandboxHandle
 from store.testing import db_app, make_db_app, test_database_url  # noqa: F401 -- fixtures
 from sync import DbStateStore, ZendeskClient, client_for
 from sync.provisioning import apply
@@ -22,12 +22,6 @@ from webhooks import inbox
 from webhooks.handler import handle_event
 
 pytestmark = pytest.mark.integration
-
-
-@pytest.fixture
-def zd() -> Iterator[SandboxHandle]:
-    with run_sandbox() as handle:
-        yield handle
 
 
 @pytest.fixture

@@ -8,13 +8,8 @@ from typing import Any
 
 import pytest
 
-from mappings import Mappings, Team, load_mappings
+from mappings import Mappings, Team
 from triggers.autosolve import AutoSolveConfig
-
-
-@pytest.fixture(scope="session")
-def mappings() -> Mappings:
-    return load_mappings()
 
 
 @pytest.fixture(scope="session")

@@ -15,8 +15,8 @@ from flask import Flask
 from werkzeug.serving import BaseWSGIServer, make_server
 
 from admin.duplicates import duplicates_decider
-from mappings import DEFAULT_DIR, Mappings, load_mappings
-from sandbox.testing import SandboxHandle, run_sandbox
+from mappings import Mappings
+from sandbox.testing import SandboxHandle
 from store.testing import db_app, make_db_app, test_database_url  # noqa: F401 -- fixtures
 from sync import FACTORY_EXTENSION, DbStateStore, ZendeskClient
 from sync.provisioning import apply
@@ -146,17 +146,6 @@ def _user(zd: SandboxHandle, name: str, email: str, role: str) -> Person:
     )
     response.raise_for_status()
     return Person(int(response.json()["user"]["id"]), email)
-
-
-@pytest.fixture
-def zd() -> Iterator[SandboxHandle]:
-    with run_sandbox() as handle:
-        yield handle
-
-
-@pytest.fixture
-def mappings() -> Mappings:
-    return load_mappings(DEFAULT_DIR)
 
 
 @pytest.fixture

@@ -3,7 +3,7 @@ and helpers that import tickets with backdated, realistic comment histories."""
 
 from __future__ import annotations
 
-from collections.abc import Callable, Iterator
+from collections.abc import Callable
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from typing import Any
@@ -11,24 +11,12 @@ from typing import Any
 import pytest
 from flask import Flask
 
-from mappings import DEFAULT_DIR, Mappings, load_mappings
-from sandbox.testing import SandboxHandle, run_sandbox
+from mappings import Mappings
+from sandbox.testing import SandboxHandle
 from store.testing import db_app, make_db_app, test_database_url  # noqa: F401 -- fixtures
 from sync import DbStateStore, ZendeskClient
 from sync.provisioning import apply
 from sync.snapshot import Provisioned
-
-
-@pytest.fixture
-def zd() -> Iterator[SandboxHandle]:
-    """A fresh, empty sandbox account on a free loopback port."""
-    with run_sandbox() as handle:
-        yield handle
-
-
-@pytest.fixture
-def mappings() -> Mappings:
-    return load_mappings(DEFAULT_DIR)
 
 
 @dataclass

@@ -5,7 +5,6 @@ secret stores nothing."""
 from __future__ import annotations
 
 import time
-from collections.abc import Iterator
 from typing import Any
 
 import pytest
@@ -13,7 +12,7 @@ from flask import Flask
 from sqlalchemy import select
 
 import store
-from sandbox.testing import SandboxHandle, run_sandbox
+from sandbox.testing import SandboxHandle
 from sync.provisioning import body_template
 from triggers.model import STATUS_CHANGED
 
@@ -26,12 +25,6 @@ ON_HOLD = {
     ],
     "any": [],
 }
-
-
-@pytest.fixture
-def zd() -> Iterator[SandboxHandle]:
-    with run_sandbox() as handle:
-        yield handle
 
 
 def hook_up(zd: SandboxHandle, endpoint: str) -> str:
