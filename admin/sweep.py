@@ -4,9 +4,13 @@ One run:
 
 1. takes the sweep lock (PostgreSQL advisory lock; on SQLite a lease row in `state`), real
    runs only — a dry run writes nothing, so forecasts may run beside the nightly sweep;
-2. lists the tickets awaiting the requester with one search export (exemptions that search can
+2. lists the tickets awaiting the requester with search export (exemptions that search can
    express are left out by the query; listed tickets exempt otherwise are decided — and
-   reported — as "exempt");
+   reported — as "exempt"). Nightly, only those whose "Auto-solve due" date is near enough for
+   a reminder or a solve, plus those with no date (two searches: `listing_cutoff`); the first
+   run, `--all` and `[sweep] listing = "all"` list every awaiting ticket. The date is written
+   by cxlayer alone (webhook handler at clock start, sweep otherwise), and decisions never
+   trust it: they are made from who spoke last, so a stale date is corrected, never obeyed;
 3. catches up the local "who spoke last" table (`sweep_last_comment`, also kept by webhook
    events through `record_comment`) from the incremental ticket-events export with comment
    events, many tickets per page, from its own cursor in `state`. The export is read *after*
@@ -25,10 +29,15 @@ Resuming after a crash or a budget stop never repeats an action: a solved ticket
 listed statuses; a reminder is recognised by its tag plus the "Auto-solve due" field (both
 written in the reminder's own update) even when the store never heard of it.
 
-Zendesk takes one comment per update. A remind/solve update carries the public comment (the
-requester must see it) and every field and tag change; the decision's internal note is kept in
-the run's records and the audit table, and is posted to the ticket as a second, stamp-free bulk
-update only when `[sweep] internal_notes = true` (it doubles the writes).
+Internal notes. Zendesk takes one comment per update, and a remind/solve update's one comment
+is the public one (the requester must see it). Agents are told in an internal note all the
+same: cxlayer writes the "Auto-solve due" date only together with the plan note (reminder date,
+solve date, how to stop it), so a reminder or solve on a ticket showing that date was announced
+in a note before it happened (`AutoSolveDecision.announced`). For a ticket that was not (first
+run, a date cxlayer never wrote) the decision's note is posted after the write as a second,
+stamp-free bulk update; `[sweep] internal_notes = "always"` posts it after every reminder and
+solve (about 10 more API calls per 1,000 tickets changed). Every note also goes to the run's
+records and the audit table.
 """
 
 from __future__ import annotations
@@ -37,7 +46,7 @@ import secrets
 from collections.abc import Callable, Iterable, Iterator, Mapping, Sequence
 from contextlib import contextmanager
 from dataclasses import dataclass, replace
-from datetime import UTC, datetime, timedelta
+from datetime import UTC, date, datetime, timedelta
 from pathlib import Path
 from typing import Any
 
@@ -79,7 +88,14 @@ from triggers.autosolve import (
     next_state,
     undo_decision,
 )
-from triggers.model import Action, InternalNote, PublicComment, TicketSnapshot
+from triggers.business_days import add_business_days
+from triggers.model import (
+    FIELD_AUTO_SOLVE_DUE,
+    Action,
+    InternalNote,
+    PublicComment,
+    TicketSnapshot,
+)
 
 __all__ = [
     "STATE_EVENTS_START",
@@ -90,8 +106,10 @@ __all__ = [
     "SweepOptions",
     "SweepResult",
     "UndoResult",
+    "candidate_queries",
     "candidate_query",
     "catch_up_comments",
+    "listing_cutoff",
     "record_comment",
     "run_sweep",
     "sweep_lock",
@@ -108,6 +126,10 @@ ADVISORY_LOCK_KEY = 7_230_845_201  # any fixed 64-bit number; names this lock ac
 EVENTS_PATH = "/api/v2/incremental/ticket_events.json"
 AGENT_ROLES = ("agent", "admin")
 MAX_BATCH = 100
+NOTES_UNANNOUNCED, NOTES_ALWAYS = "unannounced", "always"
+NOTES_CHOICES = (NOTES_UNANNOUNCED, NOTES_ALWAYS)
+LISTING_DUE, LISTING_ALL = "due", "all"
+LISTING_CHOICES = (LISTING_DUE, LISTING_ALL)
 UNCONFIRMED_WINDOW = timedelta(hours=1)
 # Report reason (admins) for the one decision the sweep itself adds to triggers.autosolve's.
 REASON_WRITE_UNCONFIRMED = (
@@ -133,7 +155,13 @@ class SweepOptions:
     write_round: int = 2500  # tickets per update_many call (25 jobs of 100 in flight)
     lease_seconds: float = 1800.0  # SQLite lock lease; renewed after every write round
     events_start_time: int = 0  # where the ticket-events export starts on the first run
-    internal_notes: bool = False  # also post the decision's internal note (a second write)
+    # When a reminder or solve also gets a separate internal note (a second, stamp-free write):
+    # "unannounced" — only where the plan note (written with the due date) never was;
+    # "always" — after every reminder and solve as well (~10 more calls per 1,000 changed).
+    internal_notes: str = NOTES_UNANNOUNCED
+    # "due": list only tickets whose "Auto-solve due" date is near or unset (two searches);
+    # "all": every ticket awaiting the requester (also the first run, and `--all`).
+    listing: str = LISTING_DUE
     # Job polls: a nightly batch does not need answers within the second; each poll is an API
     # call, and sync's client polls again soon after every finished job.
     poll_seconds: float = 5.0
@@ -147,13 +175,22 @@ class SweepOptions:
                 raise SweepError(f"[sweep] {name} must be a positive integer, got {value!r}")
             return value
 
+        def choice(name: str, default: str, allowed: tuple[str, ...]) -> str:
+            value = sweep.get(name, default)
+            if value not in allowed:
+                raise SweepError(
+                    f"[sweep] {name} must be one of {', '.join(map(repr, allowed))}, got {value!r}"
+                )
+            return str(value)
+
         return cls(
             max_api_calls=positive("max_api_calls", cls.max_api_calls),
             max_tickets=positive("max_tickets", cls.max_tickets),
             write_round=positive("write_round", cls.write_round),
             lease_seconds=float(sweep.get("lease_seconds", cls.lease_seconds)),
             events_start_time=int(sweep.get("events_start_time", cls.events_start_time)),
-            internal_notes=bool(sweep.get("internal_notes", cls.internal_notes)),
+            internal_notes=choice("internal_notes", cls.internal_notes, NOTES_CHOICES),
+            listing=choice("listing", cls.listing, LISTING_CHOICES),
             poll_seconds=float(sweep.get("poll_seconds", cls.poll_seconds)),
             report_dir=str(sweep.get("report_dir", "")),
         )
@@ -168,6 +205,7 @@ class SweepResult:
     stop_reason: str | None = None
     json_path: Path | None = None
     html_path: Path | None = None
+    listing: str = LISTING_DUE  # which tickets were listed: "due" (due soon or unset) or "all"
 
 
 @dataclass
@@ -436,6 +474,32 @@ def candidate_query(config: AutoSolveConfig, provisioned: Provisioned) -> str:
     return " ".join(terms)
 
 
+def listing_cutoff(mappings: Mappings, config: AutoSolveConfig, as_of: datetime) -> date:
+    """The latest "Auto-solve due" date a ticket due a reminder or a solve at `as_of` can show.
+
+    A ticket is due a reminder once `remind_after` business days have passed, and its due
+    date lies `solve_after - remind_after` business days after that; counted from `as_of` on
+    each team's calendar, the latest of those dates bounds every team's tickets.
+    """
+    ahead = config.solve_after - config.remind_after
+    return max(add_business_days(team, as_of, ahead) for team in mappings.teams)
+
+
+def candidate_queries(
+    config: AutoSolveConfig,
+    provisioned: Provisioned,
+    cutoff: date | None,
+) -> list[str]:
+    """The searches that list a run's tickets: all awaiting ones (`cutoff` None), or those
+    whose due date is at most `cutoff` plus those with no due date (clock not started, waiting
+    on us, or never seen by cxlayer). Zendesk search has no OR across keywords, hence two."""
+    base = candidate_query(config, provisioned)
+    if cutoff is None:
+        return [base]
+    due = f"custom_field_{provisioned.field_id(FIELD_AUTO_SOLVE_DUE)}"
+    return [f"{base} {due}<={cutoff.isoformat()}", f"{base} {due}:none"]
+
+
 # ----------------------------------------------------------------------------- run
 
 
@@ -482,16 +546,17 @@ class _Run:
                     store.set_state(sess, SERVICE_USER_ID, int(known))
         self.service_ids = frozenset({int(known)})
 
-    def list_candidates(self) -> list[TicketSnapshot]:
-        query = candidate_query(self.config, self.provisioned)
-        found: list[TicketSnapshot] = []
-        for raw in self.client.search_export(query):
-            snap = snapshot_from_ticket(raw, self.provisioned, self.group_names)
-            # Exempt ones stay: `decide` reports them as exempt (no API cost).
-            if snap.custom_status in self.config.awaiting_statuses:
-                found.append(snap)
-        found.sort(key=lambda s: s.id)
-        return found
+    def list_candidates(self, full: bool) -> list[TicketSnapshot]:
+        """The tickets this run examines (`full`: every awaiting one; else the due-soon ones)."""
+        cutoff = None if full else listing_cutoff(self.mappings, self.config, self.as_of)
+        found: dict[int, TicketSnapshot] = {}
+        for query in candidate_queries(self.config, self.provisioned, cutoff):
+            for raw in self.client.search_export(query):
+                snap = snapshot_from_ticket(raw, self.provisioned, self.group_names)
+                # Exempt ones stay: `decide` reports them as exempt (no API cost).
+                if snap.custom_status in self.config.awaiting_statuses:
+                    found.setdefault(snap.id, snap)
+        return [found[i] for i in sorted(found)]
 
     def spoken(self, ticket_ids: Sequence[int]) -> dict[int, _Spoken]:
         out: dict[int, _Spoken] = {}
@@ -751,7 +816,8 @@ class _Run:
             self.written(sess, decision)
             note = next((a for a in decision.actions if isinstance(a, InternalNote)), None)
             public = any(isinstance(a, PublicComment) for a in decision.actions)
-            if self.options.internal_notes and public and note is not None:
+            wanted = self.options.internal_notes == NOTES_ALWAYS or not decision.announced
+            if wanted and public and note is not None:
                 notes.append(
                     TicketChange(
                         result.ticket_id, {"comment": {"body": note.body, "public": False}}
@@ -832,9 +898,13 @@ def run_sweep(
     client: ZendeskClient | None = None,
     before_write: Callable[[list[int]], None] | None = None,
     after_write: Callable[[list[int]], None] | None = None,
+    full: bool = False,
 ) -> SweepResult:
     """One auto-solve sweep. `as_of` (aware) evaluates as if it were that time; in the future
     it forces a dry run. `limit` caps tickets examined below [sweep] max_tickets.
+    `full` lists every ticket awaiting the requester instead of the due-soon ones (so does
+    [sweep] listing = "all", and the first run, before cxlayer has written any due dates);
+    a full run also corrects due dates after a change to the teams' calendars or the settings.
     `before_write`/`after_write` get the ticket ids of each bulk write (tests use them to race
     a change against the write, or to crash between Zendesk's answer and the store).
     Raises `SweepBusy` when another real sweep runs; errors after the start mark the run failed
@@ -883,7 +953,10 @@ def run_sweep(
         status, stop_reason = RUN_DONE, None
         try:
             run.load_service_ids()
-            candidates = run.list_candidates()
+            with store.session(app) as sess:
+                first_run = store.get_state(sess, STATE_EVENTS_START) is None
+            full = full or first_run or options.listing == LISTING_ALL
+            candidates = run.list_candidates(full)
             run.overlay, complete = catch_up_comments(
                 app,
                 client,
@@ -967,6 +1040,7 @@ def run_sweep(
         "sweep finished",
         run_id=run_id,
         dry_run=dry_run,
+        listing=LISTING_ALL if full else LISTING_DUE,
         status=status,
         stop_reason=stop_reason,
         api_calls=report["api_calls"],
@@ -981,6 +1055,7 @@ def run_sweep(
         stop_reason=stop_reason,
         json_path=json_path,
         html_path=html_path,
+        listing=LISTING_ALL if full else LISTING_DUE,
     )
 
 

@@ -54,8 +54,15 @@ sweep_cli = AppGroup("sweep", help="The auto-solve sweep: run it, forecast it, u
 @click.option("--as-of", "as_of", default=None, help="Evaluate as at this ISO-8601 time.")
 @click.option("--report", "report", default=None, type=click.Path(dir_okay=False))
 @click.option("--limit", default=None, type=click.IntRange(min=1), help="Examine at most N.")
+@click.option(
+    "--all",
+    "full",
+    is_flag=True,
+    help="Examine every ticket awaiting the requester, not only those due soon or undated "
+    "(after changing team calendars or [sweep] days).",
+)
 def auto_solve_command(
-    dry_run: bool, as_of: str | None, report: str | None, limit: int | None
+    dry_run: bool, as_of: str | None, report: str | None, limit: int | None, full: bool
 ) -> None:
     """Remind and auto-solve tickets whose requester stopped answering (future --as-of: dry run)."""
     app: Flask = current_app._get_current_object()  # type: ignore[attr-defined]
@@ -68,6 +75,7 @@ def auto_solve_command(
             dry_run=dry_run,
             limit=limit,
             report_path=Path(report) if report else None,
+            full=full,
         )
     except SweepBusy as exc:
         raise click.ClickException(str(exc)) from None
@@ -76,6 +84,8 @@ def auto_solve_command(
     totals = ", ".join(f"{k} {v}" for k, v in result.report["totals"].items())
     mode = "dry run" if result.report["dry_run"] else "real run"
     click.echo(f"{result.run_id} ({mode}, {result.status}): {totals}")
+    listed = "every ticket" if result.listing == "all" else "the tickets due soon or undated"
+    click.echo(f"examined {listed} awaiting the requester")
     if result.stop_reason:
         click.echo(f"stopped: {result.stop_reason}; the next run continues")
     click.echo(f"API calls: {result.report['api_calls']}")

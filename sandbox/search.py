@@ -8,6 +8,7 @@ import re
 import shlex
 import time
 from collections.abc import Callable
+from datetime import date
 from typing import Any
 from urllib.parse import urlencode
 
@@ -22,7 +23,7 @@ from sandbox.store import iso, parse_iso
 SEARCH_LIMIT = 1000
 EXPORT_MAX_PAGE = 1000
 INCREMENTAL_PAGE = 1000
-TERM = re.compile(r"^(-?)([a-z_]+)(:<=|:>=|:<|:>|<=|>=|:|<|>)(.+)$")
+TERM = re.compile(r"^(-?)([a-z_]+|custom_field_\d+)(:<=|:>=|:<|:>|<=|>=|:|<|>)(.+)$")
 RELATIVE = re.compile(r"^(\d+)(minutes?|hours?|days?|weeks?|months?|years?)$")
 UNIT_SECONDS = {
     "minute": 60,
@@ -152,7 +153,35 @@ def _term(sb: Sandbox, key: str, op: str, value: str) -> tuple[str, list[Any]]:
         return "json_extract(doc, '$.type') = ?", [value]
     if key == "id":
         return "id = ?", [int(value) if value.isdigit() else -1]
+    if key.startswith("custom_field_"):
+        return _custom_field_term(sb, int(key[len("custom_field_") :]), sql_op, value)
     raise errors.invalid("query", f"Search keyword not supported by the sandbox: {key}", "invalid")
+
+
+def _custom_field_term(
+    sb: Sandbox, field_id: int, sql_op: str, value: str
+) -> tuple[str, list[Any]]:
+    """`custom_field_<id>:value`, `:none` (no value) and, on date fields, `<`, `>`, `<=`, `>=`
+    (dates are stored as YYYY-MM-DD, so text order is date order)."""
+    spec = next((f for f in sb.account.ticket_fields() if int(f["id"]) == field_id), None)
+    if spec is None:
+        raise errors.invalid("query", f"Unknown custom field in search: {field_id}", "invalid")
+    column = f"json_extract(doc, '$._cf.\"{field_id}\"')"
+    if value == "none" and sql_op == "=":
+        return f"({column} IS NULL OR {column} = '')", []
+    if sql_op != "=":
+        if spec["type"] != "date":
+            raise errors.invalid(
+                "query", f"Range search needs a date field; {spec['title']} is not one", "invalid"
+            )
+        try:
+            bound = date.fromisoformat(value[:10]).isoformat()
+        except ValueError:
+            raise errors.invalid("query", f"Invalid date in search: {value}", "invalid") from None
+        return f"({column} IS NOT NULL AND {column} != '' AND {column} {sql_op} ?)", [bound]
+    if spec["type"] == "checkbox":
+        return f"{column} = ?", [1 if value.lower() in ("true", "1", "yes") else 0]
+    return f"lower(CAST({column} AS TEXT)) = ?", [value.lower()]
 
 
 def _compare(a: int, op: str, b: int) -> bool:

@@ -16,6 +16,7 @@ from store.testing import db_app, make_db_app, test_database_url  # noqa: F401 -
 from sync import DbStateStore, ZendeskClient, client_for
 from sync.provisioning import apply
 from sync.snapshot import Provisioned
+from triggers.autosolve_texts import long_date
 from triggers.business_days import add_business_days
 from triggers.model import COMMENT_ADDED, STATUS_CHANGED, TicketSnapshot
 from webhooks import inbox
@@ -210,7 +211,15 @@ def test_an_agents_question_shows_the_auto_solve_date_and_a_reply_clears_it(
     agent_comment = max(c.created_at for c in asked.comments if c.public)
     team = load_mappings().team_for_group(asked.group)
     assert asked.field("auto_solve_due") == add_business_days(team, agent_comment, 5)
-    assert any("Auto-solve due set to" in n for n in _notes(zd, ticket["id"]))
+    due, remind = (
+        add_business_days(team, agent_comment, 5),
+        add_business_days(team, agent_comment, 3),
+    )
+    (plan,) = [n for n in _notes(zd, ticket["id"]) if "Auto-solve due set to" in n]
+    # The note announces both the reminder and the solve, with their dates (agents learn
+    # of the sweep's changes before they happen: its writes carry the requester's comment).
+    assert f"reminder after the end of {long_date(remind)}" in plan
+    assert f"after the end of {long_date(due)} (5 business days)" in plan
 
     _as_user(
         zd,

@@ -28,11 +28,15 @@ date. The second test is what makes a crash between the Zendesk write and the st
 harmless: the reminder comment, tag and due field are written in one update, and a later
 episode always has a later due date (its clock starts after the reminder).
 
-Writes and their cost: the "Auto-solve due" field shows agents the solve date from the
-moment the clock starts, so "skip" sets it when it differs from the ticket's value. That is
-one update per ticket per episode (the next runs see the same value and write nothing); the
-sweep can batch these, as they are plain field updates. "remind" and "solve" are one update
-each, carrying every action of the decision.
+Writes, notes and their cost: the "Auto-solve due" field shows agents the solve date from the
+moment the clock starts, so "skip" sets it when it differs from the ticket's value, with an
+internal note announcing the reminder date and the solve date (the plan note; the webhook
+handler writes the same when an agent's comment starts the clock). That is one update per
+ticket per episode (the next runs see the same value and write nothing); the sweep batches
+these. "remind" and "solve" are one update each, carrying every action of the decision; their
+one comment is the public one (Zendesk takes one comment per update), so their internal note
+is posted separately by the sweep only when the plan note was never written
+(`AutoSolveDecision.announced` is False: the ticket did not show this due date).
 """
 
 from __future__ import annotations
@@ -223,6 +227,12 @@ class AutoSolveDecision:
     due: date | None = None  # the date after whose business day the ticket is solved
     previous_status: str | None = None  # custom status before the decision (undo needs it)
     actions: tuple[Action, ...] = field(default=())
+    # The ticket already showed agents this episode's due date. cxlayer only ever writes that
+    # date together with an internal note announcing the reminder and the solve, so a reminder
+    # or solve on an announced ticket is explained to agents before it happens; the sweep posts
+    # its own follow-up note only for the unannounced ones (Zendesk takes one comment per
+    # update, and the reminder's or solve's one comment is the requester's).
+    announced: bool = False
 
     def as_decision(self) -> Decision:
         """The shared rule output, for sync/'s safe update and the audit trail."""
@@ -315,13 +325,15 @@ def _reminded_in_episode(
     return TAG_REMINDED in snapshot.tags and _as_date(snapshot.field(FIELD_AUTO_SOLVE_DUE)) == due
 
 
-def _due_field_actions(snapshot: TicketSnapshot, due: date) -> tuple[Action, ...]:
-    """Show the due date to agents; drop a reminder tag left by an earlier episode."""
+def _due_field_actions(snapshot: TicketSnapshot, due: date, note: str) -> tuple[Action, ...]:
+    """Show the due date to agents, with the note that announces what will happen and when;
+    drop a reminder tag left by an earlier episode. Nothing when the date is already shown."""
     if _as_date(snapshot.field(FIELD_AUTO_SOLVE_DUE)) == due:
         return ()
     actions: list[Action] = [SetField(FIELD_AUTO_SOLVE_DUE, due)]
     if TAG_REMINDED in snapshot.tags:
         actions.append(RemoveTags((TAG_REMINDED,)))
+    actions.append(InternalNote(note))
     return tuple(actions)
 
 
@@ -382,7 +394,13 @@ def decide(  # noqa: PLR0917  the six inputs of a decision, positional as the sw
         )
 
     due = add_business_days(team, clock_start, config.solve_after)
-    timed = replace(base, clock_start=clock_start, business_days_elapsed=elapsed, due=due)
+    timed = replace(
+        base,
+        clock_start=clock_start,
+        business_days_elapsed=elapsed,
+        due=due,
+        announced=_as_date(snapshot.field(FIELD_AUTO_SOLVE_DUE)) == due,
+    )
     words = {
         "elapsed": elapsed,
         "remind_after": config.remind_after,
@@ -390,6 +408,17 @@ def decide(  # noqa: PLR0917  the six inputs of a decision, positional as the sw
         "due_date": due.isoformat(),
     }
     start_date = texts.long_date(clock_start.astimezone(ZoneInfo(team.timezone)).date())
+    hint = texts.EXEMPT_HINT.format(tag=min(config.exempt_tags)) if config.exempt_tags else ""
+    remind_date = add_business_days(team, clock_start, config.remind_after)
+    plan = {
+        "due_date": texts.long_date(due),
+        "remind_date": texts.long_date(remind_date),
+        "clock_start": texts.local_moment(clock_start, team.timezone),
+        "remind_after": config.remind_after,
+        "solve_after": config.solve_after,
+        "team_name": team.name,
+        "exempt_hint": hint,
+    }
 
     if elapsed >= config.solve_after:
         note = texts.SOLVED_NOTE.format(
@@ -415,9 +444,8 @@ def decide(  # noqa: PLR0917  the six inputs of a decision, positional as the sw
             return replace(
                 timed,
                 reason=texts.REASON_ALREADY_REMINDED.format(**words),
-                actions=_due_field_actions(snapshot, due),
+                actions=_due_field_actions(snapshot, due, texts.PLAN_NOTE_REMINDED.format(**plan)),
             )
-        hint = texts.EXEMPT_HINT.format(tag=min(config.exempt_tags)) if config.exempt_tags else ""
         note = texts.REMINDER_NOTE.format(
             elapsed=elapsed,
             team_name=team.name,
@@ -441,11 +469,10 @@ def decide(  # noqa: PLR0917  the six inputs of a decision, positional as the sw
             ),
         )
 
-    remind_date = add_business_days(team, clock_start, config.remind_after)
     return replace(
         timed,
         reason=texts.REASON_NOT_YET.format(remind_date=remind_date.isoformat(), **words),
-        actions=_due_field_actions(snapshot, due),
+        actions=_due_field_actions(snapshot, due, texts.PLAN_NOTE.format(**plan)),
     )
 
 

@@ -73,12 +73,20 @@ SOLVED_NOTE = (
     "replies, Zendesk reopens the ticket and cxlayer clears that resolution type."
 )
 
-CLOCK_STARTED_NOTE = (
-    "Auto-solve due set to {due_date}: this ticket awaits the requester's reply since the agent's "
-    "public comment of {clock_start}. If the requester does not answer, they get a reminder after "
-    "{remind_after} business days of the {team_name} team and the ticket is solved as "
-    '"Auto-solved › No response from user" after {solve_after}. A reply from the requester '
-    "stops the clock."
+PLAN_NOTE = (
+    "Auto-solve due set to {due_date}: this ticket awaits the requester's reply since the "
+    "agent's public comment of {clock_start}. If the requester does not answer, cxlayer's nightly "
+    "sweep sends them a reminder after the end of {remind_date} ({remind_after} business days on "
+    'the {team_name} calendar) and solves the ticket as "Auto-solved › No response from user" '
+    "after the end of {due_date} ({solve_after} business days). A reply from the requester stops "
+    "the clock.{exempt_hint}"
+)
+PLAN_NOTE_REMINDED = (
+    "Auto-solve due set to {due_date}: the requester was already reminded in this waiting "
+    "episode (no public reply since the agent's public comment of {clock_start}). Unless the "
+    "requester replies, cxlayer's nightly sweep solves the ticket as \"Auto-solved › No response "
+    'from user" after the end of {due_date} ({solve_after} business days on the {team_name} '
+    "calendar).{exempt_hint}"
 )
 CLOCK_STARTED_REASON = "an agent asked the requester for information; the auto-solve clock started"
 EXEMPT_HINT = " To keep the ticket open, add the tag {tag}."

@@ -29,7 +29,6 @@ from triggers.model import (
     COMMENT_ADDED,
     STATUS_CHANGED,
     Decision,
-    InternalNote,
     TicketEvent,
     TicketSnapshot,
 )
@@ -111,17 +110,10 @@ def auto_solve_clock_started(
     result = autosolve_decide(snapshot, last, team, config, datetime.now(UTC), None)
     if result.decision != Outcome.SKIP or not result.actions or result.due is None or last is None:
         return None  # reminders and solves are the nightly sweep's, with its budget and report
-    note = autosolve_texts.CLOCK_STARTED_NOTE.format(
-        due_date=autosolve_texts.long_date(result.due),
-        clock_start=autosolve_texts.local_moment(last.created_at, team.timezone),
-        remind_after=config.remind_after,
-        solve_after=config.solve_after,
-        team_name=team.name,
-    )
     return Decision(
         rule="auto_solve_clock",
         reason=autosolve_texts.CLOCK_STARTED_REASON,
-        actions=(*result.actions, InternalNote(note)),
+        actions=result.actions,  # the due date and the note announcing reminder and solve
     )
 
 

@@ -158,7 +158,21 @@ def test_before_remind_after_is_skip_and_shows_the_due_date(
     assert result.decision is Outcome.SKIP
     assert result.business_days_elapsed == 1
     assert result.due == date(2026, 12, 3)
-    assert result.actions == (SetField(FIELD_AUTO_SOLVE_DUE, date(2026, 12, 3)),)
+    assert result.announced is False
+    assert result.actions == (
+        SetField(FIELD_AUTO_SOLVE_DUE, date(2026, 12, 3)),
+        InternalNote(
+            texts.PLAN_NOTE.format(
+                due_date="Thursday, December 3, 2026",
+                remind_date="Tuesday, December 1, 2026",
+                clock_start="Wednesday, November 25, 2026 at 10:00 (America/New_York)",
+                remind_after=3,
+                solve_after=5,
+                team_name=all_media.name,
+                exempt_hint=texts.EXEMPT_HINT.format(tag="no_autosolve"),
+            )
+        ),
+    )
     assert result.reason == texts.REASON_NOT_YET.format(
         elapsed=1,
         remind_after=3,
@@ -179,6 +193,25 @@ def test_skip_writes_nothing_when_due_field_already_shows_the_date(
     )
     assert result.decision is Outcome.SKIP
     assert result.actions == ()
+
+
+def test_reminder_and_solve_are_announced_once_the_due_date_is_shown(
+    all_media: Team, config: AutoSolveConfig
+) -> None:
+    """The due-date write carries the plan note, so later reminders and solves on a ticket that
+    shows that date were announced to agents; on a ticket that never showed it, they were not
+    (the sweep then posts its own note)."""
+    comment = agent_comment(THANKSGIVING_EVE)
+    skip = decide(snapshot(), comment, all_media, config, ny(2026, 11, 30, 2), None)
+    shown = apply(snapshot(), skip.actions, "s1")
+    for now, outcome in ((ny(2026, 12, 2, 2), Outcome.REMIND), (ny(2026, 12, 4, 2), Outcome.SOLVE)):
+        announced = decide(shown, comment, all_media, config, now, None)
+        unannounced = decide(snapshot(), comment, all_media, config, now, None)
+        assert announced.decision is unannounced.decision is outcome
+        assert (announced.announced, unannounced.announced) == (True, False)
+        assert announced.actions == unannounced.actions
+    stale = apply(snapshot(), (SetField(FIELD_AUTO_SOLVE_DUE, date(2026, 11, 20)),), "s2")
+    assert not decide(stale, comment, all_media, config, ny(2026, 12, 4, 2), None).announced
 
 
 def test_second_run_after_reminder_sends_no_second_reminder(
@@ -222,10 +255,13 @@ def test_new_agent_comment_starts_a_new_episode_with_its_own_reminder(
     skip = decide(ticket, second_comment, all_media, config, ny(2026, 12, 3, 2), old_state)
     assert skip.decision is Outcome.SKIP
     assert skip.due == date(2026, 12, 9)
-    assert skip.actions == (
+    assert skip.actions[:2] == (
         SetField(FIELD_AUTO_SOLVE_DUE, date(2026, 12, 9)),
         RemoveTags((TAG_REMINDED,)),
     )
+    note = skip.actions[2]
+    assert isinstance(note, InternalNote)
+    assert note.body.startswith("Auto-solve due set to Wednesday, December 9, 2026: ")
     ticket = apply(ticket, skip.actions, "s3")
     remind = decide(ticket, second_comment, all_media, config, ny(2026, 12, 8, 2), old_state)
     assert remind.decision is Outcome.REMIND

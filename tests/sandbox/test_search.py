@@ -294,3 +294,37 @@ def test_me_means_the_authenticated_user(sandbox: SandboxHandle) -> None:
     mine = create(sandbox, assignee_id=me["id"])
     create(sandbox)
     assert found(sandbox, "assignee:me") == [mine["id"]]
+
+
+def test_custom_field_search_by_value_none_and_date_range(sandbox: SandboxHandle) -> None:
+    """The sweep lists by its "Auto-solve due" date: `custom_field_<id>` with ranges and none."""
+
+    def field(title: str, kind: str) -> int:
+        body = {"ticket_field": {"type": kind, "title": title}}
+        response = sandbox.api("POST", "ticket_fields.json", json=body)
+        assert response.status_code == 201, response.text
+        return int(response.json()["ticket_field"]["id"])
+
+    due, note = field("Auto-solve due", "date"), field("Reference", "text")
+
+    def with_due(value: str | None, ref: str | None = None) -> int:
+        fields = [{"id": due, "value": value}, {"id": note, "value": ref}]
+        return int(create(sandbox, custom_fields=fields)["id"])
+
+    early, late = with_due("2026-12-01", "PO-7"), with_due("2026-12-09")
+    empty = with_due(None)
+    assert found(sandbox, f"custom_field_{due}<=2026-12-01") == [early]
+    assert found(sandbox, f"custom_field_{due}<2026-12-01") == []
+    assert found(sandbox, f"custom_field_{due}>2026-12-01") == [late]
+    assert found(sandbox, f"custom_field_{due}:>=2026-12-01") == [early, late]
+    assert found(sandbox, f"custom_field_{due}:2026-12-09") == [late]
+    assert found(sandbox, f"custom_field_{due}:none") == [empty]
+    assert found(sandbox, f"custom_field_{note}:po-7") == [early]
+    for query, words in (
+        (f"custom_field_{note}<2026-12-01", "needs a date field"),
+        (f"custom_field_{due}<soon", "Invalid date"),
+        ("custom_field_999999:x", "Unknown custom field"),
+    ):
+        response = sandbox.api("GET", "search.json", params={"query": query})
+        assert response.status_code == 422, query
+        assert words in response.text, (query, response.text)

@@ -43,10 +43,12 @@ def test_cli_dry_run_reports_and_writes_nothing(desk: Desk, tmp_path: Path):
         "2026-01-03T07:00",
         "--report",
         str(report),
+        "--all",
     )
 
     assert result.exit_code == 0, result.output
     assert "dry-20260103T120000Z (dry run, done)" in result.output  # 07:00 New York = 12:00Z
+    assert "examined every ticket awaiting the requester" in result.output
     data = json.loads(report.read_text())
     assert [(t["id"], t["decision"]) for t in data["tickets"]] == [(ticket, "solve")]
     assert report.with_suffix(".html").exists()
@@ -169,3 +171,23 @@ def test_cli_limit_caps_examined_tickets(desk: Desk, tmp_path: Path):
     assert result.exit_code == 0, result.output
     assert "stopped: ticket budget reached (1)" in result.output
     assert len(json.loads(report.read_text())["tickets"]) == 1
+
+
+@pytest.mark.parametrize(
+    ("key", "value", "words"),
+    [
+        ("internal_notes", True, "internal_notes must be one of 'unannounced', 'always', got True"),
+        ("listing", "some", "listing must be one of 'due', 'all', got 'some'"),
+        ("max_api_calls", 0, "max_api_calls must be a positive integer, got 0"),
+    ],
+)
+def test_bad_sweep_settings_are_refused_before_anything_runs(
+    desk: Desk, key: str, value: object, words: str
+):
+    """A mistyped [sweep] setting stops the command with the setting named; nothing is read."""
+    desk.app.config["CXLAYER"].setdefault("sweep", {})[key] = value
+    desk.zd.reset_stats()
+    result = invoke(desk, "sweep", "auto-solve", "--dry-run")
+    assert result.exit_code == 1
+    assert words in result.output
+    assert desk.zd.stats()["endpoints"] == {}

@@ -313,12 +313,77 @@ def test_api_call_budget_stops_before_writing_and_next_run_continues(desk: Desk,
     assert by_id(sweep(desk, tmp_path))[us]["decision"] == "solve"
 
 
-def test_internal_notes_setting_posts_the_agent_note_after_the_solve(desk: Desk, tmp_path: Path):
-    """With [sweep] internal_notes, the solve's explanation is also posted as an internal note."""
-    desk.app.config["CXLAYER"].setdefault("sweep", {})["internal_notes"] = True
+EARLY = utc("2025-12-26T12:00:00Z")  # Friday: one business day after the agent asked
+
+
+def notes(desk: Desk, ticket_id: int) -> list[str]:
+    return desk.service_comments(ticket_id, public=False)
+
+
+def test_unannounced_solve_gets_its_internal_note_after_the_write(desk: Desk, tmp_path: Path):
+    """A ticket cxlayer never dated (here: imported overdue) is solved with the public comment,
+    then the agents' explanation follows as an internal note in a second write."""
     us = asked(desk)
     sweep(desk, tmp_path)
-    notes = desk.service_comments(us, public=False)
-    assert len(notes) == 1
-    assert notes[0].startswith("Auto-solved: no public reply from the requester for 5 business")
     assert len(desk.service_comments(us, public=True)) == 1
+    assert [n.split(":")[0] for n in notes(desk, us)] == ["Auto-solved"]
+    assert notes(desk, us)[0].startswith(
+        "Auto-solved: no public reply from the requester for 5 business days"
+    )
+
+
+@pytest.mark.parametrize("setting", ["unannounced", "always"])
+def test_announced_solve_was_explained_before_it_happened(desk: Desk, tmp_path: Path, setting: str):
+    """The run that dates a ticket posts the plan note (reminder date, solve date); the solve
+    on that date then needs no second write, unless [sweep] internal_notes = "always"."""
+    desk.app.config["CXLAYER"].setdefault("sweep", {})["internal_notes"] = setting
+    canada = asked(desk, group="Canadian Spot")
+    first = sweep(desk, tmp_path, as_of=EARLY)
+    assert by_id(first)[canada]["decision"] == "skip"
+    (plan,) = notes(desk, canada)
+    assert plan.startswith("Auto-solve due set to Monday, January 5, 2026: ")
+    assert "reminder after the end of Wednesday, December 31, 2025" in plan
+    assert "after the end of Monday, January 5, 2026 (5 business days)" in plan
+
+    reminded = sweep(desk, tmp_path)  # Jan 3: four Canadian business days (Boxing Day off)
+    solved = sweep(desk, tmp_path, as_of=utc("2026-01-06T12:00:00Z"))
+
+    assert by_id(reminded)[canada]["decision"] == "remind"
+    assert by_id(solved)[canada]["decision"] == "solve"
+    assert desk.ticket(canada)["status"] == "solved"
+    assert len(desk.service_comments(canada, public=True)) == 2
+    kinds = [n.split(":")[0] for n in notes(desk, canada)]
+    if setting == "unannounced":
+        assert kinds == ["Auto-solve due set to Monday, January 5, 2026"]
+    else:
+        assert kinds[1:] == ["Auto-solve reminder sent to the requester", "Auto-solved"]
+
+
+def test_nightly_listing_examines_due_soon_and_undated_tickets_only(desk: Desk, tmp_path: Path):
+    """After the first run, a run lists the tickets whose due date is near (or unset); one due
+    later is left out until then, and `full` (CLI --all) lists every awaiting ticket."""
+    dated = asked(desk)
+    first = sweep(desk, tmp_path, as_of=EARLY)
+    assert first.listing == "all"  # the first run: nothing is dated yet
+    assert desk.field_value(dated, "auto_solve_due") == "2026-01-02"
+    later = desk.import_ticket(
+        [(desk.requester_id, OPENED, True), (desk.agent_id, "2025-12-31T15:00:00Z", True)]
+    )
+    desk.as_agent(  # as the webhook handler does when the agent's comment starts the clock
+        later, custom_fields=[{"id": desk.field_id("auto_solve_due"), "value": "2026-01-08"}]
+    )
+    undated = asked(desk)
+
+    nightly = sweep(desk, tmp_path)
+
+    assert nightly.listing == "due"
+    assert {t: r["decision"] for t, r in by_id(nightly).items()} == {
+        dated: "solve",
+        undated: "solve",
+    }
+    assert desk.ticket(later)["status"] == "pending"
+    everything = sweep(desk, tmp_path, dry_run=True, full=True)
+    assert everything.listing == "all"
+    assert by_id(everything)[later]["decision"] == "skip"
+    forecast = sweep(desk, tmp_path, dry_run=True, as_of=utc("2026-01-09T12:00:00Z"))
+    assert by_id(forecast)[later]["decision"] == "solve"
