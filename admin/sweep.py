@@ -789,8 +789,31 @@ class _Run:
         failures, notes = self.settle(by_id, report.results)
         if notes:
             # Stamp-free on purpose: a note only explains; it is right whatever changed since.
-            self.client.update_many(notes)
+            self.notes_not_posted(self.client.update_many(notes).results)
         return failures
+
+    def notes_not_posted(self, results: Iterable[TicketResult]) -> None:
+        """A follow-up note Zendesk refused is reported (log, run record, audit), not retried:
+        the change it explains is written and audited, and posting twice would be worse."""
+        failed = [r for r in results if r.outcome != "ok"]
+        if not failed:
+            return
+        with store.session(self.app) as sess:
+            for result in failed:
+                detail = f"internal note not posted: {result.error}: {result.details}".strip(": ")
+                log.warning("sweep note not posted", ticket_id=result.ticket_id, detail=detail)
+                row = sess.get(SweepRunTicket, (self.run_id, result.ticket_id))
+                if row is not None:
+                    row.write_detail = detail
+                store.record_audit(
+                    sess,
+                    ticket_id=result.ticket_id,
+                    rule="auto_solve",
+                    action="internal_note",
+                    reason=detail,
+                    invocation_id=self.run_id,
+                    api_result="error",
+                )
 
     def settle(
         self, by_id: Mapping[int, AutoSolveDecision], results: Iterable[TicketResult]

@@ -11,6 +11,7 @@ from sqlalchemy import select
 import store
 from admin.sweep import STATE_LOCK, SweepBusy, decisions_of, run_sweep, sweep_lock, undo_run
 from admin.sweep_models import RUN_FAILED, SweepRun
+from store import AuditEntry
 from sync.http import ZendeskError
 from triggers import autosolve_texts as texts
 from triggers.autosolve import RESOLUTION_AUTO_SOLVED, TAG_REMINDED, TAG_SOLVED
@@ -387,3 +388,32 @@ def test_nightly_listing_examines_due_soon_and_undated_tickets_only(desk: Desk, 
     assert by_id(everything)[later]["decision"] == "skip"
     forecast = sweep(desk, tmp_path, dry_run=True, as_of=utc("2026-01-09T12:00:00Z"))
     assert by_id(forecast)[later]["decision"] == "solve"
+
+
+def test_a_follow_up_note_zendesk_refuses_is_reported_not_dropped(desk: Desk, tmp_path: Path):
+    """Zendesk refuses the note's bulk update (here a 422 on every update_many after the
+    solve's): the failure is logged, kept on the run's record and audited; the run finishes."""
+    us = asked(desk)
+
+    def refuse_the_next_updates(ticket_ids: list[int]) -> None:
+        if us in ticket_ids:
+            desk.zd.set_faults(error_rate=1.0, status=422, paths=["/api/v2/tickets/update_many"])
+
+    try:
+        result = sweep(desk, tmp_path, after_write=refuse_the_next_updates)
+    finally:
+        desk.zd.clear_faults()
+
+    assert result.status == "done"
+    assert by_id(result)[us]["decision"] == "solve"
+    assert desk.ticket(us)["status"] == "solved"
+    assert notes(desk, us) == []
+    (row,) = [r for r in decisions_of(desk.app, result.run_id) if r.ticket_id == us]
+    assert row.write == "ok"
+    assert str(row.write_detail).startswith("internal note not posted: ")
+    with store.session(desk.app) as sess:
+        audit = list(sess.scalars(select(AuditEntry).where(AuditEntry.ticket_id == us)))
+        assert [(a.action, a.api_result) for a in audit] == [
+            ("solve", "ok"),
+            ("internal_note", "error"),
+        ]
