@@ -460,10 +460,11 @@ def candidate_query(config: AutoSolveConfig, provisioned: Provisioned) -> str:
     """The search query for tickets awaiting the requester, minus exempt tags.
 
     Same-keyword terms are OR-ed by Zendesk (the awaiting statuses), negations AND-ed. Only
-    tag exemptions go into the query: `-priority:`, `-organization:` and `-group:` would also
-    drop tickets that have no priority/organization/group on the sandbox (its SQL compares
-    NULL), and ticket forms cannot be searched; `decide` checks every exemption on every
-    listed ticket anyway (reported as "exempt"), and again on the fresh one after a conflict.
+    tag exemptions go into the query (agents add the exempt tag by the hundred; listing them
+    every night would cost calls). Tickets exempt by priority, organization, group or form
+    (forms cannot be searched) are listed and reported as "exempt", so admins see them;
+    `decide` checks every exemption on every listed ticket, and again on the fresh one after
+    a conflict.
     """
     terms = ["type:ticket", "status:pending"]
     terms += [

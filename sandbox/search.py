@@ -84,7 +84,9 @@ def compile_query(sb: Sandbox, query: str, me: int = -1) -> tuple[str, list[Any]
             continue
         clause = _term(sb, key, op, str(me) if value == "me" else value)
         if negate:
-            clauses.append((f"NOT ({clause[0]})", clause[1]))
+            # A ticket with no value for the keyword (no group, no priority) is kept by a
+            # negation in Zendesk; SQL's NOT (NULL = ?) is NULL, hence the COALESCE.
+            clauses.append((f"NOT COALESCE(({clause[0]}), 0)", clause[1]))
         elif op in {":", ""}:
             groups.setdefault(key, []).append(clause)
         else:

@@ -69,6 +69,9 @@ def test_search_keywords_negation_and_free_text(
     assert found(sandbox, "organization:Northlight") == [a["id"]]
     assert found(sandbox, "group:Finance") == [b["id"]]
     assert found(sandbox, "tags:billing -tags:vip") == [a["id"]]
+    # A negation keeps tickets that have no value at all (no group, no priority).
+    assert found(sandbox, "type:ticket -group:Finance") == [a["id"], c["id"]]
+    assert found(sandbox, "type:ticket -priority:urgent") == [a["id"], b["id"], c["id"]]
     assert found(sandbox, "invoice") == [a["id"]]
     assert found(sandbox, f"custom_status_id:{c['custom_status_id']}") == [c["id"]]
     assert found(sandbox, "created>2000-01-01 created<2000-01-02") == []
