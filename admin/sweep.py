@@ -162,9 +162,11 @@ class SweepOptions:
     # "due": list only tickets whose "Auto-solve due" date is near or unset (two searches);
     # "all": every ticket awaiting the requester (also the first run, and `--all`).
     listing: str = LISTING_DUE
-    # Job polls: a nightly batch does not need answers within the second; each poll is an API
-    # call, and sync's client polls again soon after every finished job.
+    # Job polls: a nightly batch does not need answers within the second, and each poll is an
+    # API call. The first poll of a round comes after `poll_seconds`; later ones when the jobs
+    # left should be done at the rate seen (sync's `next_poll_delay`), at most `poll_max_seconds`.
     poll_seconds: float = 5.0
+    poll_max_seconds: float = 60.0
     report_dir: str = ""
 
     @classmethod
@@ -192,6 +194,7 @@ class SweepOptions:
             internal_notes=choice("internal_notes", cls.internal_notes, NOTES_CHOICES),
             listing=choice("listing", cls.listing, LISTING_CHOICES),
             poll_seconds=float(sweep.get("poll_seconds", cls.poll_seconds)),
+            poll_max_seconds=float(sweep.get("poll_max_seconds", cls.poll_max_seconds)),
             report_dir=str(sweep.get("report_dir", "")),
         )
 
@@ -952,7 +955,7 @@ def run_sweep(
     if client is None:
         client = client_for(app)
         client.poll_initial_seconds = options.poll_seconds
-        client.poll_max_seconds = max(client.poll_max_seconds, options.poll_seconds)
+        client.poll_max_seconds = max(options.poll_max_seconds, options.poll_seconds)
 
     lock = sweep_lock(app, run_id, options.lease_seconds) if not dry_run else _no_lock()
     with lock as renew, client.operation("sweep") as metrics:

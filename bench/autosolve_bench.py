@@ -269,6 +269,7 @@ def scenario(name: str, args: argparse.Namespace) -> dict[str, Any]:
             "wall_seconds": round(wall, 2),
             "seconds_per_1000_solved": round(wall * 1000 / solved, 1) if solved else None,
             "endpoints": {k: v for k, v in sorted(stats["endpoints"].items()) if "/api/" in k},
+            "statuses": stats["statuses"],  # answered statuses: 429s would show here
             "setup_seconds": round(setup_seconds, 1),
         }
         if naive_due:

@@ -427,6 +427,7 @@ class ZendeskClient:
         in_flight: list[_Job] = []
         finished: dict[int, TicketResult] = {}
         delay = self.poll_initial_seconds
+        started, completed = self._clock(), 0
         with self.operation("update_many") as op:
             try:
                 while pending or in_flight:
@@ -459,7 +460,15 @@ class ZendeskClient:
                     done_jobs |= self._expire(in_flight, finished)
                     if done_jobs:
                         in_flight = [j for j in in_flight if j.id not in done_jobs]
-                        delay = self.poll_initial_seconds
+                        completed += len(done_jobs)
+                        delay = next_poll_delay(
+                            waiting=len(pending),
+                            in_flight=len(in_flight),
+                            completed=completed,
+                            elapsed=self._clock() - started,
+                            initial=self.poll_initial_seconds,
+                            maximum=self.poll_max_seconds,
+                        )
                     else:
                         delay = min(delay * 2, self.poll_max_seconds)
             except RateLimitBudgetExhausted as exc:
@@ -522,6 +531,28 @@ class ZendeskClient:
                 else:
                     finished[ticket_id] = result
         return done
+
+
+def next_poll_delay(
+    *,
+    waiting: int,
+    in_flight: int,
+    completed: int,
+    elapsed: float,
+    initial: float,
+    maximum: float,
+) -> float:
+    """Seconds until the next job-status poll, after a poll that saw jobs finish.
+
+    While batches wait for a free job slot, poll again soon (`initial`) to submit them. Once
+    all are submitted, poll when the jobs still in flight should be done at the rate seen so
+    far, between `initial` and `maximum`: a long bulk write then costs a few polls, not one
+    every `initial` seconds (each poll is an API call from the account's budget).
+    """
+    if waiting or not in_flight or completed < 1:
+        return initial
+    expected = in_flight * max(elapsed, 0.0) / completed
+    return min(max(expected, initial), maximum)
 
 
 def _job_result(results: list[dict[str, Any]], index: int, ticket_id: int) -> TicketResult | None:

@@ -11,7 +11,7 @@ import pytest
 
 from sandbox.testing import SandboxHandle
 from sync import RateLimitBudgetExhausted, TicketChange, TicketConflict, ZendeskClient
-from sync.client import DEFAULT_JOBS_IN_FLIGHT, ZENDESK_JOB_LIMIT
+from sync.client import DEFAULT_JOBS_IN_FLIGHT, ZENDESK_JOB_LIMIT, next_poll_delay
 from sync.http import Policy
 
 from .conftest import make_ticket
@@ -224,3 +224,25 @@ def test_a_job_that_never_finishes_gives_its_tickets_an_unknown_outcome(
         zd.pause_jobs(False)
     assert [(r.outcome, r.error) for r in report.results] == [("error", "JobTimeout")] * 2
     assert "outcome unknown" in report.results[0].details
+
+
+@pytest.mark.parametrize(
+    ("facts", "expected"),
+    [
+        # batches still wait for a slot: poll soon, to submit them
+        ({"waiting": 2, "in_flight": 20, "completed": 5, "elapsed": 5.0}, 0.5),
+        # all submitted: 20 left at 1 s a job → when they should be done
+        ({"waiting": 0, "in_flight": 20, "completed": 5, "elapsed": 5.0}, 20.0),
+        # never more than the maximum, never less than the initial delay
+        ({"waiting": 0, "in_flight": 24, "completed": 1, "elapsed": 10.0}, 60.0),
+        ({"waiting": 0, "in_flight": 1, "completed": 24, "elapsed": 2.4}, 0.5),
+        # nothing left, or no rate known yet
+        ({"waiting": 0, "in_flight": 0, "completed": 25, "elapsed": 30.0}, 0.5),
+        ({"waiting": 0, "in_flight": 25, "completed": 0, "elapsed": 3.0}, 0.5),
+    ],
+)
+def test_next_poll_waits_for_the_expected_end_of_the_jobs_in_flight(
+    facts: dict[str, Any], expected: float
+) -> None:
+    """A long bulk write costs a few job polls, not one every initial delay."""
+    assert next_poll_delay(initial=0.5, maximum=60.0, **facts) == pytest.approx(expected)
