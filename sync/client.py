@@ -577,8 +577,11 @@ def _as_int(value: Any) -> int | None:
 
 
 def _batches(items: list[TicketChange]) -> list[tuple[list[int], dict[str, Any], bool]]:
-    """(ticket ids, request body, ?ids= form). Stamp-free identical changes share `?ids=`
-    requests; everything else goes in the per-ticket form, each ticket with its own stamp."""
+    """(ticket ids, request body, ?ids= form), at most 100 tickets per request and no more
+    requests than ceil(tickets / 100). Stamp-free identical changes fill whole `?ids=`
+    requests of 100 (a smaller body); everything else, remainders included, goes in the
+    per-ticket form, each ticket with its own stamp. (A partly filled `?ids=` request would
+    cost a request that the per-ticket form shares with other tickets.)"""
     identical: dict[str, list[TicketChange]] = {}
     individual: list[TicketChange] = []
     for item in items:
@@ -590,12 +593,11 @@ def _batches(items: list[TicketChange]) -> list[tuple[list[int], dict[str, Any],
             individual.append(item)
     out: list[tuple[list[int], dict[str, Any], bool]] = []
     for group in identical.values():
-        if len(group) == 1:
-            individual.append(group[0])
-            continue
-        for start in range(0, len(group), MAX_BATCH):
+        whole = len(group) - len(group) % MAX_BATCH
+        for start in range(0, whole, MAX_BATCH):
             chunk = group[start : start + MAX_BATCH]
             out.append(([c.ticket_id for c in chunk], {"ticket": dict(chunk[0].changes)}, True))
+        individual.extend(group[whole:])
     for start in range(0, len(individual), MAX_BATCH):
         chunk = individual[start : start + MAX_BATCH]
         tickets = []

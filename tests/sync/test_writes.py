@@ -91,14 +91,21 @@ def test_250_ticket_changes_go_out_as_3_update_many_calls_with_a_result_per_tick
 def test_identical_stamp_free_changes_use_the_ids_form(
     client: ZendeskClient, zd: SandboxHandle
 ) -> None:
-    tickets = _import_tickets(zd, 150)
+    """Whole `?ids=` requests of 100 for identical stamp-free changes; their remainder shares
+    per-ticket requests with the other changes, so 150 identical + 50 own = 2 requests."""
+    tickets = _import_tickets(zd, 200)
+    same, own = tickets[:150], tickets[150:]
     zd.reset_stats()
     report = client.update_many(
-        TicketChange(t["id"], {"additional_tags": ["swept"]}) for t in tickets
+        [TicketChange(t["id"], {"additional_tags": ["swept"]}) for t in same]
+        + [TicketChange(t["id"], {"additional_tags": [f"own{t['id']}"]}) for t in own]
     )
-    assert report.requests == 2  # 100 + 50 ids, one body each
+    assert report.requests == 2  # was 3: 100 ids, 50 ids, 50 per-ticket
     assert {r.outcome for r in report.results} == {"ok"}
-    assert all("swept" in t["tags"] for t in client.show_many(t["id"] for t in tickets))
+    assert zd.stats()["endpoints"]["PUT /api/v2/tickets/update_many"] == 2
+    fresh = {t["id"]: t for t in client.show_many(t["id"] for t in tickets)}
+    assert all("swept" in fresh[t["id"]]["tags"] for t in same)
+    assert all(f"own{t['id']}" in fresh[t["id"]]["tags"] for t in own)
 
 
 def test_per_ticket_failures_in_a_job_are_reported_individually(
