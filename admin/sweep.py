@@ -8,9 +8,10 @@ One run:
    express are left out by the query; listed tickets exempt otherwise are decided — and
    reported — as "exempt"). Nightly, only those whose "Auto-solve due" date is near enough for
    a reminder or a solve, plus those with no date (two searches: `listing_cutoff`); the first
-   run, `--all` and `[sweep] listing = "all"` list every awaiting ticket. The date is written
-   by cxlayer alone (webhook handler at clock start, sweep otherwise), and decisions never
-   trust it: they are made from who spoke last, so a stale date is corrected, never obeyed;
+   run, one night a week (`[sweep] full_listing_day`), `--all` and `[sweep] listing = "all"`
+   list every awaiting ticket. The date is written by cxlayer alone (webhook handler at clock
+   start, sweep otherwise), and decisions never trust it: they are made from who spoke last,
+   so a stale date is corrected, never obeyed;
 3. catches up the local "who spoke last" table (`sweep_last_comment`, also kept by webhook
    events through `record_comment`) from the incremental ticket-events export with comment
    events, many tickets per page, from its own cursor in `state`. The export is read *after*
@@ -49,6 +50,7 @@ from dataclasses import dataclass, replace
 from datetime import UTC, date, datetime, timedelta
 from pathlib import Path
 from typing import Any
+from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
 from flask import Flask
 from sqlalchemy import delete, select, text
@@ -114,6 +116,7 @@ __all__ = [
     "run_sweep",
     "sweep_lock",
     "undo_run",
+    "weekly_full",
 ]
 
 log = get_logger("cxlayer.sweep")
@@ -130,6 +133,7 @@ NOTES_UNANNOUNCED, NOTES_ALWAYS = "unannounced", "always"
 NOTES_CHOICES = (NOTES_UNANNOUNCED, NOTES_ALWAYS)
 LISTING_DUE, LISTING_ALL = "due", "all"
 LISTING_CHOICES = (LISTING_DUE, LISTING_ALL)
+DAY_NAMES = ("monday", "tuesday", "wednesday", "thursday", "friday", "saturday", "sunday")
 UNCONFIRMED_WINDOW = timedelta(hours=1)
 # Report reason (admins) for the one decision the sweep itself adds to triggers.autosolve's.
 REASON_WRITE_UNCONFIRMED = (
@@ -162,6 +166,11 @@ class SweepOptions:
     # "due": list only tickets whose "Auto-solve due" date is near or unset (two searches);
     # "all": every ticket awaiting the requester (also the first run, and `--all`).
     listing: str = LISTING_DUE
+    # One night a week lists every awaiting ticket anyway (in [sweep] timezone; "" never): a
+    # safety net for due dates that became too late (a holiday removed from a calendar, a
+    # shorter solve_after) and for a search that would miss dated tickets.
+    full_listing_day: str = "sunday"
+    timezone: str = "America/New_York"
     # Job polls: a nightly batch does not need answers within the second, and each poll is an
     # API call. The first poll of a round comes after `poll_seconds`; later ones when the jobs
     # left should be done at the rate seen (sync's `next_poll_delay`), at most `poll_max_seconds`.
@@ -185,6 +194,14 @@ class SweepOptions:
                 )
             return str(value)
 
+        def zone(name: str, default: str) -> str:
+            value = str(sweep.get(name, default))
+            try:
+                ZoneInfo(value)
+            except (ZoneInfoNotFoundError, ValueError):
+                raise SweepError(f"[sweep] {name} {value!r} is not a known time zone") from None
+            return value
+
         return cls(
             max_api_calls=positive("max_api_calls", cls.max_api_calls),
             max_tickets=positive("max_tickets", cls.max_tickets),
@@ -193,6 +210,8 @@ class SweepOptions:
             events_start_time=int(sweep.get("events_start_time", cls.events_start_time)),
             internal_notes=choice("internal_notes", cls.internal_notes, NOTES_CHOICES),
             listing=choice("listing", cls.listing, LISTING_CHOICES),
+            full_listing_day=choice("full_listing_day", cls.full_listing_day, ("", *DAY_NAMES)),
+            timezone=zone("timezone", cls.timezone),
             poll_seconds=float(sweep.get("poll_seconds", cls.poll_seconds)),
             poll_max_seconds=float(sweep.get("poll_max_seconds", cls.poll_max_seconds)),
             report_dir=str(sweep.get("report_dir", "")),
@@ -487,6 +506,14 @@ def listing_cutoff(mappings: Mappings, config: AutoSolveConfig, as_of: datetime)
     """
     ahead = config.solve_after - config.remind_after
     return max(add_business_days(team, as_of, ahead) for team in mappings.teams)
+
+
+def weekly_full(options: SweepOptions, as_of: datetime) -> bool:
+    """Is `as_of` on the weekday ([sweep] timezone) whose run lists every awaiting ticket?"""
+    if not options.full_listing_day:
+        return False
+    local = as_of.astimezone(ZoneInfo(options.timezone))
+    return DAY_NAMES[local.weekday()] == options.full_listing_day
 
 
 def candidate_queries(
@@ -982,7 +1009,9 @@ def run_sweep(
             run.load_service_ids()
             with store.session(app) as sess:
                 first_run = store.get_state(sess, STATE_EVENTS_START) is None
-            full = full or first_run or options.listing == LISTING_ALL
+            full = (
+                full or first_run or options.listing == LISTING_ALL or weekly_full(options, as_of)
+            )
             candidates = run.list_candidates(full)
             run.overlay, complete = catch_up_comments(
                 app,

@@ -179,6 +179,8 @@ def test_cli_limit_caps_examined_tickets(desk: Desk, tmp_path: Path):
         ("internal_notes", True, "internal_notes must be one of 'unannounced', 'always', got True"),
         ("listing", "some", "listing must be one of 'due', 'all', got 'some'"),
         ("max_api_calls", 0, "max_api_calls must be a positive integer, got 0"),
+        ("full_listing_day", "funday", "full_listing_day must be one of '', 'monday'"),
+        ("timezone", "Mars/Olympus", "timezone 'Mars/Olympus' is not a known time zone"),
     ],
 )
 def test_bad_sweep_settings_are_refused_before_anything_runs(

@@ -388,6 +388,14 @@ def test_nightly_listing_examines_due_soon_and_undated_tickets_only(desk: Desk, 
     assert by_id(everything)[later]["decision"] == "skip"
     forecast = sweep(desk, tmp_path, dry_run=True, as_of=utc("2026-01-09T12:00:00Z"))
     assert by_id(forecast)[later]["decision"] == "solve"
+    # Sunday in New York: the weekly run lists every awaiting ticket; Saturday's did not.
+    sunday = sweep(desk, tmp_path, dry_run=True, as_of=utc("2026-01-04T07:00:00Z"))
+    assert sunday.listing == "all"
+    assert by_id(sunday)[later]["decision"] == "skip"
+    saturday_night = sweep(desk, tmp_path, dry_run=True, as_of=utc("2026-01-04T04:59:00Z"))
+    assert saturday_night.listing == "due"
+    desk.app.config["CXLAYER"].setdefault("sweep", {})["full_listing_day"] = ""
+    assert sweep(desk, tmp_path, dry_run=True, as_of=utc("2026-01-04T07:00:00Z")).listing == "due"
 
 
 def test_a_follow_up_note_zendesk_refuses_is_reported_not_dropped(desk: Desk, tmp_path: Path):
