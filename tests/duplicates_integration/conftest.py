@@ -18,9 +18,10 @@ from admin.duplicates import duplicates_decider
 from mappings import Mappings
 from sandbox.testing import SandboxHandle
 from store.testing import db_app, make_db_app, test_database_url  # noqa: F401 -- fixtures
-from sync import FACTORY_EXTENSION, DbStateStore, ZendeskClient
+from sync import FACTORY_EXTENSION, ZendeskClient
 from sync.provisioning import apply
 from sync.snapshot import Provisioned
+from tests.desk import TicketReader, create_user, fast_client, sandbox_settings
 from webhooks.handler import DECIDERS_EXTENSION, register_decider
 from webhooks.worker import process_one
 
@@ -36,12 +37,9 @@ class Person:
 
 
 @dataclass
-class Desk:
-    zd: SandboxHandle
+class Desk(TicketReader):
     app: Flask
     client: ZendeskClient
-    provisioned: Provisioned
-    service_id: int
     rita: Person
     otto: Person
     carl: Person
@@ -95,36 +93,6 @@ class Desk:
         )
         assert response.status_code == 200, response.text
 
-    def ticket(self, ticket_id: int) -> dict[str, Any]:
-        response = self.zd.api("GET", f"tickets/{ticket_id}.json")
-        response.raise_for_status()
-        ticket: dict[str, Any] = response.json()["ticket"]
-        return ticket
-
-    def field_value(self, ticket_id: int, key: str) -> Any:
-        wanted = self.provisioned.field_id(key)
-        for item in self.ticket(ticket_id).get("custom_fields") or []:
-            if int(item["id"]) == wanted:
-                return item.get("value")
-        return None
-
-    def service_comments(self, ticket_id: int, *, public: bool) -> list[str]:
-        response = self.zd.api("GET", f"tickets/{ticket_id}/comments.json")
-        response.raise_for_status()
-        return [
-            str(c["body"])
-            for c in response.json()["comments"]
-            if c["author_id"] == self.service_id and bool(c["public"]) is public
-        ]
-
-    def writes(self) -> dict[str, int]:
-        """Non-GET API requests since the last stats reset."""
-        return {
-            k: v
-            for k, v in self.zd.stats()["endpoints"].items()
-            if not k.startswith("GET ") and "/api/" in k
-        }
-
     def process_events(self, rounds: int = 6) -> int:
         """Wait for the sandbox's webhooks, then let a worker process the inbox; repeat while
         the service's own updates fire more. Returns the events processed."""
@@ -140,12 +108,8 @@ class Desk:
         return processed
 
 
-def _user(zd: SandboxHandle, name: str, email: str, role: str) -> Person:
-    response = zd.api(
-        "POST", "users.json", json={"user": {"name": name, "email": email, "role": role}}
-    )
-    response.raise_for_status()
-    return Person(int(response.json()["user"]["id"]), email)
+def _person(zd: SandboxHandle, name: str, email: str, role: str) -> Person:
+    return Person(create_user(zd, name, email, role), email)
 
 
 @pytest.fixture
@@ -162,25 +126,10 @@ def _build_desk(
     duplicates: dict[str, Any],
     public_url: Callable[[Flask], str],
 ) -> Desk:
-    settings = {
-        "zendesk": {
-            "subdomain": zd.subdomain,
-            "url": zd.base_url,
-            "email": zd.email,
-            "token": zd.token,
-        },
-        "duplicates": duplicates,
-    }
-    app = build_app(SETTINGS=settings)
+    app = build_app(SETTINGS={**sandbox_settings(zd), "duplicates": duplicates})
 
     def make_client() -> ZendeskClient:
-        return ZendeskClient.from_settings(
-            app.config["CXLAYER"],
-            DbStateStore(app),
-            mappings=mappings,
-            poll_initial_seconds=0.01,
-            poll_max_seconds=0.05,
-        )
+        return fast_client(app, mappings)
 
     app.extensions[FACTORY_EXTENSION] = lambda _app: make_client()
     if duplicates_decider not in app.extensions.get(DECIDERS_EXTENSION, []):
@@ -193,10 +142,10 @@ def _build_desk(
         client=client,
         provisioned=Provisioned.load(client),
         service_id=int(client.me()["id"]),
-        rita=_user(zd, "Rita Requester", "rita@client.example", "end-user"),
-        otto=_user(zd, "Otto Other", "otto@elsewhere.example", "end-user"),
-        carl=_user(zd, "Carl Cc", "carl@client.example", "end-user"),
-        agent=_user(zd, "Alex Agent", "alex@mediaocean.example", "agent"),
+        rita=_person(zd, "Rita Requester", "rita@client.example", "end-user"),
+        otto=_person(zd, "Otto Other", "otto@elsewhere.example", "end-user"),
+        carl=_person(zd, "Carl Cc", "carl@client.example", "end-user"),
+        agent=_person(zd, "Alex Agent", "alex@mediaocean.example", "agent"),
         make_client=make_client,
     )
     zd.reset_stats()

@@ -14,24 +14,22 @@ from flask import Flask
 from mappings import Mappings
 from sandbox.testing import SandboxHandle
 from store.testing import db_app, make_db_app, test_database_url  # noqa: F401 -- fixtures
-from sync import DbStateStore, ZendeskClient
+from sync import ZendeskClient
 from sync.provisioning import apply
 from sync.snapshot import Provisioned
+from tests.desk import TicketReader, create_user, fast_client, sandbox_settings
 
 
 @dataclass
-class Desk:
+class Desk(TicketReader):
     """The provisioned sandbox account, the app and the people of the scenarios."""
 
-    zd: SandboxHandle
     app: Flask
     client: ZendeskClient
-    provisioned: Provisioned
     groups: dict[str, int]
     agent_id: int
     requester_id: int
     cc_id: int
-    service_id: int
     make_client: Callable[[], ZendeskClient] = field(repr=False)
 
     def status_id(self, value: str) -> int:
@@ -76,53 +74,10 @@ class Desk:
         response.raise_for_status()
         return int(response.json()["ticket"]["id"])
 
-    def ticket(self, ticket_id: int) -> dict[str, Any]:
-        response = self.zd.api("GET", f"tickets/{ticket_id}.json")
-        response.raise_for_status()
-        ticket: dict[str, Any] = response.json()["ticket"]
-        return ticket
-
-    def comments(self, ticket_id: int) -> list[dict[str, Any]]:
-        response = self.zd.api("GET", f"tickets/{ticket_id}/comments.json")
-        response.raise_for_status()
-        comments: list[dict[str, Any]] = response.json()["comments"]
-        return comments
-
-    def service_comments(self, ticket_id: int, *, public: bool) -> list[str]:
-        """Bodies of the comments cxlayer's API user wrote (public or internal)."""
-        return [
-            str(c["body"])
-            for c in self.comments(ticket_id)
-            if c["author_id"] == self.service_id and bool(c["public"]) is public
-        ]
-
-    def field_value(self, ticket_id: int, key: str) -> Any:
-        wanted = self.field_id(key)
-        for item in self.ticket(ticket_id).get("custom_fields") or []:
-            if int(item["id"]) == wanted:
-                return item.get("value")
-        return None
-
     def as_agent(self, ticket_id: int, **changes: Any) -> None:
         """An update made by someone else (an agent, or the requester via `comment`)."""
         response = self.zd.api("PUT", f"tickets/{ticket_id}.json", json={"ticket": changes})
         response.raise_for_status()
-
-    def writes(self) -> dict[str, int]:
-        """Non-GET API requests since the last stats reset."""
-        return {
-            k: v
-            for k, v in self.zd.stats()["endpoints"].items()
-            if not k.startswith("GET ") and "/api/" in k
-        }
-
-
-def _user(zd: SandboxHandle, name: str, email: str, role: str) -> int:
-    response = zd.api(
-        "POST", "users.json", json={"user": {"name": name, "email": email, "role": role}}
-    )
-    response.raise_for_status()
-    return int(response.json()["user"]["id"])
 
 
 @pytest.fixture
@@ -132,25 +87,10 @@ def desk(
     mappings: Mappings,
 ) -> Desk:
     """Provisioned sandbox + migrated app; the sweep's client polls jobs quickly."""
-    settings = {
-        "zendesk": {
-            "subdomain": zd.subdomain,
-            "url": zd.base_url,
-            "email": zd.email,
-            "token": zd.token,
-        },
-        "service": {"public_url": zd.base_url},
-    }
-    app = make_db_app(SETTINGS=settings)
+    app = make_db_app(SETTINGS=sandbox_settings(zd, public_url=zd.base_url))
 
     def make_client() -> ZendeskClient:
-        return ZendeskClient.from_settings(
-            app.config["CXLAYER"],
-            DbStateStore(app),
-            mappings=mappings,
-            poll_initial_seconds=0.01,
-            poll_max_seconds=0.05,
-        )
+        return fast_client(app, mappings)
 
     client = make_client()
     apply(client, mappings, zd.base_url)
@@ -161,9 +101,9 @@ def desk(
         client=client,
         provisioned=Provisioned.load(client),
         groups=groups,
-        agent_id=_user(zd, "Alex Agent", "alex@mediaocean.example", "agent"),
-        requester_id=_user(zd, "Rita Requester", "rita@client.example", "end-user"),
-        cc_id=_user(zd, "Carl Cc", "carl@client.example", "end-user"),
+        agent_id=create_user(zd, "Alex Agent", "alex@mediaocean.example", "agent"),
+        requester_id=create_user(zd, "Rita Requester", "rita@client.example", "end-user"),
+        cc_id=create_user(zd, "Carl Cc", "carl@client.example", "end-user"),
         service_id=int(client.me()["id"]),
         make_client=make_client,
     )

@@ -13,6 +13,7 @@ from sandbox.testing import SandboxHandle
 from store.testing import db_app, make_db_app, test_database_url  # noqa: F401 -- fixtures
 from sync import MemoryStateStore, ZendeskClient
 from sync.provisioning import apply
+from tests.desk import sandbox_settings
 
 
 @pytest.fixture
@@ -66,14 +67,6 @@ def api_calls(stats: dict[str, Any]) -> dict[str, int]:
     return {k: v for k, v in stats["endpoints"].items() if "/api/" in k}
 
 
-def writes(stats: dict[str, Any]) -> dict[str, int]:
-    """Non-GET API endpoints with their counts, from the sandbox's request stats (webhook
-    deliveries to the sandbox's own address show up as `<unmatched>` and are not API calls)."""
-    return {
-        k: v for k, v in stats["endpoints"].items() if not k.startswith("GET ") and "/api/" in k
-    }
-
-
 @pytest.fixture
 def zd_app(
     make_db_app: Callable[..., Flask],  # noqa: F811 -- the store fixture, used here
@@ -83,15 +76,7 @@ def zd_app(
     per section over the sandbox settings, other kwargs are more overrides."""
 
     def factory(**overrides: Any) -> Flask:
-        settings = {
-            "zendesk": {
-                "subdomain": zd.subdomain,
-                "url": zd.base_url,
-                "email": zd.email,
-                "token": zd.token,
-            },
-            "service": {"public_url": zd.base_url},
-        }
+        settings = sandbox_settings(zd, public_url=zd.base_url)
         for section, values in overrides.pop("SETTINGS", {}).items():
             settings.setdefault(section, {}).update(values)
         return make_db_app(SETTINGS=settings, **overrides)

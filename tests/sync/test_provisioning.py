@@ -28,10 +28,11 @@ from sync.provisioning import (
     build_plan,
 )
 from sync.state import PROVISIONED
+from tests.desk import writes
 from triggers.model import EVENT_KINDS, STATUS_CHANGED, TICKET_CREATED
 from webhooks.schema import EventSchema
 
-from .conftest import make_ticket, writes
+from .conftest import make_ticket
 
 PUBLIC_URL = "https://cx.example.com"
 
