@@ -22,9 +22,6 @@ from logs import get_logger
 from mappings import current_mappings
 from store.models import InboxEvent
 from sync import TicketConflict, ZendeskApiError, ZendeskClient, client_for
-from triggers import autosolve_texts
-from triggers.autosolve import AutoSolveConfig, Outcome, after_requester_reply, last_public_comment
-from triggers.autosolve import decide as autosolve_decide
 from triggers.model import (
     COMMENT_ADDED,
     STATUS_CHANGED,
@@ -56,65 +53,11 @@ def register_decider(app: Flask, decider: Decider) -> None:
 
 
 def init_app(app: Flask) -> None:
-    from admin.duplicates import duplicates_decider  # noqa: PLC0415 - admin imports webhooks
+    """Make `handle_event` the worker's handler. The deciders beside the router (auto-solve's,
+    duplicates') are registered by `admin.init_app`: they keep admin's local records."""
     from webhooks.worker import set_event_handler  # noqa: PLC0415 - avoid a cycle at import
 
     set_event_handler(app, handle_event)
-    register_decider(app, reply_after_auto_solve)
-    register_decider(app, auto_solve_clock_started)
-    register_decider(app, duplicates_decider)
-
-
-def reply_after_auto_solve(
-    app: Flask, session: Any, snapshot: TicketSnapshot, event: TicketEvent
-) -> Decision | None:
-    """Who spoke last, for the sweep; and the auto-solve reply rule on a requester's reply."""
-    if event.kind != COMMENT_ADDED or not snapshot.comments or event.by_service:
-        return None
-    from admin.sweep import record_comment  # noqa: PLC0415 - admin imports app-level modules
-
-    latest = max(snapshot.comments, key=lambda c: c.created_at)
-    for comment in snapshot.comments:
-        record_comment(
-            app,
-            session,
-            snapshot.id,
-            comment.author_id,
-            comment.public,
-            comment.created_at,
-            comment.author_is_agent,
-        )
-    return after_requester_reply(
-        snapshot, author_is_agent=latest.author_is_agent, public=latest.public
-    )
-
-
-def auto_solve_clock_started(
-    app: Flask, session: Any, snapshot: TicketSnapshot, event: TicketEvent
-) -> Decision | None:
-    """Show agents the "Auto-solve due" date as soon as an agent's public comment starts the
-    clock, rather than at the next nightly sweep (the guide's "Awaiting your reply")."""
-    if (
-        event.by_service
-        or event.kind not in (COMMENT_ADDED, STATUS_CHANGED)
-        or not snapshot.comments
-    ):
-        return None
-    settings = app.config["CXLAYER"]
-    with app.app_context():
-        mappings = current_mappings()
-    config = AutoSolveConfig.from_settings(settings.get("sweep", {}), mappings)
-    service_id = store.get_state(session, store.SERVICE_USER_ID)
-    last = last_public_comment(snapshot.comments, [int(service_id)] if service_id else [])
-    team = mappings.team_for_group(snapshot.group)
-    result = autosolve_decide(snapshot, last, team, config, datetime.now(UTC), None)
-    if result.decision != Outcome.SKIP or not result.actions or result.due is None or last is None:
-        return None  # reminders and solves are the nightly sweep's, with its budget and report
-    return Decision(
-        rule="auto_solve_clock",
-        reason=autosolve_texts.CLOCK_STARTED_REASON,
-        actions=result.actions,  # the due date and the note announcing reminder and solve
-    )
 
 
 def handle_event(app: Flask, event: InboxEvent) -> None:
