@@ -5,7 +5,8 @@ one-ticket-at-a-time zenpy loop, against the sandbox (a real `python -m sandbox`
 
 Per scenario, a fresh sandbox process and a fresh SQLite database; `--tickets` pending tickets
 awaiting the requester, `--due-share` of them past solve_after (agent asked 15 calendar days
-before the run), the rest asked an hour before the run (not yet due). Setup (imports, the
+before the run), `--remind-share` (default 0) asked `remind_after` business days before it
+(due a reminder), the rest asked an hour before the run (not yet due). Setup (imports, the
 provisioning apply) runs at a high rate limit and is not measured; the limit is then set to
 `--rpm` for the measured part.
 
@@ -49,7 +50,7 @@ from sync import DbStateStore, ZendeskClient  # noqa: E402
 from sync.provisioning import apply  # noqa: E402
 from sync.snapshot import Provisioned  # noqa: E402
 from triggers.autosolve import TAG_REMINDED, TAG_SOLVED  # noqa: E402
-from triggers.business_days import add_business_days  # noqa: E402
+from triggers.business_days import add_business_days, business_days_between  # noqa: E402
 
 SETUP_RPM = 1_000_000
 REQUESTERS = 50
@@ -110,10 +111,21 @@ class Account:
         )
 
     def import_tickets(
-        self, count: int, due_share: float, now: datetime, *, preset: bool, tag: str
+        self,
+        count: int,
+        due_share: float,
+        now: datetime,
+        *,
+        preset: bool,
+        tag: str,
+        remind_share: float = 0.0,
     ) -> int:
-        """`count` awaiting tickets, the first `due_share` of them due; returns how many are due."""
+        """`count` awaiting tickets, the first `due_share` of them due a solve, the next
+        `remind_share` due a reminder (asked `remind_after` business days ago), the rest asked
+        an hour ago; returns how many are due a solve."""
         due_count = round(count * due_share)
+        remind_end = due_count + round(count * remind_share)
+        remind_asked = self.remind_moment(now)
         awaiting = self.provisioned.status_id("awaiting_reply")
         due_field = self.provisioned.field_id("auto_solve_due")
         batch: list[dict[str, Any]] = []
@@ -122,7 +134,12 @@ class Account:
             due = index < due_count
             # One second apart per ticket, as real traffic is: the events export pages by
             # time, and a thousand events in one second would not page on.
-            asked = now - (timedelta(days=15) if due else timedelta(hours=1))
+            if due:
+                asked = now - timedelta(days=15)
+            elif index < remind_end:
+                asked = remind_asked
+            else:
+                asked = now - timedelta(hours=1)
             asked -= timedelta(seconds=index)
             opened = asked - timedelta(days=1)
             requester = self.requesters[index % REQUESTERS]
@@ -155,6 +172,14 @@ class Account:
         for job in jobs:
             self.zd.wait_job(job, timeout=600)
         return due_count
+
+    def remind_moment(self, now: datetime) -> datetime:
+        """The latest time (whole hours back from `now`) at which an agent's question is
+        exactly `remind_after` (3) business days old at `now`: due a reminder, not a solve."""
+        asked = now.replace(minute=0, second=0) - timedelta(hours=1)
+        while business_days_between(self.team, asked, now) < 3:
+            asked -= timedelta(hours=1)
+        return asked
 
     def _import(self, tickets: list[dict[str, Any]]) -> str:
         answer = _post(self.zd, "imports/tickets/create_many.json", {"tickets": tickets})
@@ -232,7 +257,14 @@ def scenario(name: str, args: argparse.Namespace) -> dict[str, Any]:
         account = Account(zd, app)
         now = datetime.now(UTC).replace(microsecond=0)
         t0 = time.monotonic()
-        due = account.import_tickets(args.tickets, args.due_share, now, preset=preset, tag="sweep")
+        due = account.import_tickets(
+            args.tickets,
+            args.due_share,
+            now,
+            preset=preset,
+            tag="sweep",
+            remind_share=args.remind_share,
+        )
         naive_due = 0
         if args.naive_tickets and name == "nightly":
             naive_due = account.import_tickets(
@@ -294,6 +326,12 @@ def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--tickets", type=int, default=10_000)
     parser.add_argument("--due-share", type=float, default=0.3)
+    parser.add_argument(
+        "--remind-share",
+        type=float,
+        default=0.0,
+        help="share due a reminder (a night with reminders and solves, as in a steady state)",
+    )
     parser.add_argument("--rpm", type=int, default=700, help="sandbox rate limit when measuring")
     parser.add_argument("--naive-tickets", type=int, default=1000)
     parser.add_argument("--scenario", choices=("nightly", "first", "both"), default="both")
@@ -311,6 +349,7 @@ def main(argv: list[str] | None = None) -> int:
         run["command"] = ".venv/bin/python " + command
         run["rpm"] = args.rpm
         run["due_share"] = args.due_share
+        run["remind_share"] = args.remind_share
     document = {
         "benchmark": "auto-solve sweep vs naive zenpy loop on the sandbox",
         "target": "at most 15 API calls per 1,000 tickets solved",
