@@ -71,6 +71,20 @@ TIME_FIELDS = ("created_at", "updated_at", "solved_at")
 TEXT_FIELDS = ("subject", "status", "priority", "type", "external_id", "description", "due_at")
 
 
+# The string attributes each kind of object accepts (checked by `check_text`).
+USER_TEXT_KEYS = ("name", "email", "role", "phone", "notes", "details", "external_id", "time_zone")
+ORGANIZATION_TEXT_KEYS = ("name", "details", "notes", "description", "external_id")
+CUSTOM_STATUS_TEXT_KEYS = ("agent_label", "end_user_label", "description", "end_user_description")
+FIELD_TEXT_KEYS = (
+    "title",
+    "description",
+    "agent_description",
+    "title_in_portal",
+    "tag",
+    "regexp_for_validation",
+)
+
+
 def check_text(data: dict[str, Any], *keys: str) -> None:
     """Optional string attributes (names, labels, emails...) must be strings when given."""
     for key in keys:
@@ -201,9 +215,7 @@ class Account:
 
     # -------------------------------------------------------------------- users
     def create_user(self, data: dict[str, Any]) -> dict[str, Any]:
-        check_text(
-            data, "name", "email", "role", "phone", "notes", "details", "external_id", "time_zone"
-        )
+        check_text(data, *USER_TEXT_KEYS)
         name = data.get("name")
         if not name:
             raise errors.invalid("name", "Name: cannot be blank", "BlankValue")
@@ -262,9 +274,7 @@ class Account:
         return doc
 
     def update_user(self, user_id: Any, data: dict[str, Any]) -> dict[str, Any]:
-        check_text(
-            data, "name", "email", "role", "phone", "notes", "details", "external_id", "time_zone"
-        )
+        check_text(data, *USER_TEXT_KEYS)
         with self.store.tx():
             user = self.store.get_user(user_id)
             if user is None:
@@ -300,7 +310,7 @@ class Account:
 
     # ----------------------------------------------------- organizations/groups
     def create_named(self, kind: str, data: dict[str, Any]) -> dict[str, Any]:
-        check_text(data, "name", "details", "notes", "description", "external_id")
+        check_text(data, *ORGANIZATION_TEXT_KEYS)
         name = data.get("name")
         if not name:
             raise errors.invalid("name", "Name: cannot be blank", "BlankValue")
@@ -335,7 +345,7 @@ class Account:
         return doc
 
     def update_named(self, kind: str, obj_id: Any, data: dict[str, Any]) -> dict[str, Any]:
-        check_text(data, "name", "details", "notes", "description", "external_id")
+        check_text(data, *ORGANIZATION_TEXT_KEYS)
         with self.store.tx():
             doc = self.store.get(kind, obj_id)
             if doc is None:
@@ -365,7 +375,7 @@ class Account:
         category = data.get("status_category")
         if category not in CATEGORIES:
             raise errors.invalid("status_category", f"Status category: {category} is not valid")
-        check_text(data, "agent_label", "end_user_label", "description", "end_user_description")
+        check_text(data, *CUSTOM_STATUS_TEXT_KEYS)
         label = data.get("agent_label")
         if not label:
             raise errors.invalid("agent_label", "Agent label: cannot be blank", "BlankValue")
@@ -398,7 +408,7 @@ class Account:
         return doc
 
     def update_custom_status(self, status_id: Any, data: dict[str, Any]) -> dict[str, Any]:
-        check_text(data, "agent_label", "end_user_label", "description", "end_user_description")
+        check_text(data, *CUSTOM_STATUS_TEXT_KEYS)
         with self.store.tx():
             doc = self.store.get("custom_status", status_id)
             if doc is None:
@@ -510,15 +520,7 @@ class Account:
             "multiselect",
         ):
             raise errors.invalid("type", f"Type: {ftype} is not valid")
-        check_text(
-            data,
-            "title",
-            "description",
-            "agent_description",
-            "title_in_portal",
-            "tag",
-            "regexp_for_validation",
-        )
+        check_text(data, *FIELD_TEXT_KEYS)
         title = data.get("title")
         if not title:
             raise errors.invalid("title", "Title: cannot be blank", "BlankValue")
@@ -560,15 +562,7 @@ class Account:
         return doc
 
     def update_ticket_field(self, field_id: Any, data: dict[str, Any]) -> dict[str, Any]:
-        check_text(
-            data,
-            "title",
-            "description",
-            "agent_description",
-            "title_in_portal",
-            "tag",
-            "regexp_for_validation",
-        )
+        check_text(data, *FIELD_TEXT_KEYS)
         with self.store.tx():
             doc = self.store.get("ticket_field", field_id)
             if doc is None:

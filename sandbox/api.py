@@ -19,6 +19,7 @@ from sandbox.core import Sandbox
 from sandbox.errors import ApiError
 from sandbox.jobs import failure, present_job
 from sandbox.rules import new_webhook, present_webhook, validate_trigger
+from sandbox.search import int_arg
 from sandbox.seed import seed_account
 from sandbox.store import iso
 
@@ -57,16 +58,6 @@ def body(key: str, kind: type = dict) -> Any:
         shape = "an object" if kind is dict else "a list"
         raise errors.bad_request(f"Request body must be a JSON object whose '{key}' is {shape}")
     return data[key]
-
-
-def int_arg(name: str, default: int) -> int:
-    raw = request.args.get(name)
-    if raw is None or raw == "":
-        return default
-    try:
-        return int(raw)
-    except ValueError:
-        raise errors.bad_request(f"{name} must be an integer") from None
 
 
 def ids_arg() -> list[str]:
@@ -424,8 +415,8 @@ def create_app(sb: Sandbox) -> Flask:
         job = sb.jobs.submit("merge", len(data["ids"]), work)
         return json_response({"job_status": present_job(job, base_url())})
 
-    @app.post("/api/v2/tickets/create_many")
-    def create_many() -> Response:
+    def create_many_job(*, imported: bool) -> Response:
+        """tickets/create_many and imports/tickets/create_many: one job creating each ticket."""
         tickets = body("tickets", list)
         if not all(isinstance(t, dict) for t in tickets):
             raise errors.bad_request("'tickets' must be a list of objects")
@@ -436,14 +427,19 @@ def create_app(sb: Sandbox) -> Flask:
         def work(report: Callable[[dict[str, Any]], None]) -> None:
             for index, item in enumerate(tickets):
                 try:
-                    change = account.create_ticket(item, user)
+                    change = account.create_ticket(item, user, imported=imported)
                 except ApiError as exc:
+                    # Zendesk reports failed creations by position: there is no id yet.
                     report({**failure(None, exc, "create"), "index": index})
                 else:
                     report({"index": index, "id": change.after["id"]})
 
-        job = sb.jobs.submit("bulk_create", len(tickets), work)
+        job = sb.jobs.submit("bulk_import" if imported else "bulk_create", len(tickets), work)
         return json_response({"job_status": present_job(job, base_url())})
+
+    @app.post("/api/v2/tickets/create_many")
+    def create_many() -> Response:
+        return create_many_job(imported=False)
 
     @app.post("/api/v2/imports/tickets")
     def import_ticket() -> Response:
@@ -452,25 +448,7 @@ def create_app(sb: Sandbox) -> Flask:
 
     @app.post("/api/v2/imports/tickets/create_many")
     def import_many() -> Response:
-        tickets = body("tickets", list)
-        if not all(isinstance(t, dict) for t in tickets):
-            raise errors.bad_request("'tickets' must be a list of objects")
-        if len(tickets) > MAX_BATCH:
-            raise ApiError(400, "TooManyValues", errors.TOO_MANY_VALUES_DESCRIPTION)
-        user = actor_id()
-
-        def work(report: Callable[[dict[str, Any]], None]) -> None:
-            for index, item in enumerate(tickets):
-                try:
-                    change = account.create_ticket(item, user, imported=True)
-                except ApiError as exc:
-                    # Zendesk reports failed creations by position: there is no id yet.
-                    report({**failure(None, exc, "create"), "index": index})
-                else:
-                    report({"index": index, "id": change.after["id"]})
-
-        job = sb.jobs.submit("bulk_import", len(tickets), work)
-        return json_response({"job_status": present_job(job, base_url())})
+        return create_many_job(imported=True)
 
     # --------------------------------------------------------------------- jobs
     @app.get("/api/v2/job_statuses/<job_id>")
