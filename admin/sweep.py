@@ -7,7 +7,7 @@ One run:
 2. lists the tickets awaiting the requester with search export (exemptions that search can
    express are left out by the query; listed tickets exempt otherwise are decided — and
    reported — as "exempt"). Nightly, only those whose "Auto-solve due" date is near enough for
-   a reminder or a solve, plus those with no date (two searches: `listing_cutoff`); the first
+   a reminder or a solve, plus those with no date (two searches; `triggers.autosolve.listing_cutoff`); the first
    run, one night a week (`[sweep] full_listing_day`), `--all` and `[sweep] listing = "all"`
    list every awaiting ticket. The date is written by cxlayer alone (webhook handler at clock
    start, sweep otherwise), and decisions never trust it: they are made from who spoke last,
@@ -87,10 +87,10 @@ from triggers.autosolve import (
     Outcome,
     conflict,
     decide,
+    listing_cutoff,
     next_state,
     undo_decision,
 )
-from triggers.business_days import add_business_days
 from triggers.model import (
     FIELD_AUTO_SOLVE_DUE,
     Action,
@@ -111,7 +111,6 @@ __all__ = [
     "candidate_queries",
     "candidate_query",
     "catch_up_comments",
-    "listing_cutoff",
     "record_comment",
     "run_sweep",
     "sweep_lock",
@@ -497,17 +496,6 @@ def candidate_query(config: AutoSolveConfig, provisioned: Provisioned) -> str:
     return " ".join(terms)
 
 
-def listing_cutoff(mappings: Mappings, config: AutoSolveConfig, as_of: datetime) -> date:
-    """The latest "Auto-solve due" date a ticket due a reminder or a solve at `as_of` can show.
-
-    A ticket is due a reminder once `remind_after` business days have passed, and its due
-    date lies `solve_after - remind_after` business days after that; counted from `as_of` on
-    each team's calendar, the latest of those dates bounds every team's tickets.
-    """
-    ahead = config.solve_after - config.remind_after
-    return max(add_business_days(team, as_of, ahead) for team in mappings.teams)
-
-
 def weekly_full(options: SweepOptions, as_of: datetime) -> bool:
     """Is `as_of` on the weekday ([sweep] timezone) whose run lists every awaiting ticket?"""
     if not options.full_listing_day:
@@ -760,8 +748,8 @@ class _Run:
         if state is None:
             if episode is not None:
                 sess.delete(episode)
-        elif episode is None:
-            sess.add(
+        else:  # insert or update (the row, if any, is already in the session)
+            sess.merge(
                 SweepEpisode(
                     ticket_id=decision.ticket_id,
                     clock_start=state.clock_start,
@@ -769,9 +757,6 @@ class _Run:
                     due=state.due,
                 )
             )
-        else:
-            episode.clock_start = state.clock_start
-            episode.reminded_at, episode.due = state.reminded_at, state.due
         note = next((a.body for a in decision.actions if isinstance(a, InternalNote)), "")
         store.record_audit(
             sess,

@@ -11,7 +11,7 @@ from apscheduler.triggers.cron import CronTrigger
 from flask import Flask, current_app
 from flask.cli import AppGroup
 
-from admin.sweep import SweepBusy, SweepError, run_sweep, undo_run
+from admin.sweep import SweepBusy, SweepError, SweepOptions, run_sweep, undo_run
 from logs import get_logger
 from mappings import MappingError
 from settings import SettingsError
@@ -23,7 +23,7 @@ log = get_logger("cxlayer.sweep")
 
 JOB_ID = "auto-solve-sweep"
 DEFAULT_CRON = "0 2 * * *"
-DEFAULT_TIMEZONE = "America/New_York"
+DEFAULT_TIMEZONE = SweepOptions.timezone
 FAILURES = (SweepError, ZendeskError, SettingsError, MappingError, StoreError, ValueError)
 
 

@@ -87,6 +87,7 @@ __all__ = [
     "exemption",
     "is_candidate",
     "last_public_comment",
+    "listing_cutoff",
     "next_state",
     "recheck",
     "undo_actions",
@@ -590,3 +591,14 @@ def after_requester_reply(
         return None
     actions.append(InternalNote(" ".join(notes)))
     return Decision(rule=RULE_REPLY, reason=texts.REPLY_REASON, actions=tuple(actions))
+
+
+def listing_cutoff(mappings: Mappings, config: AutoSolveConfig, as_of: datetime) -> date:
+    """The latest "Auto-solve due" date a ticket due a reminder or a solve at `as_of` can show.
+
+    A ticket is due a reminder once `remind_after` business days have passed, and its due
+    date lies `solve_after - remind_after` business days after that; counted from `as_of` on
+    each team's calendar, the latest of those dates bounds every team's tickets.
+    """
+    ahead = config.solve_after - config.remind_after
+    return max(add_business_days(team, as_of, ahead) for team in mappings.teams)

@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 from dataclasses import replace
-from datetime import date
+from datetime import date, datetime, timedelta
 
 import pytest
 
@@ -19,7 +19,9 @@ from triggers.autosolve import (
     LastPublicComment,
     Outcome,
     decide,
+    listing_cutoff,
 )
+from triggers.business_days import add_business_days, business_days_between
 from triggers.model import (
     FIELD_AUTO_SOLVE_DUE,
     FIELD_RESOLUTION_TYPE,
@@ -443,3 +445,25 @@ def test_config_needs_an_awaiting_status() -> None:
         AutoSolveConfig(solve_after=5.0)  # type: ignore[arg-type]
     with pytest.raises(ValueError, match="must be a list"):
         AutoSolveConfig.from_settings({"exempt_forms": "12"})
+
+
+@pytest.mark.parametrize(
+    "as_of",
+    [ny(2026, 1, 3, 2), ny(2026, 11, 26, 2), ny(2026, 12, 28, 2), to(2026, 7, 2, 23)],
+)
+def test_listing_cutoff_bounds_every_ticket_due_a_reminder_or_a_solve(
+    mappings: Mappings, config: AutoSolveConfig, as_of: datetime
+) -> None:
+    """The nightly listing (due date ≤ cutoff) misses no ticket that `decide` would remind or
+    solve: checked hour by hour over four weeks of clock starts, on every team's calendar,
+    across weekends and US/Canadian holidays."""
+    cutoff = listing_cutoff(mappings, config, as_of)
+    checked = 0
+    for team in mappings.teams:
+        start = as_of - timedelta(days=28)
+        while start < as_of:
+            if business_days_between(team, start, as_of) >= config.remind_after:
+                assert add_business_days(team, start, config.solve_after) <= cutoff, (team, start)
+                checked += 1
+            start += timedelta(hours=1)
+    assert checked > 1000
