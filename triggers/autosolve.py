@@ -1,11 +1,11 @@
 """Auto-solve decisions: who is due a reminder or a solve, undo, and the requester-reply rule. No I/O.
 
 The sweep (which lists tickets, reads who spoke last and writes updates) is a thin loop:
-`is_candidate` on listed tickets, `last_public_comment` from comment events, `decide`,
-one safe update of `decision.actions` (unless dry run), `conflict` on 409 then re-read and
-`decide` again (`recheck` when it holds a fresh ticket), `next_state` into the store after a
-successful write. Undo is `undo_decision` per solved ticket; the webhook worker calls
-`after_requester_reply`.
+`last_public_comment` from comment events, `decide` on each listed ticket, one safe update of
+`decision.actions` (unless dry run); when Zendesk refuses it (409: the ticket changed), the
+sweep re-reads the ticket and calls `decide` again, reporting `conflict` if it still cannot
+write; `next_state` goes into the store after a successful write. Undo is `undo_decision` per
+solved ticket; the webhook worker calls `after_requester_reply`.
 
 Rules, in the order `decide` applies them:
 
@@ -85,11 +85,9 @@ __all__ = [
     "conflict",
     "decide",
     "exemption",
-    "is_candidate",
     "last_public_comment",
     "listing_cutoff",
     "next_state",
-    "recheck",
     "undo_actions",
     "undo_decision",
 ]
@@ -258,13 +256,6 @@ def exemption(snapshot: TicketSnapshot, config: AutoSolveConfig) -> str | None:
     if snapshot.form_id is not None and snapshot.form_id in config.exempt_forms:
         return texts.REASON_EXEMPT.format(what=texts.EXEMPT_BY_FORM, value=snapshot.form_id)
     return None
-
-
-def is_candidate(snapshot: TicketSnapshot, config: AutoSolveConfig) -> bool:
-    """Should the sweep examine this listed ticket at all: awaiting the requester, not exempt."""
-    return (
-        snapshot.custom_status in config.awaiting_statuses and exemption(snapshot, config) is None
-    )
 
 
 def last_public_comment(
@@ -474,23 +465,6 @@ def decide(  # noqa: PLR0917  the six inputs of a decision, positional as the sw
         timed,
         reason=texts.REASON_NOT_YET.format(remind_date=remind_date.isoformat(), **words),
         actions=_due_field_actions(snapshot, due, texts.PLAN_NOTE.format(**plan)),
-    )
-
-
-def recheck(fresh: TicketSnapshot, decision: AutoSolveDecision, config: AutoSolveConfig) -> bool:
-    """May the decision's actions still be written, judged on a freshly read ticket?
-
-    True only when the decision writes something, the fresh ticket is the same ticket,
-    unchanged since the snapshot decided on (same updated stamp), still awaiting the
-    requester and not exempt. False means: do not write; re-decide from fresh data.
-    """
-    return (
-        bool(decision.actions)
-        and decision.decision in (Outcome.REMIND, Outcome.SOLVE, Outcome.SKIP)
-        and fresh.id == decision.ticket_id
-        and fresh.updated_stamp == decision.snapshot_stamp
-        and fresh.custom_status in config.awaiting_statuses
-        and exemption(fresh, config) is None
     )
 
 

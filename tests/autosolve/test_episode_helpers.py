@@ -13,7 +13,6 @@ from triggers.autosolve import (
     Outcome,
     conflict,
     decide,
-    is_candidate,
     last_public_comment,
     next_state,
 )
@@ -24,12 +23,20 @@ AGENT = 900
 REQUESTER = 500
 
 
-def test_candidates_are_awaiting_and_not_exempt(config: AutoSolveConfig) -> None:
-    """Listing keeps awaiting tickets and drops exempt or other-status ones."""
-    assert is_candidate(snapshot(), config)
-    assert not is_candidate(snapshot(tags=frozenset({"no_autosolve"})), config)
-    assert not is_candidate(snapshot(priority="urgent"), config)
-    assert not is_candidate(snapshot(custom_status="open_cx", status="open"), config)
+def test_listed_tickets_exempt_or_not_awaiting_are_never_written(
+    all_media: Team, config: AutoSolveConfig
+) -> None:
+    """The sweep decides every listed ticket: exempt or other-status ones get no actions."""
+    due_now = ny(2026, 12, 4, 2)
+    comment = agent_comment(ny(2026, 11, 25, 10))
+    assert decide(snapshot(), comment, all_media, config, due_now, None).actions
+    for ticket, outcome in (
+        (snapshot(tags=frozenset({"no_autosolve"})), Outcome.EXEMPT),
+        (snapshot(priority="urgent"), Outcome.EXEMPT),
+        (snapshot(custom_status="open_cx", status="open"), Outcome.SKIP),
+    ):
+        result = decide(ticket, comment, all_media, config, due_now, None)
+        assert (result.decision, result.actions) == (outcome, ())
 
 
 def test_last_public_comment_ignores_private_notes_and_cxlayers_own_reminders() -> None:

@@ -1,4 +1,4 @@
-"""Write-time re-checks, conflicts, undo of a run's solves, and the requester-reply rule."""
+"""Write-time re-decisions, conflicts, undo of a run's solves, and the requester-reply rule."""
 
 from __future__ import annotations
 
@@ -21,7 +21,6 @@ from triggers.autosolve import (
     after_requester_reply,
     conflict,
     decide,
-    recheck,
     undo_actions,
     undo_decision,
 )
@@ -44,41 +43,38 @@ def solve(all_media: Team, config: AutoSolveConfig) -> AutoSolveDecision:
     return result
 
 
-def test_recheck_passes_on_unchanged_ticket(
-    solve: AutoSolveDecision, config: AutoSolveConfig
-) -> None:
-    """The fresh ticket is the snapshot decided on: the write may go ahead."""
-    assert recheck(snapshot(), solve, config) is True
+# Write time: the sweep's safe update carries the snapshot's stamp, so Zendesk refuses the
+# write when anything changed (tests/sweep: reply or exempt tag between listing and write);
+# the sweep then re-reads the ticket and decides again. These are the re-decisions.
 
 
-def test_recheck_refuses_when_exempt_tag_was_added_since(
-    solve: AutoSolveDecision, config: AutoSolveConfig
+def test_redecided_on_the_unchanged_ticket_the_solve_stands(
+    solve: AutoSolveDecision, all_media: Team, config: AutoSolveConfig
 ) -> None:
-    """An exempt tag added between listing and writing stops the write, even with the old stamp."""
-    fresh = snapshot(tags=frozenset({"no_autosolve"}))
-    assert recheck(fresh, solve, config) is False
+    again = decide(snapshot(), agent_comment(CLOCK), all_media, config, ny(2026, 12, 4, 2), None)
+    assert again == solve
 
 
 @pytest.mark.parametrize(
-    "fresh",
+    ("fresh", "outcome"),
     [
-        snapshot(updated_stamp="2026-12-04T06:59:00Z"),  # requester replied / agent acted
-        snapshot(custom_status="open_cx", status="open"),
-        snapshot(priority="urgent"),
-        snapshot(id=102),
+        (snapshot(tags=frozenset({"no_autosolve"})), Outcome.EXEMPT),  # exempt tag added since
+        (snapshot(priority="urgent"), Outcome.EXEMPT),
+        (snapshot(custom_status="open_cx", status="open"), Outcome.SKIP),  # no longer awaiting
     ],
 )
-def test_recheck_refuses_changed_or_other_tickets(
-    solve: AutoSolveDecision, config: AutoSolveConfig, fresh: object
+def test_redecided_on_a_changed_ticket_nothing_is_written(
+    all_media: Team, config: AutoSolveConfig, fresh: object, outcome: Outcome
 ) -> None:
-    """Any change since the snapshot means re-decide, never write the old decision."""
-    assert recheck(fresh, solve, config) is False  # type: ignore[arg-type]
+    again = decide(fresh, agent_comment(CLOCK), all_media, config, ny(2026, 12, 4, 2), None)  # type: ignore[arg-type]
+    assert again.decision is outcome
+    assert again.actions == ()
 
 
-def test_recheck_refuses_decisions_that_write_nothing(
+def test_a_requester_reply_since_means_waiting_on_us_and_nothing_written(
     all_media: Team, config: AutoSolveConfig
 ) -> None:
-    """Waiting-on-us and exempt decisions are never written."""
+    """Waiting-on-us decisions are never written."""
     waiting = decide(
         snapshot(),
         end_user_comment(CLOCK),
@@ -88,7 +84,7 @@ def test_recheck_refuses_decisions_that_write_nothing(
         None,
     )
     assert waiting.decision is Outcome.WAITING_ON_US
-    assert recheck(snapshot(), waiting, config) is False
+    assert waiting.actions == ()
 
 
 def test_conflict_keeps_facts_and_drops_actions(solve: AutoSolveDecision) -> None:
