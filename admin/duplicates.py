@@ -12,7 +12,7 @@ import threading
 import time
 from collections.abc import Callable, Iterable, Iterator
 from contextlib import AbstractContextManager, contextmanager
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from datetime import UTC, datetime, timedelta
 from typing import Any, Protocol
 
@@ -217,11 +217,21 @@ def current_index(app: Flask, session: Session) -> TicketIndex:
 
 
 def index_ticket(app: Flask, session: Session, snapshot: TicketSnapshot) -> TicketRow | None:
-    """Upsert a ticket in the table and in memory; None when it cannot be indexed."""
+    """Upsert a ticket in the table and in memory; None when it cannot be indexed.
+
+    Callers refresh the memory from the table first (`current_index`), so a ticket whose
+    indexed columns did not change (most events: a comment, a status change, cxlayer's own
+    update) costs no write on the handler's transaction.
+    """
     if snapshot.created_at is None:
         return None
     row = TicketRow.from_snapshot(snapshot)
     description = row.description[:MAX_STORED_DESCRIPTION]
+    state = index_state(app)
+    with state.lock:
+        known = state.index.get(row.id)
+    if known is not None and known.row == replace(row, description=description):
+        return row
     now = store.utcnow()
     session.merge(
         DupTicket(
@@ -237,7 +247,6 @@ def index_ticket(app: Flask, session: Session, snapshot: TicketSnapshot) -> Tick
             indexed_at=now,
         )
     )
-    state = index_state(app)
     with state.lock:
         state.index.upsert(row)
         state.applied[row.id] = now

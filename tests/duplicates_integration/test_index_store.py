@@ -14,7 +14,7 @@ from sqlalchemy import select
 import store
 from admin.duplicates import index_state, on_ticket_event
 from admin.duplicates_cli import FINISH_JOB_ID, PRELOAD_JOB_ID, SYNC_JOB_ID, preload_job
-from admin.duplicates_models import DupFlag, DupSuppressedPair
+from admin.duplicates_models import DupFlag, DupSuppressedPair, DupTicket
 from settings import SettingsError
 from triggers.duplicates import RULE_NAME
 from triggers.model import FIELD_DUPLICATE_OF, STATUS_CHANGED, TICKET_CREATED, TicketEvent
@@ -85,6 +85,30 @@ def test_events_by_cxlayer_itself_only_update_the_index(make_db_app: Callable[..
     assert 2 in index_state(app).index
     with store.session(app) as session:
         assert session.get(DupFlag, 2) is None
+
+
+def test_an_event_that_changes_no_indexed_column_writes_no_row(
+    make_db_app: Callable[..., Flask],
+) -> None:
+    """Most events (a comment, cxlayer's own update) leave the indexed columns as they were:
+    the row is not rewritten; a changed subject is, in the table and in another process."""
+    writer, reader = make(make_db_app), make(make_db_app)
+    on_ticket_event(writer, snap(1, 50, SUBJECT, BODY), event(STATUS_CHANGED, 1))
+
+    def indexed_at() -> datetime:
+        with store.session(writer) as session:
+            row = session.get(DupTicket, 1)
+            assert row is not None
+            return row.indexed_at
+
+    first = indexed_at()
+    on_ticket_event(writer, snap(1, 50, SUBJECT, BODY), event(STATUS_CHANGED, 1, by_service=True))
+    assert indexed_at() == first
+    on_ticket_event(writer, snap(1, 50, "Export is blank", BODY), event(STATUS_CHANGED, 1))
+    assert indexed_at() > first
+    on_ticket_event(reader, snap(9, 77, "Unrelated", "text"), event(STATUS_CHANGED, 9))
+    known = index_state(reader).index.get(1)
+    assert known is not None and known.row.subject == "Export is blank"
 
 
 def test_a_flag_the_handler_never_wrote_is_not_taken_for_feedback(
