@@ -457,9 +457,10 @@ class ZendeskClient:
                         continue
                     self._sleep(delay)
                     done_jobs = self._poll(in_flight, finished)
-                    done_jobs |= self._expire(in_flight, finished)
-                    if done_jobs:
-                        in_flight = [j for j in in_flight if j.id not in done_jobs]
+                    in_flight = [j for j in in_flight if j.id not in done_jobs]
+                    expired = self._expire(in_flight, finished)
+                    in_flight = [j for j in in_flight if j.id not in expired]
+                    if done_jobs or expired:
                         completed += len(done_jobs)
                         delay = next_poll_delay(
                             waiting=len(pending),
@@ -488,13 +489,11 @@ class ZendeskClient:
         return report
 
     def _expire(self, jobs: list[_Job], finished: dict[int, TicketResult]) -> set[str]:
-        """Jobs still unfinished after `job_timeout_seconds`: their outcome is unknown."""
+        """Jobs (still in flight) unfinished after `job_timeout_seconds`: outcome unknown."""
         expired: set[str] = set()
         now = self._clock()
         for job in jobs:
-            if now - job.submitted_at > self.job_timeout_seconds and job.id not in expired:
-                if all(t in finished for t in job.ticket_ids):
-                    continue
+            if now - job.submitted_at > self.job_timeout_seconds:
                 expired.add(job.id)
                 for ticket_id in job.ticket_ids:
                     finished[ticket_id] = TicketResult(

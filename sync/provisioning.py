@@ -31,6 +31,7 @@ from sync.client import ZendeskClient
 from sync.http import ZendeskError, idempotent_writes
 from sync.state import PROVISIONED
 from triggers.model import (
+    CHECKBOX_TAGS,
     COMMENT_ADDED,
     EVENT_KINDS,
     FIELD_AUTO_SOLVE_DUE,
@@ -50,7 +51,7 @@ SERVICE_USER_ID = store.SERVICE_USER_ID  # read by webhooks/ for loop safety
 WEBHOOK_NAME = "cxlayer events"
 WEBHOOK_PATH = "/webhooks/zendesk"
 MARKER = "[cxlayer:{kind}]"
-APPROVAL_TAG = "mo_data_maintenance_approved"
+APPROVAL_TAG = CHECKBOX_TAGS[FIELD_DATA_MAINTENANCE_APPROVED]
 
 # Words admins and agents see in Zendesk.
 FIELD_TITLES = {
@@ -596,7 +597,7 @@ def _record(client: ZendeskClient, ids: dict[str, Any], report: ApplyReport) -> 
         "groups": ids["groups"],
         "triggers": ids["triggers"],
         "webhook": ids.get("webhook"),
-        "checkbox_tags": {FIELD_DATA_MAINTENANCE_APPROVED: APPROVAL_TAG},
+        "checkbox_tags": dict(CHECKBOX_TAGS),
     }
     if state.get(PROVISIONED) != provisioned:
         state.set(PROVISIONED, provisioned)

@@ -42,7 +42,7 @@ FIELD_KEYS = (
 )
 
 # Checkbox fields that carry a tag while ticked (Zendesk adds/removes it with the box);
-# provisioning creates the field with this tag (sync.provisioning.APPROVAL_TAG must match).
+# provisioning creates the field with this tag (sync.provisioning reads it from here).
 CHECKBOX_TAGS = {FIELD_DATA_MAINTENANCE_APPROVED: "mo_data_maintenance_approved"}
 
 FieldValue = str | int | bool | date | None
