@@ -66,6 +66,7 @@ from triggers.model import (
     SetField,
     TicketSnapshot,
 )
+from triggers.rules._common import latest_public
 
 __all__ = [
     "AWAITING_CUSTOMER_STATUS",
@@ -266,13 +267,7 @@ def last_public_comment(
     Comments may come in any order; of two at the same instant the later-listed one wins
     (Zendesk lists comments oldest first).
     """
-    own = frozenset(service_user_ids)
-    latest: Comment | None = None
-    for comment in comments:
-        if not comment.public or comment.author_id in own:
-            continue
-        if latest is None or comment.created_at >= latest.created_at:
-            latest = comment
+    latest = latest_public(comments, service_user_ids)
     if latest is None:
         return None
     return LastPublicComment(

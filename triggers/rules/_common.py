@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from collections.abc import Iterable
 from datetime import UTC, datetime
 
 from mappings.model import Mappings, ResolutionType, Status
@@ -32,14 +33,22 @@ def reopened_text(snapshot: TicketSnapshot, mappings: Mappings) -> str:
     return texts.REOPENED.format(status_label=open_status(mappings).agent_label)
 
 
-def last_public_comment(snapshot: TicketSnapshot) -> Comment | None:
-    """The latest public comment; of two at the same instant the later-listed one (Zendesk
-    lists comments oldest first)."""
+def latest_public(comments: Iterable[Comment], exclude: Iterable[int] = ()) -> Comment | None:
+    """The latest public comment not written by `exclude`; of two at the same instant the
+    later-listed one (Zendesk lists comments oldest first)."""
+    skip = frozenset(exclude)
     latest: Comment | None = None
-    for comment in snapshot.comments:
-        if comment.public and (latest is None or comment.created_at >= latest.created_at):
+    for comment in comments:
+        if not comment.public or comment.author_id in skip:
+            continue
+        if latest is None or comment.created_at >= latest.created_at:
             latest = comment
     return latest
+
+
+def last_public_comment(snapshot: TicketSnapshot) -> Comment | None:
+    """The ticket's latest public comment."""
+    return latest_public(snapshot.comments)
 
 
 def when(moment: datetime) -> str:

@@ -40,6 +40,7 @@ from datetime import datetime
 
 from mappings.model import Mappings, Status
 from triggers import texts
+from triggers.autosolve import AWAITING_CUSTOMER_STATUS
 from triggers.model import (
     COMMENT_ADDED,
     EVENT_KINDS,
@@ -62,7 +63,6 @@ RULE = "data_maintenance_approval"
 TAG_REQUESTED = "mo_dma_requested"
 TAG_APPROVED = "mo_dma_approved"
 TAG_NOT_APPROVED = "mo_dma_not_approved"
-AWAITING_CUSTOMER_STATUS = "Awaiting your reply"
 APPROVE, DECLINE, UNCLEAR = "approve", "decline", "unclear"
 
 # Where quoted history starts in an e-mail reply: a "> " line, "On <date>, <name> wrote:",
