@@ -42,7 +42,8 @@ class DbStateStore:
         self.app = app
 
     def get(self, key: str, default: Any = None) -> Any:
-        with store.session(self.app) as sess:
+        # Read-only: on SQLite a plain session would take the write lock for a read.
+        with store.session(self.app, readonly=True) as sess:
             return store.get_state(sess, key, default)
 
     def set(self, key: str, value: Any) -> None:
