@@ -5,7 +5,7 @@ PY := $(VENV)/bin/python
 RUNTIME_STAMP := $(VENV)/.runtime-installed
 DEV_STAMP := $(VENV)/.dev-installed
 
-.PHONY: run test test-postgres check lint format typecheck pytest clean
+.PHONY: run test test-postgres check lint imports format typecheck pytest clean
 
 $(PY):
 	$(PYTHON) -m venv $(VENV)
@@ -20,12 +20,12 @@ $(DEV_STAMP): requirements.txt requirements-dev.txt $(RUNTIME_STAMP)
 
 ## run: the service on the embedded Zendesk sandbox (seeded demo account), with its worker and scheduler
 run: $(RUNTIME_STAMP)
-	$(PY) -m admin.demo
+	$(PY) -m demo
 
 ## test: lint, type-check and the whole test suite
 test: check pytest
 
-check: lint typecheck
+check: lint typecheck imports
 
 lint: $(DEV_STAMP)
 	$(PY) -m ruff check .
@@ -33,6 +33,10 @@ lint: $(DEV_STAMP)
 
 typecheck: $(DEV_STAMP)
 	$(PY) -m mypy .
+
+## imports: the layout's import contracts (pyproject.toml [tool.importlinter])
+imports: $(DEV_STAMP)
+	PYTHONPATH=. $(VENV)/bin/lint-imports
 
 pytest: $(DEV_STAMP)
 	$(PY) -m pytest --cov --cov-report=term:skip-covered $(PYTEST_ARGS)

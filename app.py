@@ -9,8 +9,10 @@ from typing import Any
 from flask import Flask, jsonify
 from flask.typing import ResponseReturnValue
 
-import admin
+import autosolve
+import duplicates
 import mappings
+import service
 import store
 import sync
 import webhooks
@@ -39,7 +41,9 @@ def create_app(overrides: Mapping[str, Any] | None = None) -> Flask:
     sync.init_app(app)
     webhooks.init_app(app)
     event_handler.init_app(app)
-    admin.init_app(app)
+    service.init_app(app)
+    autosolve.init_app(app)  # before duplicates: its deciders keep who spoke last current
+    duplicates.init_app(app)
     app.add_url_rule("/healthz", "healthz", healthz)
     get_logger("cxlayer").debug("app created")
     return app

@@ -42,8 +42,8 @@ sys.path.insert(0, str(ROOT))
 from flask import Flask  # noqa: E402
 
 import store  # noqa: E402
-from admin.sweep import catch_up_comments, run_sweep  # noqa: E402
 from app import create_app  # noqa: E402
+from autosolve.sweep import catch_up_comments, run_sweep  # noqa: E402
 from mappings import DEFAULT_DIR, load_mappings  # noqa: E402
 from sandbox.testing import SandboxHandle, run_sandbox_process, zenpy_client  # noqa: E402
 from sync import DbStateStore, ZendeskClient  # noqa: E402

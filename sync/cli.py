@@ -16,7 +16,7 @@ from logs import get_logger
 from mappings import MappingError, current_mappings
 from settings import SettingsError
 from store import StoreError
-from sync import client_for
+from sync.factory import client_for
 from sync.http import ZendeskError
 from sync.provisioning import apply, build_plan
 

@@ -17,11 +17,11 @@ from __future__ import annotations
 from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass, field
 from datetime import date, datetime
-from typing import TYPE_CHECKING, Any
+from typing import Any, Protocol
 
 from mappings import Mappings
 from sync.http import TicketConflict, ZendeskError
-from sync.state import PROVISIONED
+from sync.state import PROVISIONED, StateStore
 from triggers.model import (
     FIELD_AUTO_SOLVE_DUE,
     FIELD_DATA_MAINTENANCE_APPROVED,
@@ -41,8 +41,22 @@ from triggers.model import (
     TicketSnapshot,
 )
 
-if TYPE_CHECKING:
-    from sync.client import ZendeskClient
+
+class TicketAPI(Protocol):
+    """What this module needs of `sync.client.ZendeskClient` (named here so that the client,
+    which offers `read_snapshot`/`apply_actions` as methods, and this module do not import
+    each other)."""
+
+    state: StateStore
+
+    def ticket(self, ticket_id: int) -> dict[str, Any]: ...
+    def groups(self, refresh: bool = False) -> list[dict[str, Any]]: ...
+    def comments(self, ticket_id: int) -> list[dict[str, Any]]: ...
+    def users(self, user_ids: Iterable[int]) -> list[dict[str, Any]]: ...
+    def update_ticket(
+        self, snapshot_stamp: str, ticket_id: int, changes: Mapping[str, Any]
+    ) -> dict[str, Any]: ...
+
 
 TAGGER_FIELDS = (FIELD_RESOLUTION_TYPE, FIELD_PRODUCT)
 NOTE_SEPARATOR = "\n\n"
@@ -63,7 +77,7 @@ class Provisioned:
     checkbox_tags: dict[str, str] = field(default_factory=dict)
 
     @classmethod
-    def load(cls, client: ZendeskClient) -> Provisioned:
+    def load(cls, client: TicketAPI) -> Provisioned:
         raw = client.state.get(PROVISIONED) or {}
         return cls(
             custom_statuses={k: int(v) for k, v in (raw.get("custom_statuses") or {}).items()},
@@ -155,7 +169,7 @@ def snapshot_from_ticket(
 
 
 def read_snapshot(
-    client: ZendeskClient, ticket_id: int, *, with_comments: bool = False
+    client: TicketAPI, ticket_id: int, *, with_comments: bool = False
 ) -> TicketSnapshot:
     """The ticket now, resolved to mappings values (one call; two more with comments)."""
     raw = client.ticket(ticket_id)
@@ -264,7 +278,7 @@ def _current(snapshot: TicketSnapshot, provisioned: Provisioned, field_id: int) 
 
 
 def apply_actions(
-    client: ZendeskClient, snapshot: TicketSnapshot, actions: Iterable[Action], mappings: Mappings
+    client: TicketAPI, snapshot: TicketSnapshot, actions: Iterable[Action], mappings: Mappings
 ) -> ApplyResult:
     """Apply a rule's actions as safe update(s) on `snapshot.updated_stamp`. Raises
     `TicketConflict` when the ticket changed since the snapshot."""

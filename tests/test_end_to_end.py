@@ -16,7 +16,7 @@ from typing import Any
 import pytest
 import requests
 
-from admin.demo import SANDBOX_EMAIL, SANDBOX_TOKEN
+from demo.launcher import SANDBOX_EMAIL, SANDBOX_TOKEN
 from sandbox.testing import OAUTH_TOKEN, free_port
 from settings import ROOT
 
@@ -95,7 +95,7 @@ def demo(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Demo]:
         [
             sys.executable,
             "-m",
-            "admin.demo",
+            "demo",
             "--sandbox-port",
             str(sandbox_port),
             "--port",

@@ -51,6 +51,7 @@ from zoneinfo import ZoneInfo
 from mappings.model import Mappings, Team
 from triggers import autosolve_texts as texts
 from triggers.business_days import add_business_days, business_days_between
+from triggers.comments import latest_public
 from triggers.model import (
     FIELD_AUTO_SOLVE_DUE,
     FIELD_RESOLUTION_TYPE,
@@ -66,7 +67,6 @@ from triggers.model import (
     SetField,
     TicketSnapshot,
 )
-from triggers.rules._common import latest_public
 
 __all__ = [
     "AWAITING_CUSTOMER_STATUS",

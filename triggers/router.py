@@ -341,18 +341,6 @@ class Plan:
     actions: tuple[Action, ...]  # merge_decisions of `decisions`: sync/ sends these as one update
 
 
-def decide(
-    snapshot: TicketSnapshot,
-    event: TicketEvent,
-    mappings: Mappings,
-    now: datetime,
-    router: Router | None = None,
-) -> Plan:
-    """Dispatch (default: every shipped rule) and merge: the worker's one call into triggers/."""
-    decisions = tuple((router or default_router()).dispatch(snapshot, event, mappings, now))
-    return Plan(decisions=decisions, actions=merge_decisions(snapshot, decisions, mappings))
-
-
 @dataclass(frozen=True)
 class AuditRecord:
     """One action for the audit trail (store.record_audit): JSON-ready before → after."""
@@ -395,10 +383,3 @@ def audit_records(
             records.append(AuditRecord(decision.rule, action.kind, decision.reason, before, after))
             current = apply_actions(current, (action,), mappings)
     return records
-
-
-def default_router() -> Router:
-    """Every shipped rule, in the order of `triggers.rules.RULE_MODULES`."""
-    from triggers import rules  # noqa: PLC0415  rule modules import this module's Router
-
-    return Router(*(module.router for module in rules.modules()))

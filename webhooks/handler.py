@@ -29,7 +29,8 @@ from triggers.model import (
     TicketEvent,
     TicketSnapshot,
 )
-from triggers.router import Router, audit_records, default_router, merge_decisions
+from triggers.router import Router, audit_records, merge_decisions
+from triggers.rules import default_router
 from webhooks.worker import ticket_event
 
 MAX_CONFLICT_ROUNDS = 3
@@ -53,8 +54,8 @@ def register_decider(app: Flask, decider: Decider) -> None:
 
 
 def init_app(app: Flask) -> None:
-    """Make `handle_event` the worker's handler. The deciders beside the router (auto-solve's,
-    duplicates') are registered by `admin.init_app`: they keep admin's local records."""
+    """Make `handle_event` the worker's handler. The deciders beside the router are registered
+    by `autosolve.init_app` and `duplicates.init_app`: they keep those jobs' local records."""
     from webhooks.worker import set_event_handler  # noqa: PLC0415 - avoid a cycle at import
 
     set_event_handler(app, handle_event)

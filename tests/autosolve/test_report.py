@@ -11,7 +11,7 @@ from pathlib import Path
 import jsonschema
 import pytest
 
-from admin.sweep_report import REPORT_SCHEMA, build_report, dumps_report, render_html, write_report
+from autosolve.report import REPORT_SCHEMA, build_report, dumps_report, render_html, write_report
 from mappings import Mappings
 from tests.autosolve.helpers import agent_comment, end_user_comment, ny, snapshot, to
 from triggers import autosolve_texts as texts

@@ -14,7 +14,7 @@ import requests
 from flask import Flask
 from werkzeug.serving import BaseWSGIServer, make_server
 
-from admin.duplicates import duplicates_decider
+from duplicates.detection import duplicates_decider
 from mappings import Mappings
 from sandbox.testing import SandboxHandle
 from store.testing import db_app, make_db_app, test_database_url  # noqa: F401 -- fixtures

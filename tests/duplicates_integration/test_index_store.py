@@ -12,9 +12,9 @@ from flask import Flask
 from sqlalchemy import select
 
 import store
-from admin.duplicates import index_state, on_ticket_event
-from admin.duplicates_cli import FINISH_JOB_ID, PRELOAD_JOB_ID, SYNC_JOB_ID, preload_job
-from admin.duplicates_models import DupFlag, DupSuppressedPair, DupTicket
+from duplicates.cli import FINISH_JOB_ID, PRELOAD_JOB_ID, SYNC_JOB_ID, preload_job
+from duplicates.detection import index_state, on_ticket_event
+from duplicates.models import DupFlag, DupSuppressedPair, DupTicket
 from settings import SettingsError
 from triggers.duplicates import RULE_NAME
 from triggers.model import FIELD_DUPLICATE_OF, STATUS_CHANGED, TICKET_CREATED, TicketEvent

@@ -9,8 +9,8 @@ from typing import Any
 import pytest
 
 import store
-from admin import duplicates as dup
-from admin.duplicates_models import DupSoftMerge
+from duplicates import detection as dup
+from duplicates.models import DupSoftMerge
 from triggers.model import FIELD_DUPLICATE_OF
 
 from .conftest import FLAG_THRESHOLD, Desk

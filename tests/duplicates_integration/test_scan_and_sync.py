@@ -10,8 +10,8 @@ import pytest
 from sqlalchemy import select
 
 import store
-from admin.duplicates import CURSOR_STATE, feedback_counts
-from admin.duplicates_models import DupFlag, DupSuppressedPair, DupTicket
+from duplicates.detection import CURSOR_STATE, feedback_counts
+from duplicates.models import DupFlag, DupSuppressedPair, DupTicket
 from triggers.duplicates import texts as dup_texts
 from triggers.model import FIELD_DUPLICATE_OF
 

@@ -8,8 +8,8 @@ import pytest
 from sqlalchemy import select
 
 import store
-from admin import duplicates as dup
-from admin.duplicates_models import DupSoftMerge, DupSuppressedPair
+from duplicates import detection as dup
+from duplicates.models import DupSoftMerge, DupSuppressedPair
 from triggers.duplicates import texts as dup_texts
 from triggers.model import FIELD_DUPLICATE_OF, FIELD_RESOLUTION_TYPE
 

@@ -8,8 +8,8 @@ import pytest
 from sqlalchemy import select
 
 import store
-from admin.duplicates import feedback_counts, index_state, scan
-from admin.duplicates_models import DupFlag, DupSuppressedPair, DupTicket
+from duplicates.detection import feedback_counts, index_state, scan
+from duplicates.models import DupFlag, DupSuppressedPair, DupTicket
 from triggers.duplicates import RULE_NAME
 from triggers.duplicates import texts as dup_texts
 from triggers.model import FIELD_DUPLICATE_OF

@@ -10,9 +10,9 @@ import pytest
 from click.testing import Result
 
 import store
-from admin.sweep import STATE_EVENTS_START, record_comment
-from admin.sweep_cli import JOB_ID, cron_trigger
-from admin.sweep_models import SweepLastComment, SweepRun
+from autosolve.cli import JOB_ID, cron_trigger
+from autosolve.models import SweepLastComment, SweepRun
+from autosolve.sweep import STATE_EVENTS_START, record_comment
 from settings import SettingsError
 from webhooks.worker import JOBS_EXTENSION
 

@@ -9,8 +9,8 @@ import pytest
 from sqlalchemy import select
 
 import store
-from admin.sweep import STATE_LOCK, SweepBusy, decisions_of, run_sweep, sweep_lock, undo_run
-from admin.sweep_models import RUN_FAILED, SweepRun
+from autosolve.models import RUN_FAILED, SweepRun
+from autosolve.sweep import STATE_LOCK, SweepBusy, decisions_of, run_sweep, sweep_lock, undo_run
 from store import AuditEntry
 from sync.http import ZendeskError
 from triggers import autosolve_texts as texts

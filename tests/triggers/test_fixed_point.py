@@ -32,7 +32,8 @@ from triggers.model import (
     TicketEvent,
     TicketSnapshot,
 )
-from triggers.router import apply_actions, default_router, is_state_changing, merge_decisions
+from triggers.router import apply_actions, is_state_changing, merge_decisions
+from triggers.rules import default_router
 
 SEED = 20261127
 CASES = 1500

@@ -29,11 +29,9 @@ from triggers.router import (
     Router,
     apply_actions,
     audit_records,
-    decide,
-    default_router,
     merge_decisions,
 )
-from triggers.rules import RULE_MODULES
+from triggers.rules import RULE_MODULES, decide, default_router
 
 NOW = datetime(2026, 11, 27, 15, 0, tzinfo=UTC)
 

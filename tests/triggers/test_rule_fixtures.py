@@ -11,8 +11,8 @@ from mappings import Mappings
 from sync.snapshot import Provisioned, build_updates
 from tests.triggers.cases import fixture_paths, load_case
 from triggers.model import FIELD_DATA_MAINTENANCE_APPROVED, FIELD_KEYS
-from triggers.router import apply_actions, default_router, merge_decisions
-from triggers.rules import RULE_MODULES
+from triggers.router import apply_actions, merge_decisions
+from triggers.rules import RULE_MODULES, default_router
 
 PATHS = fixture_paths()
 IDS = [p.stem for p in PATHS]

@@ -30,7 +30,8 @@ from triggers.model import (
     Decision,
     InternalNote,
 )
-from triggers.router import apply_actions, decide
+from triggers.router import apply_actions
+from triggers.rules import decide
 
 pytestmark = pytest.mark.integration
 

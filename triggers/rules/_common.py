@@ -2,11 +2,11 @@
 
 from __future__ import annotations
 
-from collections.abc import Iterable
 from datetime import UTC, datetime
 
 from mappings.model import Mappings, ResolutionType, Status
 from triggers import texts
+from triggers.comments import latest_public
 from triggers.model import FIELD_RESOLUTION_TYPE, Comment, TicketSnapshot
 
 SOLVED_CATEGORY = "solved"
@@ -31,19 +31,6 @@ def reopened_text(snapshot: TicketSnapshot, mappings: Mappings) -> str:
     if snapshot.status != SOLVED_CATEGORY:
         return ""
     return texts.REOPENED.format(status_label=open_status(mappings).agent_label)
-
-
-def latest_public(comments: Iterable[Comment], exclude: Iterable[int] = ()) -> Comment | None:
-    """The latest public comment not written by `exclude`; of two at the same instant the
-    later-listed one (Zendesk lists comments oldest first)."""
-    skip = frozenset(exclude)
-    latest: Comment | None = None
-    for comment in comments:
-        if not comment.public or comment.author_id in skip:
-            continue
-        if latest is None or comment.created_at >= latest.created_at:
-            latest = comment
-    return latest
 
 
 def last_public_comment(snapshot: TicketSnapshot) -> Comment | None:

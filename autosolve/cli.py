@@ -11,7 +11,7 @@ from apscheduler.triggers.cron import CronTrigger
 from flask import Flask, current_app
 from flask.cli import AppGroup
 
-from admin.sweep import SweepBusy, SweepError, SweepOptions, run_sweep, undo_run
+from autosolve.sweep import SweepBusy, SweepError, SweepOptions, run_sweep, undo_run
 from logs import get_logger
 from mappings import MappingError
 from settings import SettingsError

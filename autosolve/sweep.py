@@ -57,7 +57,7 @@ from sqlalchemy import delete, select, text
 from sqlalchemy.orm import Session
 
 import store
-from admin.sweep_models import (
+from autosolve.models import (
     RUN_DONE,
     RUN_FAILED,
     RUN_RUNNING,
@@ -73,7 +73,7 @@ from admin.sweep_models import (
     SweepRunTicket,
     SweepUserRole,
 )
-from admin.sweep_report import build_report, write_report
+from autosolve.report import build_report, write_report
 from logs import get_logger
 from mappings import Mappings
 from sync import TicketChange, TicketResult, ZendeskClient, client_for

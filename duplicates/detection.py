@@ -21,7 +21,7 @@ from sqlalchemy import delete, func, or_, select
 from sqlalchemy.orm import Session
 
 import store
-from admin.duplicates_models import (
+from duplicates.models import (
     SOURCE_AGENT,
     SOURCE_SCAN,
     SOURCE_UNDO,

@@ -9,7 +9,7 @@ from flask import Flask, current_app
 from flask.cli import AppGroup
 
 import store
-from admin.duplicates import (
+from duplicates.detection import (
     DuplicatesError,
     current_index,
     feedback_counts,

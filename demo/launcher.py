@@ -172,7 +172,3 @@ def main(argv: list[str] | None = None) -> int:
                     process.wait(timeout=10)
                 except subprocess.TimeoutExpired:
                     process.kill()
-
-
-if __name__ == "__main__":
-    sys.exit(main())

@@ -1,5 +1,5 @@
 """What webhook events mean for the auto-solve sweep: deciders the event handler runs beside
-the router (registered by `admin.init_app`).
+the router (registered by `autosolve.init_app`).
 
 - `reply_after_auto_solve` keeps the sweep's "who spoke last" record from every comment event,
   and applies the requester-reply rule (clock stopped, auto-solve resolution type cleared);
@@ -15,7 +15,7 @@ from typing import Any
 from flask import Flask
 
 import store
-from admin.sweep import record_comment
+from autosolve.sweep import record_comment
 from mappings import current_mappings
 from triggers import autosolve_texts
 from triggers.autosolve import AutoSolveConfig, Outcome, after_requester_reply, last_public_comment
