@@ -7,12 +7,14 @@ nothing that takes it back; everything else is left to an agent:
 
 - Only the new text counts (`triggers.replies.reply_text`: no quoted history, no signature,
   no disclaimer); it is read sentence by sentence, accents and case folded.
-- A sentence is a *question* (ends in "?", or opens like one), a *refusal* (opens with "no" in
-  any of the languages the reply parser knows, a refusing verb such as "reject", "wait",
-  "annuler", "ablehnen", or a negation next to an approving or changing word: "I don't
-  approve", "bitte nichts ändern"), *held* (a condition "if/unless/si/wenn", a deferral "I'll
-  check with my manager / je reviens vers vous", a hedge "not sure / peut-être", a qualifier
-  "but / mais / only", someone else's words "my manager approved"), an *approval* ("I approve",
+- A sentence is, in this order of precedence: a *question* (ends in "?", or opens like one);
+  a *refusal* (opens with "no" in any of the languages the reply parser knows, or has a
+  refusing verb such as "reject", "wait", "annuler", "ablehnen"); *held* by a condition
+  ("if/unless/si/wenn") or a deferral ("I'll check with my manager / je reviens vers vous");
+  a *refusal* again when a negation stands next to an approving or changing word ("I don't
+  approve", "bitte nichts ändern"; another negation leaves it unclear); *held* by someone
+  else's words ("my manager approved"), a hedge ("not sure / peut-être") or a qualifier
+  ("but / mais / only"); an *approval* ("I approve",
   "yes", "go ahead", "please proceed"; "j'approuve", "oui", "allez-y", "je confirme"; a few
   common forms in the other languages) or neutral ("Thanks for checking.").
 - Any refusal: DECLINE. Otherwise any question or held sentence: UNCLEAR. Otherwise an
@@ -74,6 +76,7 @@ _HARMLESS = _any(
     r"\bgeen probleem\b",
     r"\bingen problem(?:er)?\b",
     r"\bei ongelmaa\b",
+    r"\bs'il (?:vous|te) plait\b",  # "please", not a condition
 )
 _CONSENT_BY_NEGATION = _any(
     r"\bno objections?\b",
@@ -109,7 +112,8 @@ _REFUSING = _any(
     # English
     r"\b(?:reject|decline|refuse|deny|denied|disapprove|cancel|revoke|withdraw)\w*\b",
     r"\b(?:stop|wait|postpone|hold off|hold on|put (?:it|this) on hold|not yet|not now)\b",
-    r"\bleave (?:it|them|things|everything|the data)(?: as (?:it is|is|they are))?\b",
+    r"\bleave (?:it|them|things|everything|the data)\b|\bleave (?:\w+ ){0,2}as (?:it is|is|they are)\b",
+    r"\bbut no\b|\bno thank(?:s| you)\b",
     # French
     r"\b(?:refus|annul|suspend)\w*\b",
     r"\b(?:attendez|attendre|patientez|arretez|stoppez|pas encore|pas maintenant)\b",
@@ -150,7 +154,7 @@ _CHANGE_OR_CONSENT = _any(
     r"ok|okay|korrigier|bearbeit)\w*",
     r"\b(?:aprob|aprov|acuerdo|acordo|autoriz|cambi|modific|mudar|mude|alter|hag|approv|"
     r"d'accordo|toccat|procedet|prosigu|prossig)\w*|\b(?:fazer|facam|faca)\b",
-    r"\b(?:goedkeur|akkoord|wijzig|verander|aanpass)\w*|\b(?:doe het|doen)\b",
+    r"\b(?:goedkeur|keur|akkoord|wijzig|verander|aanpass)\w*|\b(?:doe het|doen)\b",
     r"\b(?:godkend|godkjen|godkann|andr|aendr|endr|gor|gjor)\w*",
     r"\b(?:hyvaksy|muuta|muutta|tehda|tehka)\w*",
 )
@@ -222,7 +226,7 @@ _APPROVAL = _any(
     r"\b(?:you have|here is|here's|consider this|take this as) (?:my|our) (?:approval|go-ahead|"
     r"consent|permission|sign-?off|ok)\b",
     r"\b(?:ok|okay|fine|good) (?:to proceed|to go|by me|by us|with me|with us|for me|for us)\b",
-    r"^(?:ok|okay|sure|fine|sounds good|works for me|that works|perfect, go ahead)\W*$",
+    r"^(?:ok|okay|sure|fine|approve|sounds good|works for me|that works)\W*$",
     r"\bsounds good\b|\bworks for me\b|\bapproval (?:granted|given)\b",
     # French
     r"\bj'(?:approuve|accepte|autorise|y consens|confirme)\b",
@@ -241,7 +245,7 @@ _APPROVAL = _any(
     r"\b(?:bitte (?:fortfahren|durchfuhren|umsetzen)|sie konnen (?:fortfahren|loslegen))\b",
     # Spanish, Portuguese, Italian
     r"^(?:de acuerdo|aprobado|adelante|conforme|sim|de acordo|aprovado|d'accordo|approvato|"
-    r"va bene)\b",
+    r"va bene)\b|^si,? (?:adelante|claro|de acuerdo|aprobado|procedan)\b",
     r"\b(?:apruebo|autorizo|aprovo|approvo|autorizzo|pueden proceder|procedan|podem prosseguir|"
     r"pode prosseguir|potete procedere|procedete)\b",
     # Dutch, Nordic, Finnish
@@ -253,7 +257,7 @@ _APPROVAL = _any(
 # Interjections before the words that count ("Hi, yes ...", "Well, ok").
 _LEAD_IN = re.compile(
     r"^(?:(?:hi|hello|hey|dear|bonjour|salut|hallo|hola|ola|ciao|hej|hei|moi)\b[^,.!]{0,30}"
-    r"[,.!]\s*|(?:well|so|right|ok|okay|alors|bon|also|pues|allora)\s*[,.!]?\s+)"
+    r"[,.!]\s*|(?:ok|okay|right)\s*[,.!]\s*(?=\w)|(?:well|so|alors|bon|also|pues|allora)\s*,?\s+)"
 )
 
 
@@ -266,11 +270,14 @@ def _kind(sentence: str) -> str:
     plain = _CONSENT_BY_NEGATION.sub(" ok ", _HARMLESS.sub(" ", text))
     if _NO_OPENER.search(plain) or _REFUSING.search(plain):
         return REFUSAL
+    # A condition or deferral holds the whole sentence, negated or not ("if it doesn't
+    # change the billing, go ahead" is neither a yes nor a no).
+    for kind, pattern in ((CONDITION, _CONDITION), (DEFERRAL, _DEFERRAL)):
+        if pattern.search(plain):
+            return kind
     if _NEGATION.search(plain):
         return REFUSAL if _CHANGE_OR_CONSENT.search(plain) else NEGATIVE
     for kind, pattern in (
-        (CONDITION, _CONDITION),
-        (DEFERRAL, _DEFERRAL),
         (OTHERS_WORDS, _OTHERS_WORDS),
         (HEDGE, _HEDGE),
         (HEDGE, _QUALIFIER),
