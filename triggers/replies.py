@@ -156,9 +156,12 @@ _OTHER_HEADER = re.compile(
 
 
 def fold(text: str) -> str:
-    """Lower case without accents, typographic apostrophes made plain: "Envoyé" → "envoye".
+    """Lower case without accents, typographic apostrophes made plain, "ß" as "ss": "Envoyé" →
+    "envoye", "Grüße" → "grusse".
     Patterns here and in the approval classifier are written against folded text."""
-    decomposed = unicodedata.normalize("NFKD", text.replace("’", "'").replace("ʼ", "'"))
+    decomposed = unicodedata.normalize(
+        "NFKD", text.replace("’", "'").replace("ʼ", "'").replace("ß", "ss")
+    )
     return "".join(c for c in decomposed if not unicodedata.combining(c)).lower()
 
 
