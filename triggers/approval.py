@@ -14,14 +14,14 @@ nothing that takes it back; everything else is left to an agent:
   a *refusal* again when a negation stands next to an approving or changing word ("I don't
   approve", "bitte nichts ändern"; another negation leaves it unclear); *held* by someone
   else's words ("my manager approved"), a hedge ("not sure / peut-être") or a qualifier
-  ("but / mais / only"); an *approval* ("I approve",
-  "yes", "go ahead", "please proceed"; "j'approuve", "oui", "allez-y", "je confirme"; a few
-  common forms in the other languages) or neutral ("Thanks for checking.").
+  ("but / mais / only"); an *approval* ("I approve", "yes", "go ahead", "please proceed";
+  "j'approuve", "oui", "allez-y", "je confirme"; a few common forms in the other languages);
+  or neutral ("Thanks for checking.").
 - Any refusal: DECLINE. Otherwise any question or held sentence: UNCLEAR. Otherwise an
   approval: APPROVE. Nothing: UNCLEAR. The sentence that decided is returned for the note.
 
 The request we post asks for "I approve" (texts.DMA_REQUEST_PUBLIC); English and French are
-the languages of Mediaocean's US and Canadian clients. Approvals in other languages are
+the languages clients answer in (Canadian clients write French). Approvals in other languages are
 recognised only in their plainest forms; refusals in all the languages of the reply parser.
 """
 
