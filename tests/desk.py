@@ -3,15 +3,20 @@ polls jobs quickly, people, and reading tickets back the way an agent would see 
 
 from __future__ import annotations
 
+import threading
+from collections.abc import Iterator
+from contextlib import contextmanager
 from dataclasses import dataclass
 from typing import Any
 
 from flask import Flask
+from werkzeug.serving import make_server
 
 from mappings import Mappings
 from sandbox.testing import SandboxHandle
 from sync import DbStateStore, ZendeskClient
 from sync.snapshot import Provisioned
+from webhooks.worker import process_one
 
 
 def sandbox_settings(zd: SandboxHandle, public_url: str | None = None) -> dict[str, Any]:
@@ -38,6 +43,34 @@ def fast_client(app: Flask, mappings: Mappings) -> ZendeskClient:
         poll_initial_seconds=0.01,
         poll_max_seconds=0.05,
     )
+
+
+@contextmanager
+def served(app: Flask) -> Iterator[str]:
+    """The app answering on a free loopback port in a thread: the target of the sandbox's
+    signed webhooks (provisioning points them at the URL this yields)."""
+    server = make_server("127.0.0.1", 0, app, threaded=True)
+    threading.Thread(target=server.serve_forever, name="cxlayer-test", daemon=True).start()
+    try:
+        yield f"http://127.0.0.1:{server.server_port}"
+    finally:
+        server.shutdown()
+        server.server_close()
+
+
+def process_events(app: Flask, zd: SandboxHandle, worker: str, rounds: int = 6) -> int:
+    """Wait for the sandbox's webhooks, then let a worker process the inbox; repeat while the
+    service's own updates fire more. Returns the events processed."""
+    processed = 0
+    for _ in range(rounds):
+        zd.deliveries(wait=30)
+        handled = 0
+        while process_one(app, worker) is not None:
+            handled += 1
+        processed += handled
+        if handled == 0:
+            return processed
+    return processed
 
 
 def create_user(zd: SandboxHandle, name: str, email: str, role: str) -> int:

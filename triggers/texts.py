@@ -82,9 +82,9 @@ DMA_RESEND_NOTE = (
     "was posted now."
 )
 DMA_APPROVED_NOTE = (
-    "The requester approved the data change for “{option}” in their reply of {when} (it "
-    "contains approval wording: “{word}”). Recorded: “Data maintenance approved” ticked and "
-    "tag mo_dma_approved added. The ticket may now be solved."
+    "The requester approved the data change for “{option}” in their reply of {when}. "
+    "Recorded: “Data maintenance approved” ticked and tag mo_dma_approved added. The ticket "
+    "may now be solved. The approval reads: “{sentence}”"
 )
 DMA_TICKED_NOTE = (
     "Data maintenance approval recorded: an agent ticked “Data maintenance approved”; tag "
@@ -93,14 +93,35 @@ DMA_TICKED_NOTE = (
 DMA_NOT_APPROVED_CLEARED_REASON = "approval recorded after a reply that did not approve"
 DMA_NOT_APPROVED_CLEARED_NOTE = "Tag mo_dma_not_approved (from an earlier reply) removed."
 DMA_DECLINED_NOTE = (
-    "The requester's reply of {when} appears to decline the data change for “{option}” (it "
-    "contains “{word}”), so no approval was recorded and nothing was changed. Please read the "
-    "reply and agree the next step with the requester; tag mo_dma_not_approved added."
+    "The requester's reply of {when} appears to decline the data change for “{option}”, so no "
+    "approval was recorded and nothing was changed. Please read the reply and agree the next "
+    "step with the requester; tag mo_dma_not_approved added. The reply reads: “{sentence}”"
 )
+# Why a reply that does not decline is still not approval (keys: triggers.approval kinds).
+DMA_WHY_QUESTION = "it asks a question"
+DMA_WHY_CONDITION = "it sets a condition"
+DMA_WHY_DEFERRAL = "the requester will come back to it"
+DMA_WHY_OTHERS_WORDS = "it reports someone else's words, not the requester's own approval"
+DMA_WHY_HEDGE = "it is hesitant or qualified"
+DMA_WHY_NEGATIVE = "it contains a negation"
+DMA_UNCLEAR_WHY = {
+    "question": DMA_WHY_QUESTION,
+    "condition": DMA_WHY_CONDITION,
+    "deferral": DMA_WHY_DEFERRAL,
+    "others_words": DMA_WHY_OTHERS_WORDS,
+    "hedge": DMA_WHY_HEDGE,
+    "negative": DMA_WHY_NEGATIVE,
+}
 DMA_UNCLEAR_NOTE = (
     "The requester replied on {when}, but the reply does not clearly approve the data change "
-    "for “{option}” (no wording such as “approve”, “yes” or “go ahead”), so no approval was "
-    "recorded. Please read the reply: if it is an approval, tick “Data maintenance "
+    "for “{option}” ({why}), so no approval was recorded. Please read the reply: if it is an "
+    "approval, tick “Data maintenance approved”. Tag mo_dma_not_approved added. The reply "
+    "reads: “{sentence}”"
+)
+DMA_NO_APPROVAL_WORDING_NOTE = (
+    "The requester replied on {when}, but no sentence of the reply approves the data change "
+    "for “{option}” (such as “I approve”, “Yes, go ahead” or “Oui, allez-y”), so no approval "
+    "was recorded. Please read the reply: if it is an approval, tick “Data maintenance "
     "approved”. Tag mo_dma_not_approved added."
 )
 

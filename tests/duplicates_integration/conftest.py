@@ -4,15 +4,14 @@ sandbox's signed webhooks (served in-process on a free loopback port)."""
 
 from __future__ import annotations
 
-import threading
 from collections.abc import Callable, Iterator
+from contextlib import ExitStack
 from dataclasses import dataclass, field
 from typing import Any
 
 import pytest
 import requests
 from flask import Flask
-from werkzeug.serving import BaseWSGIServer, make_server
 
 from duplicates.detection import duplicates_decider
 from mappings import Mappings
@@ -21,9 +20,15 @@ from store.testing import db_app, make_db_app, test_database_url  # noqa: F401 -
 from sync import FACTORY_EXTENSION, ZendeskClient
 from sync.provisioning import apply
 from sync.snapshot import Provisioned
-from tests.desk import TicketReader, create_user, fast_client, sandbox_settings
+from tests.desk import (
+    TicketReader,
+    create_user,
+    fast_client,
+    process_events,
+    sandbox_settings,
+    served,
+)
 from webhooks.handler import DECIDERS_EXTENSION, register_decider
-from webhooks.worker import process_one
 
 # The recommended threshold of bench/results/duplicates_eval.md, set explicitly so these
 # tests do not depend on settings.toml's current value.
@@ -96,16 +101,7 @@ class Desk(TicketReader):
     def process_events(self, rounds: int = 6) -> int:
         """Wait for the sandbox's webhooks, then let a worker process the inbox; repeat while
         the service's own updates fire more. Returns the events processed."""
-        processed = 0
-        for _ in range(rounds):
-            self.zd.deliveries(wait=30)
-            handled = 0
-            while process_one(self.app, "duplicates-test-worker") is not None:
-                handled += 1
-            processed += handled
-            if handled == 0:
-                return processed
-        return processed
+        return process_events(self.app, self.zd, "duplicates-test-worker", rounds)
 
 
 def _person(zd: SandboxHandle, name: str, email: str, role: str) -> Person:
@@ -174,18 +170,9 @@ def served_desk(
 ) -> Iterator[Desk]:
     """As `desk`, with the service answering the sandbox's signed webhooks on a free port;
     `desk.process_events()` runs the real worker on what arrived."""
-    servers: list[BaseWSGIServer] = []
+    with ExitStack() as stack:
 
-    def serve(app: Flask) -> str:
-        server = make_server("127.0.0.1", 0, app, threaded=True)
-        servers.append(server)
-        threading.Thread(target=server.serve_forever, name="cxlayer-test", daemon=True).start()
-        return f"http://127.0.0.1:{server.server_port}"
+        def serve(app: Flask) -> str:
+            return stack.enter_context(served(app))
 
-    desk = _build_desk(zd, make_db_app, mappings, duplicates_settings, serve)
-    try:
-        yield desk
-    finally:
-        for server in servers:
-            server.shutdown()
-            server.server_close()
+        yield _build_desk(zd, make_db_app, mappings, duplicates_settings, serve)

@@ -1,10 +1,16 @@
-"""Strip e-mail noise from ticket subjects and first comments, and turn text into tokens."""
+"""Strip e-mail noise from ticket subjects and first comments, and turn text into tokens.
+
+Bodies go through `triggers.replies` (the reply parser every rule reading customers' words
+shares: quoted history, signatures, footers, HTML); this module adds what only comparing
+tickets needs (subject prefixes, greetings, ticket numbers, tokens)."""
 
 from __future__ import annotations
 
 import itertools
 import re
 from collections import Counter
+
+from triggers.replies import reply_text, sentences
 
 # Reply/forward prefixes in several mail clients' languages: Re, Fwd, FW, AW (German Antwort),
 # WG (Weitergeleitet), SV (Nordic svar), TR (French transféré), RE[2] (Outlook counters).
@@ -20,35 +26,6 @@ _TICKET_REF = re.compile(
     re.IGNORECASE,
 )
 
-# Lines that start the quoted part of a reply: everything from there on is older mail.
-_QUOTE_HEADERS = (
-    re.compile(
-        r"^\s*-{2,}\s*(?:original message|forwarded message|mensaje original)\s*-{2,}", re.I
-    ),
-    re.compile(r"^\s*_{10,}\s*$"),  # Outlook's separator line above "From: ... Sent: ..."
-    re.compile(r"^\s*(?:begin forwarded message|forwarded message)\s*:?", re.I),
-    re.compile(r"^\s*am .{4,80}schrieb .{1,80}:\s*$", re.I),
-    re.compile(r"^\s*le .{4,80}a écrit\s*:\s*$", re.I),
-)
-# "On Tue, 3 Mar 2026 at 10:02, Jane <jane@x.com> wrote:" — mail clients wrap it over two lines.
-_ON_WROTE_START = re.compile(r"^\s*on\s+\S.{0,200}$", re.IGNORECASE)
-_WROTE_END = re.compile(r"wrote\s*:\s*$", re.IGNORECASE)
-_FROM_HEADER = re.compile(r"^\s*\*?from\s*:\*?\s+\S", re.IGNORECASE)
-_SENT_HEADER = re.compile(r"^\s*\*?(?:sent|date|to|subject)\s*:\*?", re.IGNORECASE)
-
-# Signature starts: the RFC 3676 delimiter, mobile footers, and closings on a line of their own.
-_SIG_DELIMITER = re.compile(r"^\s*--\s*$")
-_MOBILE_FOOTER = re.compile(r"^\s*(?:sent from my|get outlook for|sent via)\b", re.IGNORECASE)
-_CLOSING = re.compile(
-    r"^\s*(?:thanks(?: (?:a lot|again|in advance))?|thank you(?: (?:very much|in advance))?|"
-    r"many thanks|cheers|best|best regards|kind regards|warm regards|regards|sincerely|"
-    r"yours(?: truly| sincerely)?|br|mfg|mit freundlichen grüßen|viele grüße|cordialement)"
-    r"\s*[,.!]?\s*$",
-    re.IGNORECASE,
-)
-# A signature is only the last few short lines; a "Thanks," halfway through a message is text.
-_MAX_SIGNATURE_LINES = 8
-
 _GREETING = re.compile(
     r"^\s*(?:hi|hello|hey|dear|hiya|greetings|good (?:morning|afternoon|evening)|hallo|bonjour)"
     r"\b[^\n.!?]{0,40}?[,!:]\s*",
@@ -62,7 +39,6 @@ _GREETING_ALONE = re.compile(
 
 _WHITESPACE = re.compile(r"\s+")
 _WORD = re.compile(r"[^\W_]+", re.UNICODE)
-_SENTENCE_SPLIT = re.compile(r"(?<=[.!?])\s+|\n+")
 
 # Function words and pleasantries say nothing about which problem a ticket is about.
 _STOPWORD_TEXT = """a an and are as at be been but by can could did do does for from had has have he
@@ -92,47 +68,6 @@ def strip_ticket_numbers(text: str) -> str:
     return _TICKET_REF.sub(" ", text)
 
 
-def _is_quote_start(lines: list[str], i: int) -> bool:
-    line = lines[i]
-    if any(p.match(line) for p in _QUOTE_HEADERS):
-        return True
-    if _ON_WROTE_START.match(line):
-        if _WROTE_END.search(line):
-            return True
-        if i + 1 < len(lines) and _WROTE_END.search(lines[i + 1]) and len(lines[i + 1]) < 120:
-            return True
-    if _FROM_HEADER.match(line):
-        following = lines[i + 1 : i + 4]
-        return any(_SENT_HEADER.match(other) for other in following)
-    return False
-
-
-def strip_quoted(body: str) -> str:
-    """Drop the quoted history of a reply: ">" lines and everything after a reply header."""
-    lines = body.splitlines()
-    kept: list[str] = []
-    for i, line in enumerate(lines):
-        if _is_quote_start(lines, i):
-            break
-        if line.lstrip().startswith(">"):
-            continue
-        kept.append(line)
-    return "\n".join(kept)
-
-
-def strip_signature(body: str) -> str:
-    """Drop a trailing signature: after "-- ", a mobile footer, or a closing near the end."""
-    lines = body.splitlines()
-    for i, line in enumerate(lines):
-        if _SIG_DELIMITER.match(line) or _MOBILE_FOOTER.match(line):
-            return "\n".join(lines[:i])
-        if _CLOSING.match(line) and len(lines) - i <= _MAX_SIGNATURE_LINES:
-            rest = [other for other in lines[i + 1 :] if other.strip()]
-            if all(len(other) <= 80 for other in rest):
-                return "\n".join(lines[:i])
-    return body
-
-
 def strip_greeting(body: str) -> str:
     """Drop an opening salutation ("Hi team,", "Hello", "Dear Support,")."""
     lines = body.lstrip().splitlines()
@@ -155,11 +90,10 @@ def normalise_subject(subject: str) -> str:
 
 
 def normalise_body(body: str, *, keep_lines: bool = False) -> str:
-    """A first comment without quoted replies, signature, greeting and ticket numbers."""
-    text = body.replace("\r\n", "\n").replace("\r", "\n")
-    text = strip_quoted(text)
-    text = strip_signature(text)
-    text = strip_greeting(text)
+    """A first comment without quoted replies, signature, greeting and ticket numbers (the
+    reply parser shared with the other rules reading customers' words, then what only
+    comparison needs removed)."""
+    text = strip_greeting(reply_text(body))
     text = strip_ticket_numbers(text)
     if keep_lines:
         return "\n".join(collapse_whitespace(line) for line in text.splitlines() if line.strip())
@@ -168,7 +102,7 @@ def normalise_body(body: str, *, keep_lines: bool = False) -> str:
 
 def split_sentences(text: str) -> list[str]:
     """Sentences (or lines) of a normalised text, for showing agents what matched."""
-    return [s.strip() for s in _SENTENCE_SPLIT.split(text) if s and s.strip()]
+    return sentences(text)
 
 
 def words(text: str) -> list[str]:

@@ -20,26 +20,25 @@ an approval the requester gave by reply: remove the tag as well for that).
   This repairs an update cut short between its first half (status, tag, note) and its second
   (the public comment), which sync/ sends separately because Zendesk takes one comment per update.
 - The requester's public reply on a ticket tagged mo_dma_requested (only on comment_added
-  events, and only when it is the latest public comment, so it answers our request): it is
-  *approval* when, outside quoted e-mail history, it contains approval wording ("approve",
-  "approved", "yes", "go ahead", "proceed", "confirm", "agree", "ok", "please do", "sounds
-  good") and no refusal wording ("no", "not", "don't", "cancel", "reject", "decline", "stop",
-  "wait", "hold off", ...). Refusal wins over approval, so "yes, but don't change it yet" is
-  not taken as approval. Approval ticks the field, adds tag mo_dma_approved and a note that
-  quotes only the approval word found (never the reply). A refusal or an unclear reply
-  records nothing: a note asks the agent to read it, tag mo_dma_not_approved remembers that
-  the note was written (one note until an approval arrives).
+  events, and only when it is the latest public comment, so it answers our request) is read by
+  `triggers.approval.classify`: only the new text (no quoted history, signature or footer), and
+  *approval* needs an affirmative statement about the change ("I approve", "yes, go ahead",
+  "oui, allez-y"); questions, conditions, deferrals, hedges, someone else's words and negated
+  approvals never are. Approval ticks the field, adds tag mo_dma_approved and a note quoting
+  the sentence it rests on. A refusal or an unclear reply records nothing: a note quoting the
+  sentence (if any) asks the agent to read it, tag mo_dma_not_approved remembers that the note
+  was written (one note until an approval arrives).
 - An agent ticks the field: tag mo_dma_approved is added with a note.
 Only the requester's own replies count; replies by CCs or other end users are left to agents.
 """
 
 from __future__ import annotations
 
-import re
 from datetime import datetime
 
 from mappings.model import Mappings, Status
 from triggers import texts
+from triggers.approval import APPROVE, DECLINE, Verdict, classify
 from triggers.autosolve import AWAITING_CUSTOMER_STATUS
 from triggers.model import (
     COMMENT_ADDED,
@@ -63,37 +62,22 @@ RULE = "data_maintenance_approval"
 TAG_REQUESTED = "mo_dma_requested"
 TAG_APPROVED = "mo_dma_approved"
 TAG_NOT_APPROVED = "mo_dma_not_approved"
-APPROVE, DECLINE, UNCLEAR = "approve", "decline", "unclear"
-
-# Where quoted history starts in an e-mail reply: a "> " line, "On <date>, <name> wrote:",
-# Outlook's "-----Original Message-----" or "From: ..." header block.
-_QUOTE_START = re.compile(
-    r"^\s*(>|on\b.*\bwrote:\s*$|-+\s*original message\s*-+|from:\s)", re.IGNORECASE | re.MULTILINE
-)
-_HARMLESS_NEGATIONS = re.compile(r"\b(no problem|no worries|not a problem|no issues?)\b")
-_DECLINE = re.compile(
-    r"\b(no|nope|not|don'?t|do not|doesn'?t|can'?t|cannot|won'?t|never|decline[ds]?|"
-    r"reject(?:ed)?|refuse[ds]?|deny|denied|disapprove[ds]?|cancel(?:led)?|stop|wait|"
-    r"hold off|unapproved)\b"
-)
-_APPROVE = re.compile(
-    r"\b(approve[ds]?|approval|yes|yep|yeah|go ahead|proceed|confirm(?:ed)?|agree[ds]?|"
-    r"ok|okay|please do|sounds good)\b"
-)
 
 router = Router()
 
 
-def classify_reply(body: str) -> tuple[str, str | None]:
-    """(APPROVE | DECLINE | UNCLEAR, the word that decided it) for a requester's reply."""
-    match = _QUOTE_START.search(body)
-    text = (body[: match.start()] if match else body).lower().replace("’", "'")
-    text = _HARMLESS_NEGATIONS.sub(" ", text)
-    if found := _DECLINE.search(text):
-        return DECLINE, found.group(1)
-    if found := _APPROVE.search(text):
-        return APPROVE, found.group(1)
-    return UNCLEAR, None
+def _not_approved_note(verdict: Verdict, option: str, moment: str) -> str:
+    """The note for a reply that is not approval, quoting the sentence it rests on."""
+    if verdict.answer == DECLINE:
+        return texts.DMA_DECLINED_NOTE.format(option=option, when=moment, sentence=verdict.sentence)
+    if verdict.sentence is None:
+        return texts.DMA_NO_APPROVAL_WORDING_NOTE.format(option=option, when=moment)
+    return texts.DMA_UNCLEAR_NOTE.format(
+        option=option,
+        when=moment,
+        why=texts.DMA_UNCLEAR_WHY[verdict.why],
+        sentence=verdict.sentence,
+    )
 
 
 def awaiting_status(mappings: Mappings) -> Status:
@@ -145,30 +129,23 @@ def data_maintenance_approval(
         and reply.author_id == snapshot.requester_id
         and not reply.author_is_agent
     ):
-        verdict, word = classify_reply(reply.body)
-        if verdict == APPROVE:
+        verdict = classify(reply.body)
+        moment = when(reply.created_at)
+        if verdict.answer == APPROVE:
             approved = True
             actions += [SetField(FIELD_DATA_MAINTENANCE_APPROVED, True), AddTags((TAG_APPROVED,))]
             notes.append(
                 texts.DMA_APPROVED_NOTE.format(
-                    option=option, when=when(reply.created_at), word=word
+                    option=option, when=moment, sentence=verdict.sentence
                 )
             )
             reasons.append(texts.DMA_APPROVED_REASON)
         elif TAG_NOT_APPROVED not in snapshot.tags:
             actions.append(AddTags((TAG_NOT_APPROVED,)))
-            if verdict == DECLINE:
-                notes.append(
-                    texts.DMA_DECLINED_NOTE.format(
-                        option=option, when=when(reply.created_at), word=word
-                    )
-                )
-                reasons.append(texts.DMA_DECLINED_REASON)
-            else:
-                notes.append(
-                    texts.DMA_UNCLEAR_NOTE.format(option=option, when=when(reply.created_at))
-                )
-                reasons.append(texts.DMA_UNCLEAR_REASON)
+            notes.append(_not_approved_note(verdict, option, moment))
+            reasons.append(
+                texts.DMA_DECLINED_REASON if verdict.answer == DECLINE else texts.DMA_UNCLEAR_REASON
+            )
     if approved and TAG_NOT_APPROVED in snapshot.tags:
         actions.append(RemoveTags((TAG_NOT_APPROVED,)))
         notes.append(texts.DMA_NOT_APPROVED_CLEARED_NOTE)
