@@ -31,7 +31,7 @@ from triggers.model import (
 )
 from triggers.router import AuditRecord, Router, audit_records, merge_decisions
 from triggers.rules import default_router
-from webhooks.worker import ticket_event
+from webhooks.worker import PermanentFailure, ticket_event
 
 MAX_CONFLICT_ROUNDS = 3
 # Extra deciders beside the router (auto-solve's reply rule, duplicates): same inputs, may
@@ -89,6 +89,7 @@ def _handle(app: Flask, client: ZendeskClient, tevent: TicketEvent) -> None:
         or now_pending
         or router.needs_comments(tevent.kind, by_service=tevent.by_service)
     )
+    refused: ZendeskApiError | None = None
     for round_number in range(1, MAX_CONFLICT_ROUNDS + 1):
         try:
             snapshot = client.read_snapshot(tevent.ticket_id, with_comments=with_comments)
@@ -96,7 +97,12 @@ def _handle(app: Flask, client: ZendeskClient, tevent: TicketEvent) -> None:
             if exc.status == 404:
                 log.info("ticket gone; event dropped", kind=tevent.kind)
                 return
+            if permanent(exc):
+                raise PermanentFailure(f"Zendesk refused to show the ticket: {exc}") from exc
             raise
+        if refused is not None and snapshot.status not in CLOSED_STATUSES:
+            # Dead-lettered at once: eight more attempts would be refused the same way.
+            raise PermanentFailure(f"Zendesk refused the change: {refused}") from refused
         now = datetime.now(UTC)
         with store.session(app) as session:
             decisions = _decide(
@@ -154,7 +160,10 @@ def _handle(app: Flask, client: ZendeskClient, tevent: TicketEvent) -> None:
                 http_status=exc.status,
                 error=str(exc),
             )
-            return
+            # One more read: a ticket closed (merged) meanwhile completes the event, as any
+            # closed ticket does; otherwise the event is dead-lettered with the reason.
+            refused = exc
+            continue
         api_result = f"ok: {len(result.updates)} update(s), now {result.updated_stamp}"
         with store.session(app) as session:
             store.settle_audit(session, intents, store.APPLIED, api_result)

@@ -213,8 +213,10 @@ def fail(
     policy: RetryPolicy,
     *,
     now: datetime | None = None,
+    final: bool = False,
 ) -> str | None:
-    """Record a failed attempt: back to pending with backoff, or dead-lettered (`failed`).
+    """Record a failed attempt: back to pending with backoff, or dead-lettered (`failed`)
+    after the policy's last attempt, or at once when `final` (retrying cannot help).
 
     Returns the new status, or None if `owner` no longer held the lease.
     """
@@ -226,7 +228,7 @@ def fail(
     event.last_error = message[:MAX_ERROR_CHARS]
     event.lease_owner = None
     event.lease_expires_at = None
-    if event.attempts >= policy.max_attempts:
+    if final or event.attempts >= policy.max_attempts:
         event.status = FAILED
         event.processed_at = now
     else:

@@ -36,6 +36,13 @@ IDLE_POLL_SECONDS = 0.5
 NO_HANDLER_MESSAGE = "no event handler is wired; event marked done without action"
 
 EventHandler = Callable[[Flask, InboxEvent], None]
+
+
+class PermanentFailure(Exception):
+    """Raised by a handler when retrying cannot help (e.g. Zendesk refused the change with a
+    4xx): the event is dead-lettered at once, with this message as its last error."""
+
+
 Job = tuple[str, dict[str, Any], Callable[[Flask], None]]
 
 log = get_logger("cxlayer.worker")
@@ -159,10 +166,14 @@ def process_one(app: Flask, owner: str, now: datetime | None = None) -> InboxEve
             with keeper, app.app_context():
                 handler(app, event)
         except Exception as exc:
+            permanent = isinstance(exc, PermanentFailure)
             with store.session(app) as sess:
-                status = inbox.fail(sess, event.id, owner, exc, policy, now=now)
-            log.warning(
-                "event failed",
+                status = inbox.fail(sess, event.id, owner, exc, policy, now=now, final=permanent)
+            dead = status == store.FAILED
+            # A dead letter needs an operator (`inbox list --failed`, `inbox retry ID`): error
+            # level, with the stack; a retry to come is a warning.
+            (log.error if dead else log.warning)(
+                "event dead-lettered" if dead else "event failed; will retry",
                 # Explicit as well as bound: a handler may unbind its own context on the way out.
                 invocation_id=event.invocation_id,
                 ticket_id=event.ticket_id,
@@ -170,6 +181,7 @@ def process_one(app: Flask, owner: str, now: datetime | None = None) -> InboxEve
                 attempt=event.attempts,
                 outcome=status or "lease lost",
                 error=f"{type(exc).__name__}: {exc}",
+                exc_info=exc,
             )
         else:
             with store.session(app) as sess:
