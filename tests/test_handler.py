@@ -23,6 +23,7 @@ from store.testing import db_app, make_db_app, test_database_url  # noqa: F401 -
 from sync import DbStateStore, ZendeskClient, client_for
 from sync.provisioning import apply
 from sync.snapshot import Provisioned
+from tests.webhooks.test_health import scrape
 from triggers.autosolve_texts import long_date
 from triggers.business_days import add_business_days
 from triggers.model import COMMENT_ADDED, STATUS_CHANGED, TicketSnapshot
@@ -397,3 +398,25 @@ def test_a_worker_killed_between_the_write_and_the_audit_leaves_no_change_unaudi
     with store.session(app, readonly=True) as session:
         (event,) = inbox.list_events(session)
     assert event.status == store.DONE
+
+
+def test_zendesk_calls_and_429_waits_are_counted_by_endpoint(app: Flask, zd: SandboxHandle) -> None:
+    ticket_id = _on_hold_ticket(zd, app)
+    before = scrape(app)
+    zd.set_faults(error_rate=0.5, status=429, random_seed=3, paths=["/api/v2/tickets/"])
+    try:
+        handle_event(app, _event(app, ticket_id, "inv-metrics"))
+    finally:
+        zd.clear_faults()
+    after = scrape(app)
+    put = (
+        "cxlayer_zendesk_api_calls_total"
+        "[('endpoint', 'PUT /api/v2/tickets/{id}.json'), ('status', '200')]"
+    )
+    assert after[put] - before.get(put, 0) == 1
+    waits = [
+        key
+        for key in after
+        if key.startswith("cxlayer_zendesk_waits_total") and "'reason', '429'" in key
+    ]
+    assert waits and sum(after[k] - before.get(k, 0) for k in waits) >= 1

@@ -31,6 +31,7 @@ from triggers.model import (
 )
 from triggers.router import AuditRecord, Router, audit_records, merge_decisions
 from triggers.rules import default_router
+from webhooks.health import note_zendesk_ok
 from webhooks.worker import PermanentFailure, ticket_event
 
 MAX_CONFLICT_ROUNDS = 3
@@ -72,6 +73,7 @@ def handle_event(app: Flask, event: InboxEvent) -> None:
     try:
         with client_for(app) as client, client.operation(f"event {tevent.kind}"):
             _handle(app, client, tevent)
+        note_zendesk_ok(app)
     finally:
         structlog.contextvars.unbind_contextvars("ticket_id", "invocation_id")
 

@@ -20,6 +20,7 @@ import structlog
 from apscheduler.schedulers.background import BackgroundScheduler
 from flask import Flask
 
+import metrics
 import store
 from logs import get_logger
 from store import InboxEvent
@@ -170,6 +171,9 @@ def process_one(app: Flask, owner: str, now: datetime | None = None) -> InboxEve
             with store.session(app) as sess:
                 status = inbox.fail(sess, event.id, owner, exc, policy, now=now, final=permanent)
             dead = status == store.FAILED
+            if status is not None:
+                outcome = "dead_lettered" if dead else "failed"
+                metrics.EVENTS.labels(event.kind, outcome).inc()
             # A dead letter needs an operator (`inbox list --failed`, `inbox retry ID`): error
             # level, with the stack; a retry to come is a warning.
             (log.error if dead else log.warning)(
@@ -186,6 +190,11 @@ def process_one(app: Flask, owner: str, now: datetime | None = None) -> InboxEve
         else:
             with store.session(app) as sess:
                 finished = inbox.complete(sess, event.id, owner, now)
+            if finished:
+                metrics.EVENTS.labels(event.kind, "processed").inc()
+                metrics.EVENT_TO_EFFECT.labels(event.kind).observe(
+                    max(0.0, (store.utcnow() - event.received_at).total_seconds())
+                )
             log.info(
                 "event finished",
                 invocation_id=event.invocation_id,
@@ -262,7 +271,10 @@ def _run_job(app: Flask, job_id: str, func: Callable[[Flask], None]) -> None:
         try:
             func(app)
         except Exception:
+            metrics.JOBS.labels(job_id, "failed").inc()
             log.exception("scheduled job failed")
+        else:
+            metrics.JOBS.labels(job_id, "ok").inc()
 
 
 class Runtime:
