@@ -242,11 +242,14 @@ class WorkerPool:
         log.info("workers started", count=len(self.threads))
 
     def stop(self, timeout: float = 30.0) -> None:
-        """Finish the events in hand, then stop (unfinished ones return after lease expiry)."""
+        """Finish the events in hand within `timeout` seconds in all, then stop; an event still
+        in hand after that returns to the queue when its lease expires (never lost)."""
         self.stop_event.set()
+        deadline = time.monotonic() + timeout
         for thread in self.threads:
-            thread.join(timeout)
-        log.info("workers stopped", count=len(self.threads))
+            thread.join(max(0.0, deadline - time.monotonic()))
+        busy = sum(thread.is_alive() for thread in self.threads)
+        log.info("workers stopped", count=len(self.threads), still_busy=busy)
 
 
 def build_scheduler(app: Flask) -> BackgroundScheduler:
