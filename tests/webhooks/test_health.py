@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import io
+import json
 from datetime import timedelta
 
 from flask import Flask
@@ -9,6 +11,7 @@ from prometheus_client.parser import text_string_to_metric_families
 
 import store
 from app import create_app
+from logs import configure_logging
 from webhooks import inbox
 from webhooks.worker import process_one, set_event_handler
 
@@ -88,3 +91,28 @@ def test_with_the_database_down_healthz_is_alive_and_readyz_and_metrics_say_so()
     assert ready.status_code == 503
     assert ready.json is not None and ready.json["checks"]["database"].startswith("unavailable")
     assert scrape(app)["cxlayer_database_up[]"] == 0
+
+
+def test_a_dead_letter_is_logged_at_error_level_with_its_stack_and_a_retry_as_a_warning(
+    hook_app: Flask, post_signed: PostSigned
+) -> None:
+    stream = io.StringIO()
+    configure_logging("INFO", stream=stream)
+    assert post_signed().status_code == 202
+
+    def handler(_app: Flask, _event: store.InboxEvent) -> None:
+        raise RuntimeError("Zendesk said no")
+
+    set_event_handler(hook_app, handler)
+    hook_app.config["CXLAYER"]["webhook"]["max_attempts"] = 2
+    later = store.utcnow()
+    process_one(hook_app, "w1", now=later)
+    process_one(hook_app, "w1", now=later + timedelta(hours=2))
+    lines = [json.loads(line) for line in stream.getvalue().splitlines() if line.startswith("{")]
+    failed = [line for line in lines if line["event"].startswith("event ")]
+    assert [(line["event"], line["level"]) for line in failed] == [
+        ("event failed; will retry", "warning"),
+        ("event dead-lettered", "error"),
+    ]
+    assert "Traceback" in failed[1]["exception"]
+    assert "Zendesk said no" in failed[1]["exception"]
