@@ -170,6 +170,9 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--no-tour", action="store_true", help="skip the scripted agent change")
     options = parser.parse_args(argv)
     _stop_on_signals()
+    # `make run` killed with a plain `kill` (of make, the process an operator sees): make does
+    # not pass the signal on, so the launcher asks the kernel for a SIGTERM when make dies.
+    _die_with_parent()
     refusal = _refuse_busy_ports({"sandbox": options.sandbox_port, "service": options.port})
     if refusal:
         print(refusal, file=sys.stderr, flush=True)

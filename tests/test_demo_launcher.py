@@ -97,3 +97,52 @@ def test_plain_kill_stops_the_sandbox_and_the_service_and_a_second_run_refuses(
     assert process.returncode == 0, output[-4000:]
     assert port_holder(sandbox_port) is None, output[-4000:]
     assert port_holder(port) is None, output[-4000:]
+
+
+def test_killing_the_parent_as_when_make_is_killed_stops_everything(tmp_path: Path) -> None:
+    """`make run` then `kill <make's pid>`: make does not forward the signal to the launcher."""
+    sandbox_port, port = free_port(), free_port()
+    parent = subprocess.Popen(
+        [
+            *AS_BACKGROUND_JOB,
+            "bash",
+            "-c",
+            '"$@" & wait',
+            "make",
+            sys.executable,
+            "-m",
+            "demo",
+            "--sandbox-port",
+            str(sandbox_port),
+            "--port",
+            str(port),
+            "--seed-size",
+            "5",
+            "--instance",
+            str(tmp_path / "demo"),
+            "--no-tour",
+        ],
+        cwd=ROOT,
+        stdout=subprocess.DEVNULL,
+        stderr=subprocess.DEVNULL,
+    )
+    try:
+        deadline = time.monotonic() + 120
+        while True:
+            try:
+                if requests.get(f"http://127.0.0.1:{port}/healthz", timeout=1).ok:
+                    break
+            except requests.ConnectionError:
+                pass
+            assert parent.poll() is None and time.monotonic() < deadline, "demo did not start"
+            time.sleep(0.3)
+        parent.kill()  # the launcher's parent dies without a word
+        parent.wait()
+        deadline = time.monotonic() + 60
+        while port_holder(sandbox_port) or port_holder(port):
+            assert time.monotonic() < deadline, "the sandbox or the service outlived make"
+            time.sleep(0.5)
+    finally:
+        if parent.poll() is None:
+            parent.kill()
+            parent.wait()
