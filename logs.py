@@ -85,6 +85,7 @@ def configure_logging(
         processors=[
             *shared,
             structlog.processors.format_exc_info,
+            redactor,  # again: a stack trace may quote a secret
             renderer,
         ],
         wrapper_class=structlog.make_filtering_bound_logger(
@@ -97,7 +98,13 @@ def configure_logging(
     handler = logging.StreamHandler(stream)
     handler.setFormatter(
         structlog.stdlib.ProcessorFormatter(
-            processor=renderer,
+            # format_exc_info: a library's logged exception keeps its stack trace.
+            processors=[
+                structlog.stdlib.ProcessorFormatter.remove_processors_meta,
+                structlog.processors.format_exc_info,
+                redactor,
+                renderer,
+            ],
             foreign_pre_chain=[*shared, structlog.stdlib.ExtraAdder()],
         )
     )

@@ -11,6 +11,7 @@ from apscheduler.triggers.cron import CronTrigger
 from flask import Flask, current_app
 from flask.cli import AppGroup
 
+import metrics
 from autosolve.sweep import SweepBusy, SweepError, SweepOptions, run_sweep, undo_run
 from logs import get_logger
 from mappings import MappingError
@@ -111,9 +112,12 @@ def undo_command(run_id: str, ticket: int | None) -> None:
 def scheduled_sweep(app: Flask) -> None:
     """The cron job: one real sweep; another sweep still running is not an error."""
     try:
-        run_sweep(app)
+        result = run_sweep(app)
     except SweepBusy as exc:
         log.warning("sweep skipped", reason=str(exc))
+        return
+    for outcome, count in result.report.get("totals", {}).items():
+        metrics.SWEEP_TICKETS.labels(outcome).inc(count)
 
 
 def cron_trigger(app: Flask) -> CronTrigger:

@@ -8,13 +8,16 @@ sandbox's well-known demo credentials are supplied here; a real deployment sets 
 from __future__ import annotations
 
 import argparse
+import ctypes
 import os
 import shutil
 import signal
+import socket
 import subprocess
 import sys
 import time
 from pathlib import Path
+from types import FrameType
 
 import requests
 
@@ -91,9 +94,71 @@ def _wait_until_up(
     raise SystemExit(f"{url} did not answer within {timeout:.0f} s")
 
 
+def _die_with_parent() -> None:
+    """In a child before exec (Linux): SIGTERM it when the launcher dies, even by SIGKILL."""
+    try:
+        libc = ctypes.CDLL(None, use_errno=True)
+        libc.prctl(1, signal.SIGTERM)  # PR_SET_PDEATHSIG
+    except (OSError, AttributeError):  # not Linux: the launcher's own handlers still apply
+        pass
+
+
 def _run(args: list[str], env: dict[str, str]) -> None:
     print("$", " ".join(args[2:] if args[:2] == [sys.executable, "-m"] else args), flush=True)
-    subprocess.run(args, env=env, check=True, cwd=ROOT)
+    subprocess.run(args, env=env, check=True, cwd=ROOT, preexec_fn=_die_with_parent)
+
+
+class Stopped(Exception):
+    """The launcher got SIGINT, SIGTERM or SIGHUP: stop the children and exit."""
+
+
+def _stop_on_signals() -> None:
+    """Own handlers, whatever was inherited: a shell that starts `make run &` hands its
+    children SIGINT as *ignored*, and Python then installs no KeyboardInterrupt handler."""
+
+    def _raise(signum: int, _frame: FrameType | None) -> None:
+        raise Stopped(signal.Signals(signum).name)
+
+    for sig in (signal.SIGINT, signal.SIGTERM, signal.SIGHUP):
+        signal.signal(sig, _raise)
+
+
+def port_holder(port: int) -> str | None:
+    """Who listens on 127.0.0.1:`port`: "pid N (command line)", "another process", or None."""
+    with socket.socket(socket.AF_INET, socket.SOCK_STREAM) as probe:
+        probe.settimeout(1.0)
+        if probe.connect_ex(("127.0.0.1", port)) != 0:
+            return None
+    inodes = set()
+    for table in ("/proc/net/tcp", "/proc/net/tcp6"):
+        try:
+            lines = Path(table).read_text().splitlines()[1:]
+        except OSError:
+            continue
+        for line in lines:
+            parts = line.split()
+            if parts[3] == "0A" and int(parts[1].rsplit(":", 1)[1], 16) == port:  # LISTEN
+                inodes.add(f"socket:[{parts[9]}]")
+    for proc in Path("/proc").glob("[0-9]*"):
+        try:
+            if any(os.readlink(fd) in inodes for fd in (proc / "fd").iterdir()):
+                command = (proc / "cmdline").read_bytes().replace(b"\0", b" ").decode().strip()
+                return f"pid {proc.name} ({command})"
+        except OSError:
+            continue
+    return "another process"
+
+
+def _refuse_busy_ports(ports: dict[str, int]) -> str | None:
+    """Why the demo cannot start (a previous run still holds a port), or None."""
+    for name, port in ports.items():
+        holder = port_holder(port)
+        if holder is not None:
+            return (
+                f"make run: the {name} port {port} is held by {holder}; a previous run is still "
+                "going? Stop it (Ctrl-C or kill PID) and start again. Nothing was changed."
+            )
+    return None
 
 
 def main(argv: list[str] | None = None) -> int:
@@ -104,6 +169,14 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--instance", type=Path, default=ROOT / "instance" / "demo")
     parser.add_argument("--no-tour", action="store_true", help="skip the scripted agent change")
     options = parser.parse_args(argv)
+    _stop_on_signals()
+    # `make run` killed with a plain `kill` (of make, the process an operator sees): make does
+    # not pass the signal on, so the launcher asks the kernel for a SIGTERM when make dies.
+    _die_with_parent()
+    refusal = _refuse_busy_ports({"sandbox": options.sandbox_port, "service": options.port})
+    if refusal:
+        print(refusal, file=sys.stderr, flush=True)
+        return 1
 
     # A fresh account and database every run: the sandbox's ids would not match an old database.
     shutil.rmtree(options.instance, ignore_errors=True)
@@ -135,6 +208,7 @@ def main(argv: list[str] | None = None) -> int:
             str(options.instance / "sandbox.sqlite3"),
         ],
         cwd=ROOT,
+        preexec_fn=_die_with_parent,  # noqa: PLW1509 - the launcher has no threads
     )
     service: subprocess.Popen[bytes] | None = None
     try:
@@ -147,7 +221,10 @@ def main(argv: list[str] | None = None) -> int:
         _run([*flask, "db", "upgrade"], env)
         _run([*flask, "zendesk", "apply"], env)
         service = subprocess.Popen(
-            [*flask, "serve", "--port", str(options.port)], env=env, cwd=ROOT
+            [*flask, "serve", "--port", str(options.port)],
+            env=env,
+            cwd=ROOT,
+            preexec_fn=_die_with_parent,  # noqa: PLW1509 - the launcher has no threads
         )
         _wait_until_up(f"{service_url}/healthz", None, service, 60)
         print(
@@ -162,13 +239,19 @@ def main(argv: list[str] | None = None) -> int:
         if not options.no_tour:
             tour(sandbox_url)
         return service.wait()
-    except KeyboardInterrupt:
+    except (KeyboardInterrupt, Stopped) as stopped:
+        print(f"make run: stopping ({stopped or 'SIGINT'})", flush=True)
         return 0
     finally:
+        # No second signal may interrupt the clean-up; SIGTERM works whatever the children
+        # inherited (both set their own handlers for it).
+        for sig in (signal.SIGINT, signal.SIGTERM, signal.SIGHUP):
+            signal.signal(sig, signal.SIG_IGN)
         for process in (service, sandbox):
             if process is not None and process.poll() is None:
-                process.send_signal(signal.SIGINT)
+                process.terminate()
                 try:
-                    process.wait(timeout=10)
+                    process.wait(timeout=15)
                 except subprocess.TimeoutExpired:
                     process.kill()
+                    process.wait()

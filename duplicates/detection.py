@@ -184,8 +184,15 @@ LOAD_BATCH = 2000
 
 
 def current_index(app: Flask, session: Session) -> TicketIndex:
-    """The in-memory index, loaded on first use and brought up to date with the table."""
+    """The in-memory index, loaded on first use and brought up to date with the table.
+
+    Lock order: the database transaction first, then the memory lock. The session's
+    connection (on SQLite: BEGIN IMMEDIATE, the write lock) is taken before `state.lock`, so a
+    worker never holds the memory lock while it waits for a database lock that another worker,
+    itself waiting for the memory lock, holds.
+    """
     state = index_state(app)
+    session.connection()
     with state.lock:
         query = select(*_INDEX_COLUMNS)
         if state.loaded and state.watermark is not None:

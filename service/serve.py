@@ -32,7 +32,23 @@ def serve_command(host: str | None, port: int | None) -> None:
     service = app.config["CXLAYER"]["service"]
     host = host or service["host"]
     port = service["port"] if port is None else port  # 0 picks a free port
-    server = waitress.create_server(app, host=host, port=port, threads=8)
+    max_body = int(app.config["CXLAYER"].get("webhook", {}).get("max_body_bytes", 262_144))
+    # Slow or half-open clients must not starve the others: waitress reads requests in its
+    # event loop (a thread serves a request only once it is fully read), accepts up to
+    # connection_limit connections and closes one that stalls for channel_timeout seconds.
+    # On the internet, put a reverse proxy in front anyway (README, "Operations").
+    server = waitress.create_server(
+        app,
+        host=host,
+        port=port,
+        threads=int(service.get("threads", 8)),
+        connection_limit=int(service.get("connection_limit", 1000)),
+        channel_timeout=int(service.get("channel_timeout", 30)),
+        cleanup_interval=max(1, min(30, int(service.get("channel_timeout", 30)) // 2)),
+        max_request_header_size=65_536,
+        max_request_body_size=max_body + 65_536,  # the endpoint answers 413 itself
+        ident="cxlayer",
+    )
     runtime = Runtime(app)
 
     def _stop(signum: int, _frame: FrameType | None) -> None:

@@ -25,10 +25,14 @@ from store.db import (
 )
 from store.migrate import db_cli, require_current, upgrade
 from store.models import (
+    APPLIED,
+    AUDIT_STATES,
     DONE,
     FAILED,
     IGNORED,
     INBOX_STATUSES,
+    INTENDED,
+    NOT_APPLIED,
     PENDING,
     PROCESSING,
     AuditEntry,
@@ -40,15 +44,21 @@ from store.state import (
     WEBHOOK_SIGNING_SECRET,
     delete_state,
     get_state,
+    open_intents,
     record_audit,
     set_state,
+    settle_audit,
 )
 
 __all__ = [
+    "APPLIED",
+    "AUDIT_STATES",
     "DONE",
     "FAILED",
     "IGNORED",
     "INBOX_STATUSES",
+    "INTENDED",
+    "NOT_APPLIED",
     "PENDING",
     "PROCESSING",
     "SERVICE_USER_ID",
@@ -67,10 +77,12 @@ __all__ = [
     "get_state",
     "init_app",
     "list_audit",
+    "open_intents",
     "record_audit",
     "require_current",
     "session",
     "set_state",
+    "settle_audit",
     "upgrade",
     "utcnow",
 ]

@@ -43,7 +43,10 @@ def _compact(value: Any) -> str:
 @click.option("--invocation", "invocation_id", help="Only actions caused by this webhook event.")
 @click.option("--limit", default=50, show_default=True, help="Newest N entries.")
 def list_command(ticket_id: int | None, invocation_id: str | None, limit: int) -> None:
-    """Newest first: time, ticket, rule, action, before → after, API result, reason."""
+    """Newest first: time, ticket, rule, action, before → after, state: API result, reason.
+
+    State is `applied`, `not_applied` (the write never happened or was refused) or `intended`
+    (the event's write is under way, or its worker died and the retry will settle it)."""
     with session(current_app, readonly=True) as sess:
         entries = list_audit(sess, ticket_id, invocation_id, limit)
     if not entries:
@@ -53,5 +56,5 @@ def list_command(ticket_id: int | None, invocation_id: str | None, limit: int) -
         click.echo(
             f"{e.created_at.isoformat(timespec='seconds')}\tticket {e.ticket_id}\t{e.rule}\t"
             f"{e.action}\t{_compact(e.before)} → {_compact(e.after)}\t"
-            f"{e.api_result or '-'}\t{e.reason}"
+            f"{e.state}: {e.api_result or '-'}\t{e.reason}"
         )

@@ -48,9 +48,12 @@ class InboxEvent(Base):
     next_attempt_at: Mapped[datetime | None] = mapped_column(UTCDateTime)
     last_error: Mapped[str | None] = mapped_column(Text)
     processed_at: Mapped[datetime | None] = mapped_column(UTCDateTime)
+    # sha256 of the signed timestamp + body: a replay under a new invocation id (store_0003).
+    signature_digest: Mapped[str | None] = mapped_column(String(64))
 
     __table_args__ = (
         UniqueConstraint("invocation_id", name="uq_inbox_invocation_id"),
+        Index("uq_inbox_signature_digest", "signature_digest", unique=True),
         # Claims only look at unfinished rows: partial indexes keep them small (store_0002).
         Index(
             "ix_inbox_unfinished_id", "id", postgresql_where=_UNFINISHED, sqlite_where=_UNFINISHED
@@ -72,6 +75,16 @@ class InboxEvent(Base):
         )
 
 
+# Audit row states (store_0003). An event's rows are written as `intended` before the Zendesk
+# write, in the transaction of the decision; they become `applied` once the write is answered
+# (or a retry finds the change on the ticket), `not_applied` when the write never happened or
+# was refused (a permanent error: `api_result` has the reason).
+INTENDED = "intended"
+APPLIED = "applied"
+NOT_APPLIED = "not_applied"
+AUDIT_STATES = (INTENDED, APPLIED, NOT_APPLIED)
+
+
 class AuditEntry(Base):
     """One action the service took on a ticket: which rule, for which event, before → after."""
 
@@ -87,6 +100,12 @@ class AuditEntry(Base):
     reason: Mapped[str] = mapped_column(Text, default="")
     api_result: Mapped[str | None] = mapped_column(Text)
     created_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow, index=True)
+    state: Mapped[str] = mapped_column(String(20), default=APPLIED, server_default=APPLIED)
+    # The ticket's updated_at the decision was made on: a retry that reads the same stamp
+    # knows the write never landed.
+    ticket_stamp: Mapped[str | None] = mapped_column(String(40))
+
+    __table_args__ = (Index("ix_audit_invocation_state", "invocation_id", "state"),)
 
 
 class StateEntry(Base):

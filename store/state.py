@@ -2,15 +2,16 @@
 
 from __future__ import annotations
 
+from collections.abc import Iterable
 from typing import Any
 
-from sqlalchemy import bindparam, delete, select
+from sqlalchemy import bindparam, delete, select, update
 from sqlalchemy.dialects.postgresql import insert as pg_insert
 from sqlalchemy.dialects.sqlite import insert as sqlite_insert
 from sqlalchemy.orm import Session
 
 from store.db import utcnow
-from store.models import AuditEntry, StateEntry
+from store.models import APPLIED, INTENDED, AuditEntry, StateEntry
 
 # Well-known keys; areas add theirs here or in their own module (use a dotted area prefix).
 WEBHOOK_SIGNING_SECRET = "webhook.signing_secret"  # noqa: S105 - a key name, not a secret
@@ -55,9 +56,17 @@ def record_audit(
     before: Any = None,
     after: Any = None,
     api_result: str | None = None,
+    state: str = APPLIED,
+    ticket_stamp: str | None = None,
 ) -> AuditEntry:
-    """Append one audit row (flushed, so its id is known) for an action the service took."""
+    """Append one audit row (flushed, so its id is known) for an action the service took.
+
+    `state="intended"` before the Zendesk write (see store.models.AUDIT_STATES); settle it
+    with `settle_audit` once the write's outcome is known.
+    """
     entry = AuditEntry(
+        state=state,
+        ticket_stamp=ticket_stamp,
         ticket_id=ticket_id,
         rule=rule,
         action=action,
@@ -71,3 +80,23 @@ def record_audit(
     sess.add(entry)
     sess.flush()
     return entry
+
+
+def open_intents(sess: Session, invocation_id: str) -> list[AuditEntry]:
+    """The `intended` audit rows of one event: a previous attempt died between them and the
+    outcome of its Zendesk write."""
+    query = (
+        select(AuditEntry)
+        .where(AuditEntry.invocation_id == invocation_id, AuditEntry.state == INTENDED)
+        .order_by(AuditEntry.id)
+    )
+    return list(sess.scalars(query))
+
+
+def settle_audit(sess: Session, ids: Iterable[int], state: str, api_result: str) -> None:
+    """Record the outcome of the write the rows `ids` announced (only rows still intended)."""
+    sess.execute(
+        update(AuditEntry)
+        .where(AuditEntry.id.in_(list(ids)), AuditEntry.state == INTENDED)
+        .values(state=state, api_result=api_result)
+    )

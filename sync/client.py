@@ -10,6 +10,7 @@ checkpoint a cursor) and its object layer rewrites admin objects (raw_title, opt
 from __future__ import annotations
 
 import json
+import threading
 import time
 from collections.abc import Callable, Iterable, Iterator, Mapping
 from contextlib import AbstractContextManager
@@ -110,6 +111,31 @@ def _error_from_response(response: requests.Response) -> ZendeskApiError:
     )
 
 
+class SharedLookups:
+    """Account lists that rarely change (groups, custom statuses, ticket fields), shared by
+    every client of one process, so an event does not list them again: each entry is kept
+    `ttl_seconds` (600) and reloaded at once when a caller asks with refresh=True (a ticket
+    names a group the list lacks: it was just created or renamed)."""
+
+    def __init__(self, ttl_seconds: float = 600.0, clock: Callable[[], float] = time.monotonic):
+        self.ttl_seconds = ttl_seconds
+        self.clock = clock
+        self.lock = threading.Lock()
+        self.values: dict[str, tuple[float, list[dict[str, Any]]]] = {}
+
+    def get(
+        self, name: str, load: Callable[[], list[dict[str, Any]]], refresh: bool = False
+    ) -> list[dict[str, Any]]:
+        with self.lock:
+            cached = self.values.get(name)
+        if cached is not None and not refresh and self.clock() - cached[0] < self.ttl_seconds:
+            return cached[1]
+        value = load()  # outside the lock: a slow Zendesk must not hold other threads
+        with self.lock:
+            self.values[name] = (self.clock(), value)
+        return value
+
+
 class ZendeskClient:
     """All Zendesk I/O of the service. Build with `from_settings`; one per unit of work is
     cheap, and the rate-limit knowledge lives in its session."""
@@ -132,6 +158,7 @@ class ZendeskClient:
         clock: Callable[[], float] = time.monotonic,
         mappings: Mappings | None = None,
         budget: RateBudget | None = None,
+        lookups: SharedLookups | None = None,
     ) -> None:
         if not subdomain:
             raise ZendeskError("[zendesk] subdomain is required")
@@ -169,6 +196,7 @@ class ZendeskClient:
         self._clock = clock
         self._sleep = sleep
         self._cache: dict[str, list[dict[str, Any]]] = {}
+        self.lookups = lookups
         self.mappings = mappings
 
     @classmethod
@@ -347,6 +375,8 @@ class ZendeskClient:
     def _cached(
         self, name: str, load: Callable[[], list[dict[str, Any]]], refresh: bool
     ) -> list[dict[str, Any]]:
+        if self.lookups is not None:
+            return self.lookups.get(name, load, refresh)
         if refresh or name not in self._cache:
             self._cache[name] = load()
         return self._cache[name]

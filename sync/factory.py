@@ -9,12 +9,13 @@ from flask import Flask, current_app
 
 from mappings import current_mappings
 from settings import require_zendesk_credentials
-from sync.client import ZendeskClient
+from sync.client import SharedLookups, ZendeskClient
 from sync.http import RateBudget
 from sync.state import DbStateStore
 
 FACTORY_EXTENSION = "cxlayer.zendesk_client_factory"
 BUDGET_EXTENSION = "cxlayer.zendesk_budget"  # the account's rate budget, shared by clients
+LOOKUPS_EXTENSION = "cxlayer.zendesk_lookups"  # groups, statuses, fields: listed once a while
 
 ClientFactory = Callable[[Flask], ZendeskClient]
 
@@ -26,8 +27,9 @@ def default_factory(app: Flask) -> ZendeskClient:
     with app.app_context():
         mappings = current_mappings()
     budget: RateBudget = app.extensions.setdefault(BUDGET_EXTENSION, RateBudget())
+    lookups: SharedLookups = app.extensions.setdefault(LOOKUPS_EXTENSION, SharedLookups())
     return ZendeskClient.from_settings(
-        settings, DbStateStore(app), mappings=mappings, budget=budget
+        settings, DbStateStore(app), mappings=mappings, budget=budget, lookups=lookups
     )
 
 

@@ -30,6 +30,7 @@ from urllib.parse import urlsplit, urlunsplit
 import requests
 from requests import PreparedRequest
 
+import metrics
 from logs import get_logger
 
 log = get_logger("cxlayer.zendesk")
@@ -257,6 +258,8 @@ class ZendeskSession(requests.Session):
         log.info("zendesk wait", seconds=round(seconds, 3), reason=kind, operation=operation.name)
         self._sleep(seconds)
         self.tracker.waited(seconds, kind)
+        method, _, path = request_op.name.partition(" ")  # the request's "METHOD /path"
+        metrics.zendesk_wait(method, path, kind, seconds)
         if operation is request_op:
             request_op.waited_seconds += seconds
 
@@ -315,7 +318,8 @@ class ZendeskSession(requests.Session):
         method = (request.method or "GET").upper()
         retryable = method in SAFE_METHODS or _idempotent.get()
         original = self._route(request)
-        endpoint = f"{method} {urlsplit(original).path}"
+        path = urlsplit(original).path
+        endpoint = f"{method} {path}"
         request_op = OperationMetrics(endpoint)
         attempt = 0
         try:
@@ -325,6 +329,7 @@ class ZendeskSession(requests.Session):
                     response = super().send(request, **kwargs)
                 except (requests.ConnectionError, requests.Timeout) as exc:
                     self.tracker.call(endpoint)
+                    metrics.zendesk_call(method, path, 0)
                     if retryable and attempt < self.policy.max_retries:
                         self._wait(self._backoff(attempt, None), "retry", request_op)
                         attempt += 1
@@ -334,6 +339,7 @@ class ZendeskSession(requests.Session):
                     ) from None
                 self.tracker.call(endpoint)
                 status = response.status_code
+                metrics.zendesk_call(method, path, status)
                 if status < 500 and status != 429:
                     # Budget headers of answers Zendesk processed; a 429's Retry-After rules,
                     # and error pages from proxies carry no trustworthy budget.

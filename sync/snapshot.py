@@ -175,6 +175,9 @@ def read_snapshot(
     raw = client.ticket(ticket_id)
     provisioned = Provisioned.load(client)
     groups = {int(g["id"]): str(g["name"]) for g in client.groups()}
+    if raw.get("group_id") is not None and int(raw["group_id"]) not in groups:
+        # A group newer than the (shared, cached) list: list again.
+        groups = {int(g["id"]): str(g["name"]) for g in client.groups(refresh=True)}
     comments: list[Comment] = []
     if with_comments:
         items = client.comments(ticket_id)
@@ -284,7 +287,12 @@ def apply_actions(
     `TicketConflict` when the ticket changed since the snapshot."""
     provisioned = Provisioned.load(client)
     group_ids = {str(g["name"]): int(g["id"]) for g in client.groups()}
-    updates = build_updates(snapshot, actions, provisioned, mappings, group_ids)
+    try:
+        updates = build_updates(snapshot, actions, provisioned, mappings, group_ids)
+    except NotProvisioned:
+        # Perhaps a group created since the cached list: list again once before giving up.
+        group_ids = {str(g["name"]): int(g["id"]) for g in client.groups(refresh=True)}
+        updates = build_updates(snapshot, actions, provisioned, mappings, group_ids)
     result = ApplyResult(snapshot.id, updates, updated_stamp=snapshot.updated_stamp)
     for index, payload in enumerate(updates):
         stamp = result.updated_stamp

@@ -127,3 +127,8 @@ class TicketReader:
     def writes(self) -> dict[str, int]:
         """Non-GET API requests since the last stats reset."""
         return writes(self.zd.stats())
+
+
+# Run a command as a background job of a non-interactive shell runs it (`bash .ci/run &`,
+# schedulers): SIGINT inherited as *ignored*. Prefix a Popen argument list with it.
+AS_BACKGROUND_JOB = ["bash", "-c", "trap '' INT; exec \"$@\"", "background-job"]

@@ -16,9 +16,10 @@ from typing import Any
 import pytest
 import requests
 
-from demo.launcher import SANDBOX_EMAIL, SANDBOX_TOKEN
+from demo.launcher import SANDBOX_EMAIL, SANDBOX_TOKEN, port_holder
 from sandbox.testing import OAUTH_TOKEN, free_port
 from settings import ROOT
+from tests.desk import AS_BACKGROUND_JOB
 
 pytestmark = pytest.mark.integration
 
@@ -93,6 +94,7 @@ def demo(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Demo]:
     instance: Path = tmp_path_factory.mktemp("demo")
     process = subprocess.Popen(
         [
+            *AS_BACKGROUND_JOB,
             sys.executable,
             "-m",
             "demo",
@@ -110,6 +112,8 @@ def demo(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Demo]:
         stdout=subprocess.PIPE,
         stderr=subprocess.STDOUT,
         text=True,
+        # As a background job of a non-interactive shell starts it (`bash .ci/run &`): SIGINT
+        # inherited as ignored. The launcher must still stop on the Ctrl-C sent below.
     )
     service_url = f"http://127.0.0.1:{port}"
     deadline = time.monotonic() + 120
@@ -130,12 +134,16 @@ def demo(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Demo]:
     yield Demo(f"http://127.0.0.1:{sandbox_port}", service_url, process, instance)
     process.send_signal(signal.SIGINT)
     try:
-        process.wait(timeout=30)
+        process.wait(timeout=60)
     finally:
         if process.poll() is None:
             process.kill()
+        output = process.stdout.read() if process.stdout else ""
         if process.stdout:
             process.stdout.close()
+    # Ctrl-C stopped the launcher itself (not the kill above) and with it both children.
+    assert process.returncode == 0, output[-4000:]
+    assert port_holder(sandbox_port) is None and port_holder(port) is None, output[-4000:]
 
 
 def test_hold_with_a_generic_status_becomes_open_with_product_development(demo: Demo) -> None:

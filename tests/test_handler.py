@@ -2,7 +2,13 @@
 
 from __future__ import annotations
 
+import os
+import signal
+import subprocess
+import sys
+import time
 from collections.abc import Callable
+from datetime import timedelta
 from typing import Any
 
 import pytest
@@ -12,15 +18,18 @@ from flask import Flask
 import store
 from mappings import load_mappings
 from sandbox.testing import SandboxHandle
+from settings import ROOT
 from store.testing import db_app, make_db_app, test_database_url  # noqa: F401 -- fixtures
 from sync import DbStateStore, ZendeskClient, client_for
 from sync.provisioning import apply
 from sync.snapshot import Provisioned
+from tests.webhooks.test_health import scrape
 from triggers.autosolve_texts import long_date
 from triggers.business_days import add_business_days
 from triggers.model import COMMENT_ADDED, STATUS_CHANGED, TicketSnapshot
 from webhooks import inbox
-from webhooks.handler import handle_event
+from webhooks.handler import CONFIRMED, handle_event
+from webhooks.worker import process_one
 
 pytestmark = pytest.mark.integration
 
@@ -245,3 +254,169 @@ def _comment_event(app: Flask, ticket_id: int, invocation_id: str, actor_id: int
             payload={},
         )
         return session.get(store.InboxEvent, event_id)
+
+
+def _merge_into(zd: SandboxHandle, source: int, target: int) -> None:
+    """An agent merges `source` into `target` (Zendesk closes the source); waits for the job."""
+    _as_user(
+        zd,
+        "POST",
+        f"/api/v2/tickets/{target}/merge.json",
+        json={"ids": [source]},
+        headers=_agent_headers(zd),
+    )
+    deadline = time.monotonic() + 30
+    while zd.api("GET", f"/api/v2/tickets/{source}.json").json()["ticket"]["status"] != "closed":
+        assert time.monotonic() < deadline, "merge did not close the ticket"
+        time.sleep(0.1)
+
+
+def _audit(app: Flask, invocation_id: str) -> list[store.AuditEntry]:
+    with store.session(app, readonly=True) as session:
+        return store.list_audit(session, invocation_id=invocation_id)
+
+
+def _writes(zd: SandboxHandle, ticket_id: int) -> int:
+    return len(zd.api("GET", f"/api/v2/tickets/{ticket_id}/audits.json").json()["audits"])
+
+
+def test_a_ticket_merged_before_its_event_is_processed_gets_no_decision_and_completes(
+    app: Flask, zd: SandboxHandle
+) -> None:
+    ticket_id = _on_hold_ticket(zd, app)  # status mapping would act on it
+    target = _on_hold_ticket(zd, app)
+    _merge_into(zd, ticket_id, target)
+    writes = _writes(zd, ticket_id)
+    handle_event(app, _event(app, ticket_id, "inv-closed"))  # returns: the event completes
+    assert _writes(zd, ticket_id) == writes  # nothing was sent to Zendesk
+    assert _audit(app, "inv-closed") == []
+
+
+def test_a_ticket_merged_between_read_and_write_is_refused_once_audited_and_completes(
+    app: Flask, zd: SandboxHandle
+) -> None:
+    """Zendesk's 422 ("closed prevents ticket update") is not retried: the intent is settled
+    as not applied with Zendesk's reason, a fresh read sees the closed ticket, and the event
+    completes instead of waiting through eight attempts in front of the ticket's others."""
+    ticket_id = _on_hold_ticket(zd, app)
+    target = _on_hold_ticket(zd, app)
+    calls: list[int] = []
+
+    class MergingClient(ZendeskClient):
+        def apply_actions(self, ticket: TicketSnapshot, actions: Any) -> Any:
+            calls.append(ticket.id)
+            if len(calls) == 1:  # an agent merges the ticket just before our write lands
+                _merge_into(zd, ticket.id, target)
+            return super().apply_actions(ticket, actions)
+
+    mappings = load_mappings()
+    app.extensions["cxlayer.zendesk_client_factory"] = lambda a: MergingClient.from_settings(
+        a.config["CXLAYER"], DbStateStore(a), mappings=mappings
+    )
+    handle_event(app, _event(app, ticket_id, "inv-merged"))
+    assert calls == [ticket_id]  # one write attempt, never repeated
+    rows = _audit(app, "inv-merged")
+    assert rows and {r.state for r in rows} == {store.NOT_APPLIED}
+    assert all("422" in (r.api_result or "") for r in rows), [r.api_result for r in rows]
+
+
+def test_a_permanent_zendesk_error_dead_letters_the_event_at_once_with_the_reason(
+    app: Flask, zd: SandboxHandle
+) -> None:
+    ticket_id = _on_hold_ticket(zd, app)
+    _event(app, ticket_id, "inv-forbidden")
+    zd.set_faults(error_rate=1.0, status=403, paths=[f"/api/v2/tickets/{ticket_id}"])
+    try:
+        assert process_one(app, "w1") is not None
+    finally:
+        zd.clear_faults()
+    with store.session(app, readonly=True) as session:
+        (event,) = inbox.list_events(session)
+    assert (event.status, event.attempts) == (store.FAILED, 1)  # not 8 attempts
+    assert "403" in (event.last_error or "")
+
+
+CRASH_AFTER_WRITE = """
+import os, signal
+from app import create_app
+from sync import ZendeskClient
+from webhooks.worker import process_one
+
+write = ZendeskClient.apply_actions
+
+def write_then_die(self, ticket, actions):
+    result = write(self, ticket, actions)
+    os.kill(os.getpid(), signal.SIGKILL)  # after Zendesk applied it, before anything else
+    return result
+
+ZendeskClient.apply_actions = write_then_die
+process_one(create_app(), "doomed-worker")
+"""
+
+
+def test_a_worker_killed_between_the_write_and_the_audit_leaves_no_change_unaudited(
+    app: Flask, zd: SandboxHandle
+) -> None:
+    ticket_id = _on_hold_ticket(zd, app)
+    _event(app, ticket_id, "inv-crash")
+    env = {
+        "PATH": os.environ.get("PATH", ""),
+        "CXLAYER_DATABASE_URL": store.engine(app).url.render_as_string(False),
+        "CXLAYER_ZENDESK_SUBDOMAIN": zd.subdomain,
+        "CXLAYER_ZENDESK_URL": zd.base_url,
+        "CXLAYER_ZENDESK_EMAIL": zd.email,
+        "CXLAYER_ZENDESK_TOKEN": zd.token,
+        "CXLAYER_SERVICE_PUBLIC_URL": zd.base_url + "/nowhere",
+    }
+    worker = subprocess.run(
+        [sys.executable, "-c", CRASH_AFTER_WRITE],
+        cwd=ROOT,
+        env=env,
+        capture_output=True,
+        text=True,
+        timeout=120,
+        check=False,
+    )
+    assert worker.returncode == -signal.SIGKILL, worker.stdout[-3000:] + worker.stderr[-3000:]
+    ticket = zd.api("GET", f"/api/v2/tickets/{ticket_id}.json").json()["ticket"]
+    assert "mo_status_open_product" in ticket["tags"]  # the change is on the ticket ...
+    crashed = _audit(app, "inv-crash")
+    assert crashed and {r.state for r in crashed} == {store.INTENDED}  # ... and on record
+
+    # Another worker takes the event over once the dead worker's lease expires.
+    later = store.utcnow() + timedelta(minutes=5)
+    assert process_one(app, "w2", now=later) is not None
+    settled = _audit(app, "inv-crash")
+    assert [r.id for r in settled] == [r.id for r in crashed]  # completed, not duplicated
+    assert {r.state for r in settled} == {store.APPLIED}
+    assert {r.api_result for r in settled} == {CONFIRMED}
+    assert {(r.rule, r.action) for r in settled} >= {
+        ("status_mapping", "set_custom_status"),
+        ("status_mapping", "internal_note"),
+    }
+    assert len([n for n in _notes(zd, ticket_id) if "Open – with product/development" in n]) == 1
+    with store.session(app, readonly=True) as session:
+        (event,) = inbox.list_events(session)
+    assert event.status == store.DONE
+
+
+def test_zendesk_calls_and_429_waits_are_counted_by_endpoint(app: Flask, zd: SandboxHandle) -> None:
+    ticket_id = _on_hold_ticket(zd, app)
+    before = scrape(app)
+    zd.set_faults(error_rate=0.5, status=429, random_seed=3, paths=["/api/v2/tickets/"])
+    try:
+        handle_event(app, _event(app, ticket_id, "inv-metrics"))
+    finally:
+        zd.clear_faults()
+    after = scrape(app)
+    put = (
+        "cxlayer_zendesk_api_calls_total"
+        "[('endpoint', 'PUT /api/v2/tickets/{id}.json'), ('status', '200')]"
+    )
+    assert after[put] - before.get(put, 0) == 1
+    waits = [
+        key
+        for key in after
+        if key.startswith("cxlayer_zendesk_waits_total") and "'reason', '429'" in key
+    ]
+    assert waits and sum(after[k] - before.get(k, 0) for k in waits) >= 1

@@ -29,15 +29,18 @@ from triggers.model import (
     TicketEvent,
     TicketSnapshot,
 )
-from triggers.router import Router, audit_records, merge_decisions
+from triggers.router import AuditRecord, Router, audit_records, merge_decisions
 from triggers.rules import default_router
-from webhooks.worker import ticket_event
+from webhooks.health import note_zendesk_ok
+from webhooks.worker import PermanentFailure, ticket_event
 
 MAX_CONFLICT_ROUNDS = 3
 # Extra deciders beside the router (auto-solve's reply rule, duplicates): same inputs, may
 # also keep local records (who spoke last, the duplicate index) in the given session.
 Decider = Callable[[Flask, Any, TicketSnapshot, TicketEvent], "Decision | None"]
 DECIDERS_EXTENSION = "cxlayer.deciders"
+# Zendesk refuses every update of these (a merged ticket is closed).
+CLOSED_STATUSES = ("closed", "deleted")
 
 log = get_logger("cxlayer.handler")
 
@@ -70,6 +73,7 @@ def handle_event(app: Flask, event: InboxEvent) -> None:
     try:
         with client_for(app) as client, client.operation(f"event {tevent.kind}"):
             _handle(app, client, tevent)
+        note_zendesk_ok(app)
     finally:
         structlog.contextvars.unbind_contextvars("ticket_id", "invocation_id")
 
@@ -87,6 +91,7 @@ def _handle(app: Flask, client: ZendeskClient, tevent: TicketEvent) -> None:
         or now_pending
         or router.needs_comments(tevent.kind, by_service=tevent.by_service)
     )
+    refused: ZendeskApiError | None = None
     for round_number in range(1, MAX_CONFLICT_ROUNDS + 1):
         try:
             snapshot = client.read_snapshot(tevent.ticket_id, with_comments=with_comments)
@@ -94,39 +99,76 @@ def _handle(app: Flask, client: ZendeskClient, tevent: TicketEvent) -> None:
             if exc.status == 404:
                 log.info("ticket gone; event dropped", kind=tevent.kind)
                 return
+            if permanent(exc):
+                raise PermanentFailure(f"Zendesk refused to show the ticket: {exc}") from exc
             raise
+        if refused is not None and snapshot.status not in CLOSED_STATUSES:
+            # Dead-lettered at once: eight more attempts would be refused the same way.
+            raise PermanentFailure(f"Zendesk refused the change: {refused}") from refused
         now = datetime.now(UTC)
         with store.session(app) as session:
-            decisions = router.dispatch(snapshot, tevent, mappings, now)
-            # Deciders see the service's own events too (to keep local records current);
-            # each returns actions only for events it should act on.
-            for decider in app.extensions.get(DECIDERS_EXTENSION, []):
-                extra = decider(app, session, snapshot, tevent)
-                if extra is not None and extra.actions:
-                    decisions.append(extra)
+            decisions = _decide(
+                app,
+                session,
+                router=router,
+                snapshot=snapshot,
+                tevent=tevent,
+                mappings=mappings,
+                now=now,
+            )
+            records = audit_records(snapshot, decisions, mappings) if decisions else []
+            # A previous attempt that died after announcing its write is settled first.
+            settled = _reconcile(session, tevent, snapshot, records)
+            if decisions:
+                # The audit is written before the write, in the decision's transaction, so a
+                # crash cannot leave a change on the ticket without its record.
+                intents = [
+                    store.record_audit(
+                        session,
+                        ticket_id=snapshot.id,
+                        rule=record.rule,
+                        action=record.action,
+                        reason=record.reason,
+                        invocation_id=tevent.invocation_id,
+                        before=record.before,
+                        after=record.after,
+                        api_result="write under way",
+                        state=store.INTENDED,
+                        ticket_stamp=snapshot.updated_stamp,
+                    ).id
+                    for record in records
+                ]
         if not decisions:
-            log.info("event processed", kind=tevent.kind, rules=[], changed=False)
+            log.info("event processed", kind=tevent.kind, rules=[], changed=False, **settled)
             return
         actions = merge_decisions(snapshot, decisions, mappings)
         try:
             result = client.apply_actions(snapshot, actions)
-        except TicketConflict:
+        except TicketConflict as exc:
+            if not exc.after_first_update:  # nothing was written: the intent is void
+                with store.session(app) as session:
+                    store.settle_audit(session, intents, store.NOT_APPLIED, CONFLICT_RESULT)
             log.info("ticket changed under us; deciding again", round=round_number)
+            continue
+        except ZendeskApiError as exc:
+            if not permanent(exc):
+                raise  # transient: the retry reads the ticket and settles the intent
+            with store.session(app) as session:
+                store.settle_audit(session, intents, store.NOT_APPLIED, f"refused: {exc}")
+            log.error(
+                "Zendesk refused the change; not retried",
+                kind=tevent.kind,
+                rules=[d.rule for d in decisions],
+                http_status=exc.status,
+                error=str(exc),
+            )
+            # One more read: a ticket closed (merged) meanwhile completes the event, as any
+            # closed ticket does; otherwise the event is dead-lettered with the reason.
+            refused = exc
             continue
         api_result = f"ok: {len(result.updates)} update(s), now {result.updated_stamp}"
         with store.session(app) as session:
-            for record in audit_records(snapshot, decisions, mappings):
-                store.record_audit(
-                    session,
-                    ticket_id=snapshot.id,
-                    rule=record.rule,
-                    action=record.action,
-                    reason=record.reason,
-                    invocation_id=tevent.invocation_id,
-                    before=record.before,
-                    after=record.after,
-                    api_result=api_result,
-                )
+            store.settle_audit(session, intents, store.APPLIED, api_result)
         log.info(
             "event processed",
             kind=tevent.kind,
@@ -136,3 +178,66 @@ def _handle(app: Flask, client: ZendeskClient, tevent: TicketEvent) -> None:
         )
         return
     raise TicketConflict(tevent.ticket_id)
+
+
+CONFLICT_RESULT = "not written: the ticket changed first (409); decided again"
+NOT_LANDED = "not written: the attempt stopped before Zendesk applied it"
+CONFIRMED = "confirmed on retry: the ticket shows the change"
+
+
+def permanent(exc: ZendeskApiError) -> bool:
+    """A 4xx other than 409 (conflict) and 429 (rate limit): sending it again cannot help."""
+    return 400 <= exc.status < 500 and exc.status not in (409, 429)
+
+
+def _decide(
+    app: Flask,
+    session: Any,
+    *,
+    router: Router,
+    snapshot: TicketSnapshot,
+    tevent: TicketEvent,
+    mappings: Any,
+    now: datetime,
+) -> list[Decision]:
+    """Every decision on the snapshot: the router's and the deciders' (none on a closed ticket)."""
+    decisions = router.dispatch(snapshot, tevent, mappings, now)
+    # Deciders see the service's own events too (to keep local records current);
+    # each returns actions only for events it should act on.
+    for decider in app.extensions.get(DECIDERS_EXTENSION, []):
+        extra = decider(app, session, snapshot, tevent)
+        if extra is not None and extra.actions:
+            decisions.append(extra)
+    if snapshot.status in CLOSED_STATUSES and decisions:
+        # Zendesk refuses any update of a closed (or merged) ticket: nothing to decide.
+        log.info("ticket closed; nothing decided", rules=[d.rule for d in decisions])
+        return []
+    return decisions
+
+
+def _reconcile(
+    session: Any, tevent: TicketEvent, snapshot: TicketSnapshot, records: list[AuditRecord]
+) -> dict[str, int]:
+    """Settle the intents a dead attempt left: the ticket says whether its write landed.
+
+    Unchanged since the intent's snapshot (same updated_at): it did not. Changed, and the rule
+    no longer wants that action: the change is on the ticket, so the intent is confirmed.
+    Changed, and the rule still wants it: it did not land (or was undone), so not applied.
+    """
+    intents = store.open_intents(session, tevent.invocation_id)
+    if not intents:
+        return {}
+    wanted = {(r.rule, r.action, repr(r.after)) for r in records}
+    confirmed, void = [], []
+    for intent in intents:
+        still_wanted = (intent.rule, intent.action, repr(intent.after)) in wanted
+        if intent.ticket_stamp == snapshot.updated_stamp or still_wanted:
+            void.append(intent.id)
+        else:
+            confirmed.append(intent.id)
+    store.settle_audit(session, confirmed, store.APPLIED, CONFIRMED)
+    store.settle_audit(session, void, store.NOT_APPLIED, NOT_LANDED)
+    log.warning(
+        "previous attempt's write reconciled", confirmed=len(confirmed), not_applied=len(void)
+    )
+    return {"reconciled": len(intents)}

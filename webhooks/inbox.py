@@ -54,8 +54,10 @@ def add_event(
     data: dict[str, Any],
     payload: Any,
     ignored: bool = False,
+    signature_digest: str | None = None,
 ) -> int | None:
-    """Insert a validated event; None when this invocation id is already stored (redelivery)."""
+    """Insert a validated event; None when this invocation id (a redelivery) or this signed
+    request (`signature_digest`: a replay under a new invocation id) is already stored."""
     now = store.utcnow()
     values = {
         "invocation_id": invocation_id,
@@ -70,6 +72,7 @@ def add_event(
         "attempts": 0,
         "next_attempt_at": now,
         "processed_at": now if ignored else None,
+        "signature_digest": signature_digest,
     }
     stmt = _INSERT_PG if sess.get_bind().dialect.name == "postgresql" else _INSERT_SQLITE
     # Core execution on the session's connection: the ORM's bulk-insert path cost more than
@@ -81,7 +84,7 @@ def add_event(
 def _insert_ignoring_redeliveries(insert: Any) -> Any:
     return (
         insert(InboxEvent)
-        .on_conflict_do_nothing(index_elements=[InboxEvent.invocation_id])
+        .on_conflict_do_nothing()  # any unique key: invocation id or signature digest
         .returning(InboxEvent.id)
     )
 
@@ -213,8 +216,10 @@ def fail(
     policy: RetryPolicy,
     *,
     now: datetime | None = None,
+    final: bool = False,
 ) -> str | None:
-    """Record a failed attempt: back to pending with backoff, or dead-lettered (`failed`).
+    """Record a failed attempt: back to pending with backoff, or dead-lettered (`failed`)
+    after the policy's last attempt, or at once when `final` (retrying cannot help).
 
     Returns the new status, or None if `owner` no longer held the lease.
     """
@@ -226,7 +231,7 @@ def fail(
     event.last_error = message[:MAX_ERROR_CHARS]
     event.lease_owner = None
     event.lease_expires_at = None
-    if event.attempts >= policy.max_attempts:
+    if final or event.attempts >= policy.max_attempts:
         event.status = FAILED
         event.processed_at = now
     else:

@@ -40,9 +40,16 @@ def parse_timestamp(raw: str) -> datetime | None:
         if raw.isdigit():
             return datetime.fromtimestamp(int(raw), UTC)
         parsed = datetime.fromisoformat(raw)
+        # An offset can push a date at the ends of the calendar out of it.
+        return parsed.replace(tzinfo=UTC) if parsed.tzinfo is None else parsed.astimezone(UTC)
     except (ValueError, OverflowError, OSError):
         return None
-    return parsed.replace(tzinfo=UTC) if parsed.tzinfo is None else parsed.astimezone(UTC)
+
+
+def body_digest(timestamp: str, body: bytes) -> str:
+    """What a signature covers, hashed: the same signed request sent again has the same one,
+    whatever its invocation id (replays inside the signature's window are duplicates)."""
+    return hashlib.sha256(timestamp.encode() + b"\n" + body).hexdigest()
 
 
 def timestamp_problem(

@@ -1,14 +1,18 @@
 """`POST /webhooks/zendesk`: verify, validate, store in the inbox, acknowledge. Nothing else.
 
 Checks run cheapest-and-safest first: body size (413) before reading it, the signature (401)
-before looking inside it, then content type (415), JSON and fields (400). A request refused at
-any step stores nothing. A valid event is answered 202; a redelivery (same invocation id) and a
-kind nobody handles are answered 200 so Zendesk stops retrying them.
+before looking inside it, then content type (415), JSON and fields (400, the field named). A
+request refused at any step stores nothing, and no signed body, however odd, gets a 5xx: Zendesk
+retries those. A valid event is answered 202; a redelivery (same invocation id), a replay (the
+same signed timestamp and body under another invocation id) and a kind nobody handles are
+answered 200 so Zendesk stops retrying them. With the database down, a bad signature is still
+401 (checked against the secrets last read); a good one gets 503, which Zendesk retries.
 """
 
 from __future__ import annotations
 
 import json
+import math
 import time
 from dataclasses import dataclass
 from typing import Any
@@ -16,6 +20,7 @@ from typing import Any
 import structlog
 from flask import Blueprint, Flask, Response, current_app, jsonify, request
 from marshmallow import ValidationError
+from sqlalchemy.exc import SQLAlchemyError
 from sqlalchemy.orm import Session
 
 import store
@@ -28,6 +33,7 @@ from webhooks.signature import (
     SIGNATURE_HEADER,
     TIMESTAMP_HEADER,
     WEBHOOK_ID_HEADER,
+    body_digest,
     signature_matches,
     timestamp_problem,
 )
@@ -50,6 +56,9 @@ MISSING_INVOCATION_ID = f"missing or overlong {INVOCATION_HEADER} header"
 MAX_ID_LENGTH = 200  # the inbox's invocation_id / webhook_id columns
 MALFORMED_JSON = "body is not valid JSON"
 INVALID_FIELDS = "invalid event fields"
+UNSTORABLE = "body holds a value that cannot be stored"
+DATABASE_UNAVAILABLE = "database unavailable; retry later"
+MAX_DEPTH = 32  # nesting of JSON objects and arrays; triggers send a flat object
 
 
 def webhook_settings(app: Flask) -> dict[str, Any]:
@@ -68,8 +77,14 @@ def valid_secrets(app: Flask, *, fresh: bool = False) -> list[str]:
     cached = app.extensions.get(SECRET_CACHE_EXTENSION)
     now = time.monotonic()
     if fresh or cached is None or now - cached[0] > ttl:
-        with store.session(app, readonly=True) as sess:
-            stored = store.get_state(sess, store.WEBHOOK_SIGNING_SECRET)
+        try:
+            with store.session(app, readonly=True) as sess:
+                stored = store.get_state(sess, store.WEBHOOK_SIGNING_SECRET)
+        except SQLAlchemyError:
+            # Database down: judge signatures by the secrets last read (a forged request is
+            # still 401); a valid one then meets the database again when it is stored.
+            log.warning("signing secret unreadable; using the last one read", exc_info=True)
+            stored = cached[1] if cached else None
         cached = (now, str(stored) if stored else None)
         app.extensions[SECRET_CACHE_EXTENSION] = cached
     secrets = [str(s) for s in webhook_settings(app).get("secrets", []) if s]
@@ -141,8 +156,12 @@ def receive_zendesk() -> Response:
         if isinstance(result, _Outcome) and result.reason == BAD_SIGNATURE:
             result = _verify(body, invocation_id, valid_secrets(app, fresh=True), settings)
         if isinstance(result, _Valid):
-            with store.session(app) as sess:
-                result = _store(sess, invocation_id, result)
+            try:
+                with store.session(app) as sess:
+                    result = _store(sess, invocation_id, result)
+            except SQLAlchemyError:
+                log.exception("inbox unavailable")
+                result = _outcome(503, "unavailable", reason=DATABASE_UNAVAILABLE)
         # Logged after the commit, so "accepted" means stored.
         return _answer(result, started)
 
@@ -151,6 +170,7 @@ def receive_zendesk() -> Response:
 class _Valid:
     raw: Any
     data: dict[str, Any]
+    digest: str
 
 
 def _verify(
@@ -174,14 +194,56 @@ def _verify(
     if not invocation_id or len(invocation_id) > MAX_ID_LENGTH:
         return _outcome(400, "rejected", reason=MISSING_INVOCATION_ID)
     try:
-        raw = json.loads(body)
-    except (ValueError, UnicodeDecodeError):
+        raw = json.loads(body, parse_constant=_no_constants)
+    except (ValueError, UnicodeDecodeError, RecursionError):
         return _outcome(400, "rejected", reason=MALFORMED_JSON)
+    problem = unstorable(raw)
+    if problem:
+        return _outcome(400, "rejected", reason=UNSTORABLE, errors={problem[0]: [problem[1]]})
     try:
         data = schema.load(raw)
     except ValidationError as exc:
         return _outcome(400, "rejected", reason=INVALID_FIELDS, errors=exc.messages)
-    return _Valid(raw, data)
+    return _Valid(raw, data, body_digest(timestamp, body))
+
+
+def _no_constants(name: str) -> Any:
+    raise ValueError(f"{name} is not JSON")
+
+
+def unstorable(value: Any) -> tuple[str, str] | None:
+    """(field path, problem) for the first value no database column or JSON can hold, or None:
+    nesting deeper than MAX_DEPTH, a number that overflowed to infinity, a NUL character or an
+    unpaired surrogate in a string or key (PostgreSQL refuses both)."""
+    stack: list[tuple[Any, str, int]] = [(value, "body", 0)]
+    while stack:
+        item, path, depth = stack.pop()
+        if depth > MAX_DEPTH:
+            return path, f"nested deeper than {MAX_DEPTH} levels"
+        if isinstance(item, float) and not math.isfinite(item):
+            return path, "number out of range"
+        problem = _string_problem(item) if isinstance(item, str) else None
+        if problem:
+            return path, problem
+        if isinstance(item, dict):
+            for key, child in item.items():
+                child_path = key if depth == 0 else f"{path}.{key}"
+                if _string_problem(key):
+                    return child_path.encode("ascii", "backslashreplace").decode(), "bad key"
+                stack.append((child, child_path, depth + 1))
+        elif isinstance(item, list):
+            stack.extend((child, f"{path}[{i}]", depth + 1) for i, child in enumerate(item))
+    return None
+
+
+def _string_problem(text: str) -> str | None:
+    if "\x00" in text:
+        return "contains a NUL character"
+    try:
+        text.encode("utf-8")
+    except UnicodeEncodeError:
+        return "contains an unpaired surrogate"
+    return None
 
 
 def _store(sess: Session, invocation_id: str, valid: _Valid) -> _Outcome:
@@ -195,6 +257,7 @@ def _store(sess: Session, invocation_id: str, valid: _Valid) -> _Outcome:
         data=valid.data,
         payload=valid.raw,
         ignored=not known,
+        signature_digest=valid.digest,
     )
     if inbox_id is None:
         return _outcome(200, "duplicate", kind=kind)

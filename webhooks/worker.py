@@ -20,6 +20,7 @@ import structlog
 from apscheduler.schedulers.background import BackgroundScheduler
 from flask import Flask
 
+import metrics
 import store
 from logs import get_logger
 from store import InboxEvent
@@ -36,6 +37,13 @@ IDLE_POLL_SECONDS = 0.5
 NO_HANDLER_MESSAGE = "no event handler is wired; event marked done without action"
 
 EventHandler = Callable[[Flask, InboxEvent], None]
+
+
+class PermanentFailure(Exception):
+    """Raised by a handler when retrying cannot help (e.g. Zendesk refused the change with a
+    4xx): the event is dead-lettered at once, with this message as its last error."""
+
+
 Job = tuple[str, dict[str, Any], Callable[[Flask], None]]
 
 log = get_logger("cxlayer.worker")
@@ -159,10 +167,17 @@ def process_one(app: Flask, owner: str, now: datetime | None = None) -> InboxEve
             with keeper, app.app_context():
                 handler(app, event)
         except Exception as exc:
+            permanent = isinstance(exc, PermanentFailure)
             with store.session(app) as sess:
-                status = inbox.fail(sess, event.id, owner, exc, policy, now=now)
-            log.warning(
-                "event failed",
+                status = inbox.fail(sess, event.id, owner, exc, policy, now=now, final=permanent)
+            dead = status == store.FAILED
+            if status is not None:
+                outcome = "dead_lettered" if dead else "failed"
+                metrics.EVENTS.labels(event.kind, outcome).inc()
+            # A dead letter needs an operator (`inbox list --failed`, `inbox retry ID`): error
+            # level, with the stack; a retry to come is a warning.
+            (log.error if dead else log.warning)(
+                "event dead-lettered" if dead else "event failed; will retry",
                 # Explicit as well as bound: a handler may unbind its own context on the way out.
                 invocation_id=event.invocation_id,
                 ticket_id=event.ticket_id,
@@ -170,10 +185,16 @@ def process_one(app: Flask, owner: str, now: datetime | None = None) -> InboxEve
                 attempt=event.attempts,
                 outcome=status or "lease lost",
                 error=f"{type(exc).__name__}: {exc}",
+                exc_info=exc,
             )
         else:
             with store.session(app) as sess:
                 finished = inbox.complete(sess, event.id, owner, now)
+            if finished:
+                metrics.EVENTS.labels(event.kind, "processed").inc()
+                metrics.EVENT_TO_EFFECT.labels(event.kind).observe(
+                    max(0.0, (store.utcnow() - event.received_at).total_seconds())
+                )
             log.info(
                 "event finished",
                 invocation_id=event.invocation_id,
@@ -221,11 +242,14 @@ class WorkerPool:
         log.info("workers started", count=len(self.threads))
 
     def stop(self, timeout: float = 30.0) -> None:
-        """Finish the events in hand, then stop (unfinished ones return after lease expiry)."""
+        """Finish the events in hand within `timeout` seconds in all, then stop; an event still
+        in hand after that returns to the queue when its lease expires (never lost)."""
         self.stop_event.set()
+        deadline = time.monotonic() + timeout
         for thread in self.threads:
-            thread.join(timeout)
-        log.info("workers stopped", count=len(self.threads))
+            thread.join(max(0.0, deadline - time.monotonic()))
+        busy = sum(thread.is_alive() for thread in self.threads)
+        log.info("workers stopped", count=len(self.threads), still_busy=busy)
 
 
 def build_scheduler(app: Flask) -> BackgroundScheduler:
@@ -250,7 +274,10 @@ def _run_job(app: Flask, job_id: str, func: Callable[[Flask], None]) -> None:
         try:
             func(app)
         except Exception:
+            metrics.JOBS.labels(job_id, "failed").inc()
             log.exception("scheduled job failed")
+        else:
+            metrics.JOBS.labels(job_id, "ok").inc()
 
 
 class Runtime:

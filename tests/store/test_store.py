@@ -226,7 +226,7 @@ def test_audit_list_shows_what_changed_newest_first_and_filters(db_app: Flask) -
         "product_restriction",
         "set_field",
         '{"resolution_type": "configuration_request"} → {"resolution_type": null}',
-        "200",
+        "applied: 200",
         "Configuration request is for Lumina only",
     ]
     by_event = runner.invoke(args=["audit", "list", "--invocation", "inv-a"]).output

@@ -77,7 +77,9 @@ def post_signed(hook_app: Flask) -> PostSigned:
         signature: str | None = None,
         app: Flask | None = None,
     ) -> TestResponse:
-        data = raw if raw is not None else json.dumps(body or event_body()).encode()
+        # Each default body differs (as Zendesk's do): an identical signed body is a replay.
+        default = event_body(extras={"request": str(uuid.uuid4())})
+        data = raw if raw is not None else json.dumps(body or default).encode()
         stamp = timestamp if timestamp is not None else iso(store.utcnow())
         headers = {TIMESTAMP_HEADER: stamp}
         if secret is not None:

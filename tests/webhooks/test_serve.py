@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import json
 import signal
+import socket
 import subprocess
 import time
 import uuid
@@ -86,3 +87,28 @@ def test_serve_accepts_processes_refuses_and_stops_cleanly(
         if line.startswith("{")
     ]
     assert {"workers started", "stopping", "workers stopped", "stopped"} <= set(rest)
+
+
+@pytest.mark.integration
+def test_110_half_open_connections_do_not_block_healthz_and_stalled_ones_are_closed(
+    db_app: Flask,
+) -> None:
+    """The probe's slow clients: connections that send half a request and then nothing.
+    (With waitress's defaults, 100 connections and 120 s, /healthz timed out.)"""
+    env = {"CXLAYER_SERVICE_CHANNEL_TIMEOUT": "3"}
+    with run_service(db_app, env) as (url, _process, _lines):
+        host, port = url.removeprefix("http://").rsplit(":", 1)
+        stalled: list[socket.socket] = []
+        try:
+            for _ in range(110):
+                conn = socket.create_connection((host, int(port)), timeout=10)
+                conn.sendall(b"POST /webhooks/zendesk HTTP/1.1\r\nHost: x\r\nContent-Len")
+                stalled.append(conn)
+            assert requests.get(f"{url}/healthz", timeout=10).status_code == 200
+            # A stalled connection is closed by the server (after channel_timeout), not kept.
+            conn = stalled[0]
+            conn.settimeout(60)
+            assert conn.recv(1024) == b""
+        finally:
+            for conn in stalled:
+                conn.close()

@@ -1,0 +1,170 @@
+"""Benchmark: Zendesk API calls per webhook event, by kind, before and after the per-process
+cache of account lists (groups, custom statuses, ticket fields), counted by the sandbox in one
+run. "before" builds every event's client without the shared cache (each event lists the
+groups again, as the service did); "after" is the service's default factory. Writes
+bench/results/api_calls.json.
+
+    .venv/bin/python bench/api_calls_bench.py [--tickets 10]
+
+Each event goes through the real handler (read the ticket now, rules and deciders, one safe
+update, audit); the sandbox counts every request it answers.
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import platform
+import shlex
+import sys
+import tempfile
+import uuid
+from collections import Counter
+from pathlib import Path
+from typing import Any
+
+import requests
+
+ROOT = Path(__file__).resolve().parent.parent
+sys.path.insert(0, str(ROOT))
+
+import store  # noqa: E402 - after the path set-up
+from app import create_app  # noqa: E402
+from mappings import load_mappings  # noqa: E402
+from sandbox.testing import SandboxHandle, run_sandbox  # noqa: E402
+from sync import FACTORY_EXTENSION, DbStateStore, ZendeskClient, client_for  # noqa: E402
+from sync.provisioning import apply  # noqa: E402
+from triggers.model import COMMENT_ADDED, STATUS_CHANGED, TICKET_CREATED  # noqa: E402
+from webhooks import inbox  # noqa: E402
+from webhooks.handler import handle_event  # noqa: E402
+
+RESULT = ROOT / "bench" / "results" / "api_calls.json"
+AGENT = "bench.agent@mediaocean.example"
+
+
+def _as_agent(zd: SandboxHandle, method: str, path: str, body: dict[str, Any]) -> Any:
+    headers = {"Authorization": f"Bearer {zd.oauth_token}", "X-On-Behalf-Of": AGENT}
+    response = requests.request(method, zd.base_url + path, json=body, headers=headers, timeout=30)
+    response.raise_for_status()
+    return response.json()
+
+
+def _handle(app: Any, ticket_id: int, kind: str, actor: int, payload: dict[str, Any]) -> None:
+    with store.session(app) as session:
+        event_id = inbox.add_event(
+            session,
+            invocation_id=str(uuid.uuid4()),
+            webhook_id="bench",
+            data={"event": kind, "ticket_id": ticket_id, "current_user_id": actor},
+            payload=payload,
+        )
+        event = session.get(store.InboxEvent, event_id)
+    assert event is not None
+    handle_event(app, event)
+
+
+def run_mode(app: Any, zd: SandboxHandle, tickets: int, agent_id: int, service_id: int) -> Any:
+    statuses = zd.api("GET", "/api/v2/custom_statuses.json").json()["custom_statuses"]
+    on_hold = next(s["id"] for s in statuses if s["agent_label"] == "On-hold")
+    calls: dict[str, list[int]] = {}
+    endpoints: dict[str, Counter[str]] = {}
+
+    def measured(label: str, ticket_id: int, kind: str, actor: int, **payload: Any) -> None:
+        zd.reset_stats()
+        _handle(app, ticket_id, kind, actor, payload)
+        counted = {k: v for k, v in zd.stats()["endpoints"].items() if "/api/" in k}
+        calls.setdefault(label, []).append(sum(counted.values()))
+        endpoints.setdefault(label, Counter()).update(counted)
+
+    for i in range(tickets):
+        ticket = _as_agent(
+            zd,
+            "POST",
+            "/api/v2/tickets.json",
+            {"ticket": {"subject": f"Export {i} stuck", "comment": {"body": f"Run {i} hangs."}}},
+        )["ticket"]
+        tid = int(ticket["id"])
+        measured("ticket_created", tid, TICKET_CREATED, agent_id)
+        _as_agent(
+            zd, "PUT", f"/api/v2/tickets/{tid}.json", {"ticket": {"custom_status_id": on_hold}}
+        )
+        measured("status_changed (rule acts)", tid, STATUS_CHANGED, agent_id, status="hold")
+        measured("status_changed by cxlayer", tid, STATUS_CHANGED, service_id, status="hold")
+        _as_agent(
+            zd,
+            "PUT",
+            f"/api/v2/tickets/{tid}.json",
+            {"ticket": {"comment": {"body": "Looking into it.", "public": True}}},
+        )
+        measured("comment_added (agent, public)", tid, COMMENT_ADDED, agent_id)
+    return {
+        label: {
+            "events": len(values),
+            "calls_per_event": round(sum(values) / len(values), 2),
+            "endpoints_per_event": {
+                k: round(v / len(values), 2) for k, v in sorted(endpoints[label].items())
+            },
+        }
+        for label, values in calls.items()
+    }
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--tickets", type=int, default=10)
+    args = parser.parse_args()
+    mappings = load_mappings()
+    results: dict[str, Any] = {}
+    with run_sandbox() as zd, tempfile.TemporaryDirectory() as tmp:
+        app = create_app(
+            {
+                "ENVIRON": {},
+                "INSTANCE_PATH": tmp,
+                "SETTINGS": {
+                    "zendesk": {
+                        "subdomain": zd.subdomain,
+                        "url": zd.base_url,
+                        "email": zd.email,
+                        "token": zd.token,
+                    },
+                    "service": {"public_url": zd.base_url + "/nowhere"},
+                },
+            }
+        )
+        store.upgrade(app)
+        with client_for(app) as client:
+            apply(client, mappings, app.config["CXLAYER"]["service"]["public_url"])
+        agent = zd.api(
+            "POST",
+            "/api/v2/users.json",
+            json={"user": {"name": "Bench", "email": AGENT, "role": "agent"}},
+        ).json()["user"]
+        with store.session(app, readonly=True) as sess:
+            service_id = int(store.get_state(sess, store.SERVICE_USER_ID))
+
+        def uncached(a: Any) -> ZendeskClient:  # every event lists the account again
+            return ZendeskClient.from_settings(
+                a.config["CXLAYER"], DbStateStore(a), mappings=mappings
+            )
+
+        app.extensions[FACTORY_EXTENSION] = uncached
+        results["before"] = run_mode(app, zd, args.tickets, int(agent["id"]), service_id)
+        del app.extensions[FACTORY_EXTENSION]
+        results["after"] = run_mode(app, zd, args.tickets, int(agent["id"]), service_id)
+        store.dispose(app)
+    for label in results["before"]:
+        b = results["before"][label]["calls_per_event"]
+        a = results["after"][label]["calls_per_event"]
+        print(f"{label:32s} before {b:5.2f}  after {a:5.2f} calls per event")
+    output = {
+        "command": "python " + shlex.join(["bench/api_calls_bench.py", *sys.argv[1:]]),
+        "python": platform.python_version(),
+        "tickets_per_mode": args.tickets,
+        "results": results,
+    }
+    RESULT.write_text(json.dumps(output, indent=2) + "\n")
+    print(f"written to {RESULT.relative_to(ROOT)}")
+
+
+if __name__ == "__main__":
+    main()
