@@ -11,7 +11,7 @@ from datetime import timedelta
 from pathlib import Path
 
 import click
-from flask import Flask, current_app, render_template, request
+from flask import Flask, current_app, redirect, render_template, request, url_for
 from flask.typing import ResponseReturnValue
 from flask_wtf.csrf import CSRFError, CSRFProtect
 
@@ -44,6 +44,7 @@ def init_app(app: Flask) -> None:
     app.config.setdefault("WTF_CSRF_TIME_LIMIT", None)  # the session's own expiry bounds it
     csrf.init_app(app)
     app.register_blueprint(views.bp)
+    app.add_url_rule("/", "root", lambda: redirect(url_for("console.home")))
     app.register_error_handler(CSRFError, _csrf_refused)
     mappings.set_source(app, VersionSource(app))
     mappings.mappings_cli.add_command(export_command)

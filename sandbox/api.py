@@ -148,7 +148,7 @@ def _authenticate(sb: Sandbox, grants: OAuthGrants | None = None) -> dict[str, A
         token = header[7:].strip()
         granted = grants.user_id(token) if grants is not None else None
         if granted is not None:  # a token of the authorization code flow: that user, that role
-            return sb.store.get("user", granted)
+            return sb.store.get_user(granted)
         if token != OAUTH_TOKEN:
             return None
         # Zendesk lets an OAuth client act as another user (tests use it to speak as a requester).
