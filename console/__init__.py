@@ -12,6 +12,7 @@ from pathlib import Path
 
 import click
 from flask import Flask, current_app, redirect, render_template, request, url_for
+from flask.cli import with_appcontext
 from flask.typing import ResponseReturnValue
 from flask_wtf.csrf import CSRFError, CSRFProtect
 
@@ -62,6 +63,7 @@ def _csrf_refused(error: CSRFError) -> ResponseReturnValue:
 
 
 @click.command("export")
+@with_appcontext
 @click.argument("directory", type=click.Path(file_okay=False, path_type=Path))
 def export_command(directory: Path) -> None:
     """Write the mappings version in force to DIRECTORY as the four TOML files (for review)."""
@@ -72,6 +74,7 @@ def export_command(directory: Path) -> None:
 
 
 @click.command("import")
+@with_appcontext
 @click.argument("directory", type=click.Path(file_okay=False, path_type=Path))
 @click.option(
     "--author", default="cli", show_default=True, help="Recorded as the version's author."
