@@ -49,7 +49,7 @@ def test_no_local_admin_without_a_password_hash(make_db_app: Callable[..., Flask
 def test_the_password_hash_never_reaches_the_log(
     console_app: Callable[..., Flask], capsys: object
 ) -> None:
-    from tests.console.conftest import PASSWORD_HASH  # noqa: PLC0415
+    from tests.console.conftest import PASSWORD_HASH
 
     app = console_app()
     sign_in(app.test_client(), password="wrong")

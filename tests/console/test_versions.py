@@ -11,8 +11,8 @@ import pytest
 from flask import Flask
 from sqlalchemy import func, select
 
-import console.versions as versions
 import store
+from console import versions
 from console.models import MappingVersion
 from console.versions import VersionError, revert_to, save_version
 from mappings import DEFAULT_DIR, current_mappings, load_mappings, read_mapping_texts
