@@ -379,25 +379,48 @@ def run_now() -> ResponseReturnValue:
     return redirect(url_for("console.sweep_run", run_id=result.run_id), 303)
 
 
+RUN_PAGE = 100
+
+
 @bp.get("/autosolve/runs/<run_id>")
 @auth.login_required
 def sweep_run(run_id: str) -> ResponseReturnValue:
+    decision = request.args.get("decision", "")
+    after = request.args.get("after", 0, type=int)
     with store.session(readonly=True) as sess:
         run = sess.get(SweepRun, run_id)
         if run is None:
             abort(404)
-        tickets = list(
-            sess.scalars(
-                select(SweepRunTicket)
-                .where(SweepRunTicket.run_id == run_id)
-                .order_by(SweepRunTicket.ticket_id)
-                .limit(1000)
+        query = select(SweepRunTicket).where(
+            SweepRunTicket.run_id == run_id, SweepRunTicket.ticket_id > after
+        )
+        if decision:
+            query = query.where(SweepRunTicket.decision == decision)
+        tickets = list(sess.scalars(query.order_by(SweepRunTicket.ticket_id).limit(RUN_PAGE + 1)))
+        undoable = sess.scalar(
+            select(func.count())
+            .select_from(SweepRunTicket)
+            .where(
+                SweepRunTicket.run_id == run_id,
+                SweepRunTicket.decision == "solve",
+                SweepRunTicket.write == "ok",
+                SweepRunTicket.undone_at.is_(None),
             )
         )
+    more = len(tickets) > RUN_PAGE
+    tickets = tickets[:RUN_PAGE]
     info = _ticket_info([t.ticket_id for t in tickets])
     teams = {t.key: t.name for t in current_mappings().teams}
     return render_template(
-        "console/run.html", run=run, tickets=tickets, info=info, teams=teams, local=_local
+        "console/run.html",
+        run=run,
+        tickets=tickets,
+        info=info,
+        teams=teams,
+        local=_local,
+        undoable=undoable,
+        decision=decision,
+        next_after=tickets[-1].ticket_id if more and tickets else None,
     )
 
 
