@@ -20,7 +20,10 @@ from console import auth
 from console.mapping_forms import (
     FileForm,
     TeamForm,
+    edit_file,
     edit_team,
+    file_entries,
+    file_problems,
     team_index,
     team_problems,
     team_values,
@@ -182,6 +185,49 @@ def mapping_file(name: str) -> ResponseReturnValue:
             return redirect(url_for("console.mappings_history"), 303)
     return render_template(
         "console/mapping_file.html", form=form, name=name, problems=problems, version=row
+    ), status
+
+
+@bp.route("/mappings/edit/<name>", methods=["GET", "POST"])
+@auth.login_required
+def mapping_fields(name: str) -> ResponseReturnValue:
+    """Every value of one file as a field, each problem beside the field its key path names."""
+    if name not in FILES:
+        abort(404)
+    row, files = _files()
+    form = ActionForm()
+    text = files[name]
+    by_field: dict[str, list[str]] = {}
+    by_entry: dict[str, list[str]] = {}
+    other: list[str] = []
+    status = 200
+    if form.validate_on_submit():
+        text = edit_file(
+            files[name],
+            request.form,
+            set(request.form.getlist("checked")),
+            set(request.form.getlist("shown")),
+        )
+        summary = (request.form.get("summary") or "").strip() or f"{name} edited"
+        try:
+            saved = save_version(current_app, {name: text}, author=_who(), summary=summary)
+        except VersionError as exc:
+            by_field, by_entry, other = file_problems(exc.problems, name, file_entries(text))
+            if not exc.problems:
+                other = [str(exc)]
+            status = 422
+        else:
+            flash(f"Saved as version {saved.id}; every process uses it within a second.", "ok")
+            return redirect(url_for("console.mappings_history"), 303)
+    return render_template(
+        "console/mapping_fields.html",
+        name=name,
+        entries=file_entries(text),
+        by_field=by_field,
+        by_entry=by_entry,
+        other=other,
+        version=row,
+        form=form,
     ), status
 
 

@@ -127,3 +127,59 @@ def test_audit_search_by_who_rule_ticket_and_date(console_app: Callable[..., Fla
     assert reasons("ticket=8") == {"r2", "requeued"}
     assert reasons("rule=auto_solve") == {"r2"}
     assert reasons("from=2000-01-01&to=2000-01-02") == set()
+
+
+def test_every_file_is_editable_as_fields_with_the_clis_message_beside_the_field(
+    console_app: Callable[..., Flask], tmp_path: object
+) -> None:
+    import re
+
+    from mappings import DEFAULT_DIR, MappingError, load_mapping_texts
+    from mappings import read_mapping_texts as read
+
+    app = console_app()
+    client = app.test_client()
+    sign_in(client)
+    page = client.get("/console/mappings/edit/statuses.toml")
+    assert 'name="f:status[0].category"' in page.text
+    refused = client.post(
+        "/console/mappings/edit/statuses.toml",
+        data={"csrf_token": csrf_token(page.text), "f:status[0].category": "paused"},
+    )
+    assert refused.status_code == 422
+    texts = read(DEFAULT_DIR)
+    texts["statuses.toml"] = (texts["statuses.toml"] or "").replace(
+        'category = "new"', 'category = "paused"', 1
+    )
+    try:
+        load_mapping_texts(texts)
+    except MappingError as exc:
+        cli = [p.message for p in exc.problems if p.path == "status[0].category"]
+    assert cli
+    beside = re.search(r'id="f-status-0-category-error">([^<]*)<', refused.text)
+    assert beside and beside.group(1) == cli[0].replace("'", "&#39;")
+    assert [a for a, _ in _console_audit(app)] == ["sign_in"]
+
+    page = client.get("/console/mappings/edit/resolution_types.toml")
+    saved = client.post(
+        "/console/mappings/edit/resolution_types.toml",
+        data={
+            "csrf_token": csrf_token(page.text),
+            "f:group[0].type[0].definition": "A clearer definition.",
+        },
+    )
+    assert saved.status_code == 303
+    with app.app_context():
+        from mappings import current_mappings
+
+        assert current_mappings().groups[0].types[0].definition == "A clearer definition."
+    with store.session(app, readonly=True) as sess:
+        from console.models import MappingVersion
+
+        diff = sess.scalars(select(MappingVersion.diff).order_by(MappingVersion.id.desc())).first()
+    changed = [
+        line
+        for line in (diff or "").splitlines()
+        if line[:1] in "+-" and line[:3] not in ("+++", "---")
+    ]
+    assert len(changed) == 2, diff  # the definition only: booleans not on the form untouched
