@@ -142,7 +142,13 @@ def _password_hash() -> str:
 
 
 def _redirect_uri() -> str:
-    return url_for("console.oauth_callback", _external=True)
+    """On `[service] public_url` (what the Zendesk OAuth client lists as its redirect URL),
+    not on whatever host a proxy forwarded."""
+    public = str(current_app.config["CXLAYER"].get("service", {}).get("public_url") or "")
+    path = url_for("console.oauth_callback")
+    return (
+        public.rstrip("/") + path if public else url_for("console.oauth_callback", _external=True)
+    )
 
 
 def oauth_start() -> ResponseReturnValue:

@@ -15,6 +15,7 @@ from sqlalchemy import func, not_, or_, select
 
 import store
 from autosolve.models import SweepRun, SweepRunTicket
+from autosolve.report import DECISIONS
 from autosolve.sweep import SweepBusy, SweepError, run_sweep, undo_run
 from console import auth
 from console.mapping_forms import (
@@ -466,6 +467,7 @@ def sweep_run(run_id: str) -> ResponseReturnValue:
         local=_local,
         undoable=undoable,
         decision=decision,
+        decisions=DECISIONS,
         next_after=tickets[-1].ticket_id if more and tickets else None,
     )
 

@@ -132,6 +132,8 @@ def _second_process_hours(stack: Stack) -> str:
 
 def test_editing_a_teams_hours_with_a_mistake_then_fixing_it(stack: Stack, page: Page) -> None:
     sign_in_locally(page, stack)
+    page.goto(stack.console + "/mappings/edit/resolution_types.toml")
+    _shot(page, "mapping-fields")
     page.goto(stack.console + "/mappings")
     _shot(page, "mappings")
     page.get_by_role("link", name="Edit All Media").click()
@@ -197,25 +199,7 @@ def test_plan_and_apply_put_back_a_status_changed_in_zendesk(stack: Stack, page:
     )
 
 
-def test_forecast_for_a_date_shows_the_teams_calendars_with_holidays(
-    stack: Stack, page: Page
-) -> None:
-    day = date(date.today().year + 1, 12, 14)  # four weeks that hold Christmas
-    sign_in_locally(page, stack)
-    page.goto(stack.console + "/autosolve")
-    _shot(page, "autosolve")
-    page.get_by_label("What happens on").fill(day.isoformat())
-    page.get_by_role("button", name="Forecast").click()
-    expect(page.get_by_role("heading", name=re.compile("What happens on"))).to_be_visible()
-    expect(page.get_by_text(re.compile(r"reminder\(s\), \d+ auto-solve"))).to_be_visible()
-    us = holidays_for("US", None, day.year)
-    holiday = min(d for d in us if day <= d < day + timedelta(days=28))
-    cell = page.locator(f"td[title='{holiday.isoformat()}: holiday']").first
-    expect(cell).to_be_visible()
-    _shot(page, "forecast")
-
-
-def _awaiting_ticket(stack: Stack) -> int:
+def _awaiting_ticket(stack: Stack, subject: str = "Browser test: flight dates wrong") -> int:
     """A ticket awaiting the requester since an agent's public comment 20 days ago."""
     statuses = stack.api("GET", "custom_statuses.json")["custom_statuses"]
     awaiting = next(s["id"] for s in statuses if s["agent_label"] == "Awaiting requester reply")
@@ -226,7 +210,7 @@ def _awaiting_ticket(stack: Stack) -> int:
     asked = datetime.now(UTC) - timedelta(days=20)
     first = asked - timedelta(days=1)
     body = {
-        "subject": "Browser test: flight dates wrong on the export",
+        "subject": subject,
         "requester_id": requester,
         "assignee_id": agent,
         "group_id": group,
@@ -248,6 +232,27 @@ def _awaiting_ticket(stack: Stack) -> int:
         ],
     }
     return int(stack.api("POST", "imports/tickets.json", json={"ticket": body})["ticket"]["id"])
+
+
+def test_forecast_for_a_date_shows_the_teams_calendars_with_holidays(
+    stack: Stack, page: Page
+) -> None:
+    day = date(date.today().year + 1, 12, 14)  # four weeks that hold Christmas
+    ticket = _awaiting_ticket(stack, "Browser test: forecast me")
+    sign_in_locally(page, stack)
+    page.goto(stack.console + "/autosolve")
+    _shot(page, "autosolve")
+    page.get_by_label("What happens on").fill(day.isoformat())
+    page.get_by_role("button", name="Forecast").click()
+    expect(page.get_by_role("heading", name=re.compile("What happens on"))).to_be_visible()
+    expect(page.get_by_text(re.compile(r"reminder\(s\), \d+ auto-solve"))).to_be_visible()
+    row = page.get_by_role("row").filter(has_text=f"#{ticket}")
+    expect(row).to_contain_text(re.compile("reminded|solved"))
+    us = holidays_for("US", None, day.year)
+    holiday = min(d for d in us if day <= d < day + timedelta(days=28))
+    cell = page.locator(f"td[title='{holiday.isoformat()}: holiday']").first
+    expect(cell).to_be_visible()
+    _shot(page, "forecast")
 
 
 def test_run_a_sweep_then_undo_one_ticket(stack: Stack, page: Page) -> None:
@@ -368,6 +373,7 @@ PAGES = [
     "/mappings",
     "/mappings/teams/all_media",
     "/mappings/files/statuses.toml",
+    "/mappings/edit/resolution_types.toml",
     "/mappings/history",
     "/mappings/versions/1",
     "/provisioning",
