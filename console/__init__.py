@@ -30,15 +30,15 @@ def init_app(app: Flask) -> None:
     mappings in force, and `mappings export` / `mappings import`."""
     settings = auth.console_settings(app)
     app.session_interface = auth.ConsoleSessions()
-    app.config.setdefault(
-        "PERMANENT_SESSION_LIFETIME", timedelta(minutes=float(settings.get("session_minutes", 480)))
+    # Flask has defaults for these (31 days, no SameSite, not Secure): set, not setdefault.
+    app.config["PERMANENT_SESSION_LIFETIME"] = timedelta(
+        minutes=float(settings.get("session_minutes", 480))
     )
-    app.config.setdefault("SESSION_COOKIE_HTTPONLY", True)
-    app.config.setdefault("SESSION_COOKIE_SAMESITE", "Lax")
-    app.config.setdefault(
-        "SESSION_COOKIE_SECURE",
-        str(app.config["CXLAYER"].get("service", {}).get("public_url", "")).startswith("https:"),
-    )
+    app.config["SESSION_COOKIE_HTTPONLY"] = True
+    app.config["SESSION_COOKIE_SAMESITE"] = "Lax"
+    app.config["SESSION_COOKIE_SECURE"] = str(
+        app.config["CXLAYER"].get("service", {}).get("public_url", "")
+    ).startswith("https:")
     # CSRF is checked by the console's own hook, not app-wide: Zendesk's webhook POSTs carry a
     # signature, not a form token.
     app.config.setdefault("WTF_CSRF_CHECK_DEFAULT", False)

@@ -8,7 +8,17 @@ from datetime import UTC, date, datetime, time, timedelta
 from typing import Any
 from zoneinfo import ZoneInfo
 
-from flask import Blueprint, abort, current_app, flash, redirect, render_template, request, url_for
+from flask import (
+    Blueprint,
+    abort,
+    current_app,
+    flash,
+    jsonify,
+    redirect,
+    render_template,
+    request,
+    url_for,
+)
 from flask.typing import ResponseReturnValue
 from flask_wtf import FlaskForm
 from sqlalchemy import func, not_, or_, select
@@ -470,6 +480,17 @@ def sweep_run(run_id: str) -> ResponseReturnValue:
         decisions=DECISIONS,
         next_after=tickets[-1].ticket_id if more and tickets else None,
     )
+
+
+@bp.get("/autosolve/runs/<run_id>/report.json")
+@auth.login_required
+def sweep_report(run_id: str) -> ResponseReturnValue:
+    """The run's report as the sweep wrote it (the same JSON as its report file)."""
+    with store.session(readonly=True) as sess:
+        run = sess.get(SweepRun, run_id)
+    if run is None or run.report is None:
+        abort(404)
+    return jsonify(run.report)
 
 
 @bp.post("/autosolve/runs/<run_id>/undo")

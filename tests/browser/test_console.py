@@ -266,6 +266,11 @@ def test_run_a_sweep_then_undo_one_ticket(stack: Stack, page: Page) -> None:
     expect(row).to_contain_text("solve")
     _shot(page, "run")
     assert stack.api("GET", f"tickets/{ticket}.json")["ticket"]["status"] == "solved"
+    page.get_by_role("link", name="Report (JSON)").click()
+    report = json.loads(page.locator("body").inner_text())
+    assert ticket in [t["id"] for t in report["tickets"] if t["decision"] == "solve"]
+    page.go_back()
+    row = page.get_by_role("row").filter(has_text=f"#{ticket}")
 
     row.get_by_role("button", name=f"Reopen ticket {ticket}").click()
     expect(page.get_by_role("status")).to_contain_text(f"Ticket {ticket}:")

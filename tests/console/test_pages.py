@@ -5,6 +5,8 @@ from __future__ import annotations
 
 import time
 from collections.abc import Callable
+from datetime import UTC, datetime
+from email.utils import parsedate_to_datetime
 
 from flask import Flask
 from sqlalchemy import select
@@ -35,7 +37,13 @@ def test_local_admin_sign_in_is_audited_and_a_wrong_password_refused(
     refused = sign_in(client, password="wrong")
     assert refused.status_code == 401
     assert "Wrong username or password" in refused.text
-    assert sign_in(client).status_code == 302
+    signed_in = sign_in(client)
+    assert signed_in.status_code == 302
+    cookie = signed_in.headers["Set-Cookie"]
+    assert "HttpOnly" in cookie and "SameSite=Lax" in cookie
+    expires = parsedate_to_datetime(cookie.split("Expires=", 1)[1].split(";", 1)[0])
+    left = (expires - datetime.now(UTC)).total_seconds()
+    assert 8 * 3600 - 120 < left <= 8 * 3600  # [console] session_minutes = 480
     assert client.get("/console/").status_code == 200
     assert _console_audit(app) == [("sign_in", "admin:admin")]
 
