@@ -81,7 +81,7 @@ def _zendesk_url() -> str:
     return base_url(current_app.config["CXLAYER"].get("zendesk", {}))
 
 
-@bp.app_context_processor
+@bp.context_processor
 def _globals() -> dict[str, Any]:
     return {
         "admin": auth.current_admin(),
