@@ -44,6 +44,7 @@ PAGES = [
     "/console/",
     "/console/mappings",
     "/console/mappings/teams/all_media",
+    "/console/mappings/edit/resolution_types.toml",
     "/console/mappings/history",
     "/console/mappings/versions/2",
     "/console/autosolve",
