@@ -10,6 +10,7 @@ from flask import Flask, jsonify
 from flask.typing import ResponseReturnValue
 
 import autosolve
+import console
 import duplicates
 import mappings
 import service
@@ -44,6 +45,7 @@ def create_app(overrides: Mapping[str, Any] | None = None) -> Flask:
     service.init_app(app)
     autosolve.init_app(app)  # before duplicates: its deciders keep who spoke last current
     duplicates.init_app(app)
+    console.init_app(app)  # last: its mapping versions become the mappings in force
     app.add_url_rule("/healthz", "healthz", healthz)
     get_logger("cxlayer").debug("app created")
     return app

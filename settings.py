@@ -25,7 +25,9 @@ SECRETS: dict[tuple[str, str], type] = {
     ("zendesk", "oauth_token"): str,
     ("webhook", "secrets"): list,
     ("database", "url"): str,
-    ("admin", "password"): str,
+    ("admin", "password_hash"): str,
+    ("console", "secret_key"): str,
+    ("console", "oauth_client_secret"): str,
 }
 
 Settings = dict[str, dict[str, Any]]

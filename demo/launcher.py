@@ -20,12 +20,18 @@ from pathlib import Path
 from types import FrameType
 
 import requests
+from werkzeug.security import generate_password_hash
 
 from settings import ROOT
 
 SANDBOX_EMAIL = "admin@example.com"
 SANDBOX_TOKEN = "sandbox-token"  # noqa: S105 - the sandbox's published demo credential
 SANDBOX_BEARER = "sandbox-oauth-token"  # with X-On-Behalf-Of it acts as that user
+# The console's demo sign-ins: the sandbox's OAuth client (sandbox/oauth.py) and a break-glass
+# local admin. Published demo values; a real deployment sets its own in the environment.
+SANDBOX_OAUTH_CLIENT_ID = "cxlayer_console"
+SANDBOX_OAUTH_CLIENT_SECRET = "sandbox-oauth-client-secret"  # noqa: S105 - published demo value
+DEMO_ADMIN_PASSWORD = "demo-admin"  # noqa: S105 - published demo value
 
 
 def tour(sandbox_url: str, timeout: float = 60.0) -> None:
@@ -191,6 +197,9 @@ def main(argv: list[str] | None = None) -> int:
         "CXLAYER_ZENDESK_TOKEN": SANDBOX_TOKEN,
         "CXLAYER_SERVICE_PUBLIC_URL": service_url,
         "CXLAYER_DATABASE_URL": f"sqlite:///{options.instance / 'cxlayer.sqlite3'}",
+        "CXLAYER_CONSOLE_OAUTH_CLIENT_ID": SANDBOX_OAUTH_CLIENT_ID,
+        "CXLAYER_CONSOLE_OAUTH_CLIENT_SECRET": SANDBOX_OAUTH_CLIENT_SECRET,
+        "CXLAYER_ADMIN_PASSWORD_HASH": generate_password_hash(DEMO_ADMIN_PASSWORD),
     }
     flask = [sys.executable, "-m", "flask", "--app", "app"]
     sandbox = subprocess.Popen(
@@ -238,6 +247,12 @@ def main(argv: list[str] | None = None) -> int:
         )
         if not options.no_tour:
             tour(sandbox_url)
+        print(
+            f"admin console: {service_url}/console\n"
+            f"  Sign in with Zendesk as {SANDBOX_EMAIL} (the sandbox asks only for the email),\n"
+            f"  or as the local admin: user admin, password {DEMO_ADMIN_PASSWORD}\n",
+            flush=True,
+        )
         return service.wait()
     except (KeyboardInterrupt, Stopped) as stopped:
         print(f"make run: stopping ({stopped or 'SIGINT'})", flush=True)

@@ -3,16 +3,26 @@
 from __future__ import annotations
 
 import sys
+from collections.abc import Callable
 from pathlib import Path
 
 import click
 from flask import Flask, current_app
 
-from mappings.loader import DEFAULT_DIR, MappingError, Problem, load_mappings
+from mappings.loader import (
+    DEFAULT_DIR,
+    FILES,
+    MappingError,
+    Problem,
+    load_mapping_texts,
+    load_mappings,
+    read_mapping_texts,
+)
 from mappings.model import Mappings, Product, ResolutionGroup, ResolutionType, Status, Team
 
 __all__ = [
     "DEFAULT_DIR",
+    "FILES",
     "MappingError",
     "Mappings",
     "Problem",
@@ -23,10 +33,16 @@ __all__ = [
     "Team",
     "current_mappings",
     "init_app",
+    "load_mapping_texts",
     "load_mappings",
+    "read_mapping_texts",
+    "set_source",
 ]
 
 EXTENSION = "cxlayer.mappings"
+# A callable giving the mappings in force when they are kept elsewhere than the files (the
+# console's versions in the database); it returns None to fall back to the files.
+SOURCE_EXTENSION = "cxlayer.mappings.source"
 
 
 def init_app(app: Flask) -> None:
@@ -43,7 +59,18 @@ def init_app(app: Flask) -> None:
         app.extensions[EXTENSION] = exc
 
 
+def set_source(app: Flask, source: Callable[[], Mappings | None]) -> None:
+    """Let `source` supply the mappings in force (None from it means: the files)."""
+    app.extensions[SOURCE_EXTENSION] = source
+
+
 def current_mappings() -> Mappings:
+    """The mappings in force: the registered source's (a stored version), else the files."""
+    source = current_app.extensions.get(SOURCE_EXTENSION)
+    if source is not None:
+        found: Mappings | None = source()
+        if found is not None:
+            return found
     mappings: Mappings | MappingError = current_app.extensions[EXTENSION]
     if isinstance(mappings, MappingError):
         raise mappings

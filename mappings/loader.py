@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import re
 import tomllib
+from collections.abc import Mapping
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
@@ -54,13 +55,33 @@ class MappingError(Exception):
 def load_mappings(directory: Path | str | None = None) -> Mappings:
     """Parse, validate and cross-check all mapping files; raise MappingError listing all problems."""
     directory = Path(directory) if directory else DEFAULT_DIR
+    return load_mapping_texts(read_mapping_texts(directory), directory)
+
+
+def read_mapping_texts(directory: Path | str | None = None) -> dict[str, str | None]:
+    """{file name: TOML text, or None when the file is missing} of the four mapping files."""
+    directory = Path(directory) if directory else DEFAULT_DIR
+    texts: dict[str, str | None] = {}
+    for name in FILES:
+        try:
+            texts[name] = (directory / name).read_text(encoding="utf-8")
+        except FileNotFoundError:
+            texts[name] = None
+    return texts
+
+
+def load_mapping_texts(
+    texts: Mapping[str, str | None], directory: Path | str | None = None
+) -> Mappings:
+    """`load_mappings` on file texts (e.g. a version stored in the database): the same checks and
+    messages; problems name `directory / file` (just the file name when no directory is given)."""
+    directory = Path(directory) if directory is not None else Path()
     problems: list[Problem] = []
     loaded: dict[str, dict[str, Any]] = {}
     for name, schema in FILES.items():
         path = directory / name
-        try:
-            text = path.read_text(encoding="utf-8")
-        except FileNotFoundError:
+        text = texts.get(name)
+        if text is None:
             problems.append(Problem(str(path), "", "file not found"))
             continue
         try:
@@ -83,12 +104,7 @@ def load_mappings(directory: Path | str | None = None) -> Mappings:
 
     mappings = _build(loaded)
     problems = [
-        Problem(
-            str(directory / file),
-            key_path,
-            message,
-            _locate((directory / file).read_text(), key_path),
-        )
+        Problem(str(directory / file), key_path, message, _locate(texts[file] or "", key_path))
         for file, key_path, message in _cross_check(mappings)
     ]
     if problems:

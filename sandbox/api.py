@@ -18,6 +18,7 @@ from sandbox.account import ADMIN_EMAIL, API_TOKEN, OAUTH_TOKEN, Change
 from sandbox.core import Sandbox
 from sandbox.errors import ApiError
 from sandbox.jobs import failure, present_job
+from sandbox.oauth import OAuthGrants, register_oauth
 from sandbox.rules import new_webhook, present_webhook, validate_trigger
 from sandbox.search import int_arg
 from sandbox.seed import seed_account
@@ -141,10 +142,14 @@ def paginate_list(
     return paginate(key, lambda o, n: items[o : o + n], lambda: len(items), present, cursor)
 
 
-def _authenticate(sb: Sandbox) -> dict[str, Any] | None:
+def _authenticate(sb: Sandbox, grants: OAuthGrants | None = None) -> dict[str, Any] | None:
     header = request.headers.get("Authorization", "")
     if header.startswith("Bearer "):
-        if header[7:].strip() != OAUTH_TOKEN:
+        token = header[7:].strip()
+        granted = grants.user_id(token) if grants is not None else None
+        if granted is not None:  # a token of the authorization code flow: that user, that role
+            return sb.store.get_user(granted)
+        if token != OAUTH_TOKEN:
             return None
         # Zendesk lets an OAuth client act as another user (tests use it to speak as a requester).
         behalf = request.headers.get("X-On-Behalf-Of")
@@ -181,6 +186,8 @@ def create_app(sb: Sandbox) -> Flask:
     app.wsgi_app = StripJsonSuffix(app.wsgi_app)  # type: ignore[method-assign]
     account = sb.account
     store = sb.store
+    grants = OAuthGrants()
+    register_oauth(app, sb, grants)
 
     def endpoint_name() -> str:
         rule = request.url_rule.rule if request.url_rule else "<unmatched>"
@@ -188,7 +195,7 @@ def create_app(sb: Sandbox) -> Flask:
 
     @app.before_request
     def gatekeeper() -> Response | None:
-        if request.path.startswith("/sandbox/"):
+        if request.path.startswith(("/sandbox/", "/oauth/")):
             return None
         g.counted = endpoint_name()
         faults = sb.faults
@@ -214,7 +221,7 @@ def create_app(sb: Sandbox) -> Flask:
                     faults.status,
                     {"Retry-After": "1"} if faults.status in (429, 503) else None,
                 )
-        user = _authenticate(sb)
+        user = _authenticate(sb, grants)
         if user is None:
             return json_response(errors.UNAUTHORIZED, 401)
         g.user = user

@@ -24,6 +24,7 @@ PACKAGES = (
     "service",
     "demo",
     "sandbox",
+    "console",
 )
 LINT_IMPORTS = Path(sys.executable).with_name("lint-imports")
 

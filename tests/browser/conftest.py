@@ -1,0 +1,222 @@
+"""Browser tests: Playwright (pytest-playwright) driving Debian's Chromium, never a downloaded
+browser. Reusable by any page test (the console, the agent sidebar):
+
+- `browser_type_launch_args` points pytest-playwright at /usr/bin/chromium (installed by
+  `.ci/chromium.sh` when missing) with headless, sandbox-free, network-quiet flags;
+- `axe_check(page)` injects axe-core (npm, pinned by tests/browser/package-lock.json, installed
+  with `npm ci` when missing) and returns the serious and critical violations;
+- `stack` starts the whole `make run` demo (sandbox with OAuth, migrations, provisioning,
+  service) once per module, on free ports, and stops it afterwards.
+"""
+
+from __future__ import annotations
+
+import os
+import re
+import shutil
+import signal
+import subprocess
+import sys
+import threading
+import time
+from collections.abc import Iterator
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+import pytest
+import requests
+
+from demo.launcher import DEMO_ADMIN_PASSWORD, SANDBOX_EMAIL, SANDBOX_TOKEN
+from sandbox.testing import OAUTH_TOKEN, free_port
+from settings import ROOT
+
+CHROMIUM = Path("/usr/bin/chromium")
+HERE = Path(__file__).resolve().parent
+AXE = HERE / "node_modules" / "axe-core" / "axe.min.js"
+CHROMIUM_ARGS = [
+    "--headless",
+    "--no-sandbox",
+    "--disable-gpu",
+    "--disable-quic",
+    "--no-first-run",
+    "--disable-background-networking",
+    "--disable-component-update",
+    "--disable-sync",
+]
+
+pytestmark = pytest.mark.integration
+
+
+def _ensure_chromium() -> None:
+    if not CHROMIUM.exists():
+        subprocess.run(["bash", str(ROOT / ".ci" / "chromium.sh")], check=True, timeout=900)
+
+
+def _ensure_axe() -> None:
+    if not AXE.exists():
+        npm = shutil.which("npm")
+        if npm is None:
+            raise RuntimeError("npm is needed to install axe-core for the accessibility check")
+        subprocess.run([npm, "ci", "--no-audit", "--no-fund"], cwd=HERE, check=True, timeout=600)
+
+
+@pytest.fixture(scope="session")
+def browser_type_launch_args(browser_type_launch_args: dict[str, Any]) -> dict[str, Any]:
+    """pytest-playwright's launch arguments: Debian's chromium, never a downloaded browser."""
+    _ensure_chromium()
+    return {
+        **browser_type_launch_args,
+        "executable_path": str(CHROMIUM),
+        "args": CHROMIUM_ARGS,
+        "headless": True,
+    }
+
+
+@pytest.fixture(scope="session")
+def browser_context_args(browser_context_args: dict[str, Any]) -> dict[str, Any]:
+    """A laptop's screen."""
+    return {**browser_context_args, "viewport": {"width": 1280, "height": 800}}
+
+
+@pytest.fixture(scope="session")
+def axe_check() -> Any:
+    _ensure_axe()
+    source = AXE.read_text(encoding="utf-8")
+
+    def check(page: Any) -> list[dict[str, Any]]:
+        page.add_script_tag(content=source)
+        result = page.evaluate("async () => await axe.run(document)")
+        return [
+            {"id": v["id"], "impact": v["impact"], "help": v["help"], "nodes": len(v["nodes"])}
+            for v in result["violations"]
+            if v["impact"] in ("serious", "critical")
+        ]
+
+    return check
+
+
+@dataclass
+class Stack:
+    """The demo as `make run` starts it: URLs, credentials and its database."""
+
+    sandbox_url: str
+    service_url: str
+    instance: Path
+    output: list[str] = field(default_factory=list)
+    drain: threading.Thread | None = None
+
+    @property
+    def console(self) -> str:
+        return self.service_url + "/console"
+
+    @property
+    def database(self) -> Path:
+        return self.instance / "cxlayer.sqlite3"
+
+    @property
+    def env(self) -> dict[str, str]:
+        """The environment of the demo's service, for a second process on the same database."""
+        return {
+            **os.environ,
+            "CXLAYER_ZENDESK_SUBDOMAIN": "sandbox",
+            "CXLAYER_ZENDESK_URL": self.sandbox_url,
+            "CXLAYER_ZENDESK_EMAIL": SANDBOX_EMAIL,
+            "CXLAYER_ZENDESK_TOKEN": SANDBOX_TOKEN,
+            "CXLAYER_SERVICE_PUBLIC_URL": self.service_url,
+            "CXLAYER_DATABASE_URL": f"sqlite:///{self.database}",
+        }
+
+    def api(self, method: str, path: str, *, as_user: str | None = None, **kw: Any) -> Any:
+        headers = {"Authorization": f"Bearer {OAUTH_TOKEN}"}
+        if as_user:
+            headers["X-On-Behalf-Of"] = as_user
+        response = requests.request(
+            method, f"{self.sandbox_url}/api/v2/{path}", headers=headers, timeout=20, **kw
+        )
+        response.raise_for_status()
+        return response.json() if response.content else None
+
+
+def _start_demo(instance: Path) -> tuple[subprocess.Popen[str], Stack]:
+    sandbox_port, port = free_port(), free_port()
+    process = subprocess.Popen(
+        [
+            sys.executable,
+            "-m",
+            "demo",
+            "--sandbox-port",
+            str(sandbox_port),
+            "--port",
+            str(port),
+            "--seed-size",
+            "40",
+            "--instance",
+            str(instance),
+            "--no-tour",
+        ],
+        cwd=ROOT,
+        stdout=subprocess.PIPE,
+        stderr=subprocess.STDOUT,
+        text=True,
+    )
+    stack = Stack(f"http://127.0.0.1:{sandbox_port}", f"http://127.0.0.1:{port}", instance)
+    assert process.stdout is not None
+    deadline = time.monotonic() + 180
+    for line in process.stdout:  # until the demo prints the console's address
+        stack.output.append(line)
+        if line.startswith("admin console:"):
+            break
+        if time.monotonic() > deadline:
+            break
+    else:
+        process.wait()
+    if not any(line.startswith("admin console:") for line in stack.output):
+        process.kill()
+        process.wait()
+        process.stdout.close()
+        raise RuntimeError("demo did not start:\n" + "".join(stack.output[-80:]))
+    # Keep draining the output so the service never blocks on a full pipe.
+    import threading
+
+    threading.Thread(
+        target=lambda: [stack.output.append(line) for line in process.stdout or []],
+        daemon=True,
+    ).start()
+    return process, stack
+
+
+@pytest.fixture(scope="module")
+def stack(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Stack]:
+    process, handle = _start_demo(tmp_path_factory.mktemp("console"))
+    try:
+        yield handle
+    finally:
+        process.send_signal(signal.SIGINT)
+        try:
+            process.wait(timeout=30)
+        except subprocess.TimeoutExpired:
+            process.kill()
+            process.wait()
+        if handle.drain is not None:
+            handle.drain.join(timeout=10)
+        if process.stdout is not None:
+            process.stdout.close()
+
+
+def sign_in_locally(page: Any, stack: Stack) -> None:
+    """The break-glass local admin of the demo."""
+    page.goto(stack.console + "/login")
+    page.get_by_label("Username").fill("admin")
+    page.get_by_label("Password").fill(DEMO_ADMIN_PASSWORD)
+    page.get_by_role("button", name="Sign in").click()
+    page.wait_for_url(re.compile(r"/console/$"))
+
+
+def sign_in_with_zendesk(page: Any, stack: Stack, email: str) -> None:
+    """Through the sandbox's OAuth pages, as Zendesk's authorization code flow goes."""
+    page.goto(stack.console + "/login")
+    page.get_by_role("link", name="Sign in with Zendesk").click()
+    page.wait_for_url(re.compile(r"/oauth/authorizations/new"))
+    page.get_by_label("Email").fill(email)
+    page.get_by_role("button", name="Allow").click()
