@@ -367,6 +367,8 @@ def build_plan(
         else:
             plan.unchanged.append(f"custom_status {value}")
 
+    _plan_category_defaults(plan, actual, mappings)
+
     for key, spec in desired_fields(mappings).items():
         current = _find(
             actual.ticket_fields,
@@ -523,6 +525,54 @@ def build_plan(
     return plan, actual
 
 
+# Zendesk's system statuses as an account starts with them (English agent labels).
+GENERIC_LABELS = {
+    "new": "New",
+    "open": "Open",
+    "pending": "Pending",
+    "hold": "On-hold",
+    "solved": "Solved",
+}
+
+
+def _plan_category_defaults(plan: Plan, actual: Actual, mappings: Mappings) -> None:
+    """One change per category whose Zendesk default is not the mappings' `category_default`
+    (Zendesk gives a ticket its category's default when a status is set without a custom
+    status: a requester's reply, an agent choosing Pending)."""
+    labels = {s["id"]: s.get("agent_label") for s in actual.custom_statuses}
+    current = {s["status_category"]: s["id"] for s in actual.custom_statuses if s.get("default")}
+    for category in sorted({s.category for s in mappings.statuses}):
+        wanted = mappings.category_default(category)
+        if wanted is None:
+            continue
+        wanted_id = plan.ids["custom_statuses"].get(wanted.value)
+        if wanted_id is not None and current.get(category) == wanted_id:
+            plan.unchanged.append(f"category_default {category}")
+            continue
+        old = labels.get(current.get(category), "none")
+        plan.changes.append(
+            Change(
+                "update",
+                "category_default",
+                category,
+                wanted.agent_label,
+                [f"default of {category!r}: {old!r} -> {wanted.agent_label!r}"],
+                {"value": wanted.value},
+            )
+        )
+    # Zendesk's own statuses (the generic New, Open, Pending, On-hold, Solved): the defaults
+    # before cxlayer's, remembered so that the sweep and the status rule can tell them from
+    # statuses an admin added outside the mappings.
+    ours = set(plan.ids["custom_statuses"].values())
+    system = {
+        s["status_category"]: s["id"]
+        for s in actual.custom_statuses
+        if s["id"] not in ours and s.get("agent_label") == GENERIC_LABELS.get(s["status_category"])
+    }
+    system.update({c: i for c, i in current.items() if i not in ours})
+    plan.ids["system_statuses"] = system
+
+
 # ------------------------------------------------------------------------------- apply
 @dataclass
 class ApplyReport:
@@ -547,8 +597,16 @@ def apply(
     report = ApplyReport(plan)
     ids = plan.ids
     # Order matters: fields and the webhook before the triggers that reference them.
-    order = ["custom_status", "ticket_field", "group", "webhook", "trigger"]
+    order = ["custom_status", "category_default", "ticket_field", "group", "webhook", "trigger"]
     for kind in order:
+        if kind == "category_default":
+            defaults = [c for c in plan.pending if c.kind == kind]
+            if defaults:
+                chosen = ",".join(str(ids["custom_statuses"][c.payload["value"]]) for c in defaults)
+                with idempotent_writes():
+                    client.call("PUT", "/api/v2/custom_status/default.json", body={"ids": chosen})
+                report.applied += [c.render() for c in defaults]
+            continue
         for change in [c for c in plan.pending if c.kind == kind]:
             if kind == "trigger":
                 field_ids = ids["fields"]
@@ -588,6 +646,12 @@ def _write(client: ZendeskClient, change: Change) -> Any:
     return change.object_id
 
 
+def _system_statuses(recorded: Mapping[str, Any], ids: Mapping[str, Any]) -> dict[str, Any]:
+    """Zendesk's own statuses, as first seen (once cxlayer's are the defaults, a later plan
+    cannot tell them from an admin's)."""
+    return dict(recorded.get("system_statuses") or ids.get("system_statuses") or {})
+
+
 def _record(client: ZendeskClient, ids: dict[str, Any], report: ApplyReport) -> None:
     """Remember ids, the webhook's signing secret and our API user (local writes only if changed)."""
     state = client.state
@@ -598,6 +662,7 @@ def _record(client: ZendeskClient, ids: dict[str, Any], report: ApplyReport) -> 
         "triggers": ids["triggers"],
         "webhook": ids.get("webhook"),
         "checkbox_tags": dict(CHECKBOX_TAGS),
+        "system_statuses": _system_statuses(state.get(PROVISIONED) or {}, ids),
     }
     if state.get(PROVISIONED) != provisioned:
         state.set(PROVISIONED, provisioned)

@@ -104,8 +104,15 @@ def _handle(app: Flask, client: ZendeskClient, tevent: TicketEvent) -> None:
                 extra = decider(app, session, snapshot, tevent)
                 if extra is not None and extra.actions:
                     decisions.append(extra)
-        if not decisions:
-            log.info("event processed", kind=tevent.kind, rules=[], changed=False)
+        if all(d.bookkeeping for d in decisions):
+            # Nothing but tags that mirror a status or field: they ride along with the next
+            # write that happens anyway (no API call of their own, no note).
+            log.info(
+                "event processed",
+                kind=tevent.kind,
+                rules=[d.rule for d in decisions],
+                changed=False,
+            )
             return
         actions = merge_decisions(snapshot, decisions, mappings)
         try:
