@@ -256,6 +256,87 @@ def desired_trigger(kind: str, webhook_id: Any, field_ids: Mapping[str, Any]) ->
     }
 
 
+STATUS_TAG_KEY = "status_tag:{value}"
+STATUS_TAG_TITLE = "cxlayer: status tag {tag}"
+STATUS_TAG_DESCRIPTION = (
+    "Keeps the mo_status_* tag in step with the custom status inside Zendesk's own update (no API "
+    "call, no note). Managed by `flask zendesk apply`."
+)
+
+
+def desired_status_tag_trigger(value: str, status_id: Any, mappings: Mappings) -> dict[str, Any]:
+    """A trigger that gives a ticket on status `value` exactly its mo_status_<value> tag, in the
+    trigger cycle of the update that set the status (Zendesk "Add tags"/"Remove tags" actions)."""
+    status = mappings.status(value)
+    others = sorted(s.tag for s in mappings.statuses if s.value != value)
+    key = STATUS_TAG_KEY.format(value=value)
+    return {
+        "title": f"{STATUS_TAG_TITLE.format(tag=status.tag)} {MARKER.format(kind=key)}",
+        "description": STATUS_TAG_DESCRIPTION,
+        "active": True,
+        "conditions": {
+            "all": [{"field": "custom_status_id", "operator": "is", "value": status_id}],
+            "any": [
+                {"field": "current_tags", "operator": "not_includes", "value": status.tag},
+                {"field": "current_tags", "operator": "includes", "value": " ".join(others)},
+            ],
+        },
+        "actions": [
+            {"field": "current_tags", "value": status.tag},
+            {"field": "remove_tags", "value": " ".join(others)},
+        ],
+    }
+
+
+def _plan_status_tag_triggers(
+    plan: Plan, actual: Actual, recorded: Mapping[str, Any], mappings: Mappings
+) -> None:
+    for status in mappings.statuses:
+        key = STATUS_TAG_KEY.format(value=status.value)
+        status_id = plan.ids["custom_statuses"].get(status.value, f"<new {status.value}>")
+        spec = desired_status_tag_trigger(status.value, status_id, mappings)
+        current = _find(
+            actual.triggers,
+            _recorded(recorded, "triggers", key),
+            partial(_marked, MARKER.format(kind=key)),
+        )
+        if current is None:
+            plan.changes.append(Change("create", "trigger", key, spec["title"], payload=spec))
+            continue
+        plan.ids["triggers"][key] = current["id"]
+        details = _diff(current, spec, ["title", "description", "active", "conditions", "actions"])
+        if details:
+            plan.changes.append(
+                Change("update", "trigger", key, spec["title"], details, spec, current["id"])
+            )
+        else:
+            plan.unchanged.append(f"trigger {key}")
+
+
+def _plan_drift(plan: Plan, actual: Actual, recorded: Mapping[str, Any]) -> None:
+    """Statuses an admin added in Zendesk outside the mappings: reported, never remapped."""
+    ours = set(plan.ids["custom_statuses"].values())
+    system = set(plan.ids.get("system_statuses", {}).values())
+    system |= set((recorded.get("system_statuses") or {}).values())
+    for item in actual.custom_statuses:
+        if item["id"] in ours or item["id"] in system or not item.get("active", True):
+            continue
+        plan.changes.append(
+            Change(
+                "report",
+                "custom_status",
+                f"drift:{item['id']}",
+                str(item.get("agent_label")),
+                [
+                    f"in Zendesk's {item.get('status_category')!r} category but not in "
+                    "mappings/statuses.toml: tickets on it are left alone (never remapped nor "
+                    "auto-solved) until the mappings say what it means"
+                ],
+                object_id=item["id"],
+            )
+        )
+
+
 # ------------------------------------------------------------------------------ diffing
 def _diff(current: Mapping[str, Any], wanted: Mapping[str, Any], keys: list[str]) -> list[str]:
     out = []
@@ -522,6 +603,8 @@ def build_plan(
             )
         else:
             plan.unchanged.append(f"trigger {kind}")
+    _plan_status_tag_triggers(plan, actual, recorded, mappings)
+    _plan_drift(plan, actual, recorded)
     return plan, actual
 
 
@@ -608,7 +691,11 @@ def apply(
                 report.applied += [c.render() for c in defaults]
             continue
         for change in [c for c in plan.pending if c.kind == kind]:
-            if kind == "trigger":
+            if kind == "trigger" and change.key.startswith(STATUS_TAG_KEY.format(value="")):
+                value = change.key.split(":", 1)[1]
+                status_id = ids["custom_statuses"][value]
+                change.payload = desired_status_tag_trigger(value, status_id, mappings)
+            elif kind == "trigger":
                 field_ids = ids["fields"]
                 change.payload = desired_trigger(change.key, ids["webhook"], field_ids)
             created_id = _write(client, change)
