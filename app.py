@@ -12,6 +12,7 @@ from flask.typing import ResponseReturnValue
 import autosolve
 import duplicates
 import mappings
+import onboarding
 import service
 import store
 import sync
@@ -44,6 +45,7 @@ def create_app(overrides: Mapping[str, Any] | None = None) -> Flask:
     service.init_app(app)
     autosolve.init_app(app)  # before duplicates: its deciders keep who spoke last current
     duplicates.init_app(app)
+    onboarding.init_app(app)
     app.add_url_rule("/healthz", "healthz", healthz)
     get_logger("cxlayer").debug("app created")
     return app
