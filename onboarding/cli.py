@@ -12,7 +12,7 @@ from mappings import MappingError
 from onboarding.adopt import AdoptError, adopt, default_report_path, report_of
 from onboarding.report import write_report
 from settings import SettingsError
-from store import StoreError
+from store import StoreError, require_current
 from sync.cli import zendesk_cli
 from sync.http import ZendeskError
 
@@ -26,6 +26,7 @@ def adopt_command(dry_run: bool, limit: int | None, report_path: Path | None) ->
     """Bring every unsolved ticket in line with the guide (run after `apply`; safe to repeat)."""
     app = current_app._get_current_object()  # type: ignore[attr-defined]
     try:
+        require_current(app)
         result = adopt(app, dry_run=dry_run, limit=limit)
     except FAILURES as exc:
         click.echo(f"error: {exc}", err=True)

@@ -288,13 +288,55 @@ def desired_status_tag_trigger(value: str, status_id: Any, mappings: Mappings) -
     }
 
 
+NO_STATUS_TAG = "none"
+
+
+def desired_no_status_tag_trigger(
+    status_ids: Mapping[str, Any], mappings: Mappings
+) -> dict[str, Any]:
+    """A ticket on a status outside the mappings (Zendesk's generic ones, an admin's) carries
+    no mo_status_* tag: a stale one would put it in the wrong views."""
+    key = STATUS_TAG_KEY.format(value=NO_STATUS_TAG)
+    tags = " ".join(sorted(s.tag for s in mappings.statuses))
+    return {
+        "title": f"cxlayer: no status tag outside the mappings {MARKER.format(kind=key)}",
+        "description": STATUS_TAG_DESCRIPTION,
+        "active": True,
+        "conditions": {
+            "all": [
+                *(
+                    {
+                        "field": "custom_status_id",
+                        "operator": "is_not",
+                        "value": status_ids[s.value],
+                    }
+                    for s in mappings.statuses
+                ),
+                {"field": "current_tags", "operator": "includes", "value": tags},
+            ],
+            "any": [],
+        },
+        "actions": [{"field": "remove_tags", "value": tags}],
+    }
+
+
+def _status_tag_spec(key: str, status_ids: Mapping[str, Any], mappings: Mappings) -> dict[str, Any]:
+    value = key.split(":", 1)[1]
+    if value == NO_STATUS_TAG:
+        return desired_no_status_tag_trigger(status_ids, mappings)
+    return desired_status_tag_trigger(value, status_ids[value], mappings)
+
+
 def _plan_status_tag_triggers(
     plan: Plan, actual: Actual, recorded: Mapping[str, Any], mappings: Mappings
 ) -> None:
-    for status in mappings.statuses:
-        key = STATUS_TAG_KEY.format(value=status.value)
-        status_id = plan.ids["custom_statuses"].get(status.value, f"<new {status.value}>")
-        spec = desired_status_tag_trigger(status.value, status_id, mappings)
+    status_ids = {
+        s.value: plan.ids["custom_statuses"].get(s.value, f"<new {s.value}>")
+        for s in mappings.statuses
+    }
+    for value in [*(s.value for s in mappings.statuses), NO_STATUS_TAG]:
+        key = STATUS_TAG_KEY.format(value=value)
+        spec = _status_tag_spec(key, status_ids, mappings)
         current = _find(
             actual.triggers,
             _recorded(recorded, "triggers", key),
@@ -692,9 +734,7 @@ def apply(
             continue
         for change in [c for c in plan.pending if c.kind == kind]:
             if kind == "trigger" and change.key.startswith(STATUS_TAG_KEY.format(value="")):
-                value = change.key.split(":", 1)[1]
-                status_id = ids["custom_statuses"][value]
-                change.payload = desired_status_tag_trigger(value, status_id, mappings)
+                change.payload = _status_tag_spec(change.key, ids["custom_statuses"], mappings)
             elif kind == "trigger":
                 field_ids = ids["fields"]
                 change.payload = desired_trigger(change.key, ids["webhook"], field_ids)

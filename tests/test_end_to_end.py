@@ -350,3 +350,36 @@ def test_a_status_added_outside_the_mappings_is_left_alone(demo: Demo) -> None:
     due = demo.field_id("Auto-solve due")
     assert [f["value"] for f in current["custom_fields"] if f["id"] == due] == [None]
     assert not [t for t in current["tags"] if t.startswith("mo_status_")]
+
+
+def test_the_demo_adopted_the_seeded_tickets_and_the_sweep_examined_every_pending_one(
+    demo: Demo,
+) -> None:
+    """`make run` adopts the seeded account (generic statuses → the guide's) before the sweep
+    runs, so the sweep examines every pending ticket, not only those already on the guide's."""
+    with sqlite3.connect(demo.database) as db:
+        runs = db.execute("SELECT id, examined FROM sweep_run WHERE dry_run = 0").fetchall()
+        assert len(runs) >= 1
+        run_id, examined = runs[0]
+        decided = {
+            row[0]
+            for row in db.execute(
+                "SELECT ticket_id FROM sweep_run_ticket WHERE run_id = ?", (run_id,)
+            )
+        }
+        adopted = db.execute("SELECT COUNT(*) FROM audit WHERE rule = 'adopt'").fetchone()[0]
+    assert adopted > 0
+    assert examined == len(decided) > 1
+    with sqlite3.connect(demo.database) as db:
+        (as_of,) = db.execute("SELECT as_of FROM sweep_run WHERE id = ?", (run_id,)).fetchone()
+    guide = {
+        s["id"]
+        for s in demo.get("/custom_statuses.json?status_categories=pending")["custom_statuses"]
+        if s["agent_label"] in ("Pending", "Awaiting requester reply")
+    }
+    # Every seeded ticket that is still pending on the guide's or the generic pending status
+    # (those the sweep solved are no longer pending) was examined by the run.
+    pending = demo.get("/search.json?query=type:ticket status:pending")["results"]
+    seeded = [t for t in pending if t["created_at"] <= str(as_of).replace(" ", "T")[:19] + "Z"]
+    assert seeded
+    assert {t["id"] for t in seeded if t["custom_status_id"] in guide} <= decided

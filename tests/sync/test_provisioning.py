@@ -28,7 +28,7 @@ from sync.provisioning import (
     build_plan,
 )
 from sync.state import PROVISIONED
-from tests.desk import writes
+from tests.desk import sandbox_settings, writes
 from triggers.model import EVENT_KINDS, STATUS_CHANGED, TICKET_CREATED
 from webhooks.schema import EventSchema
 
@@ -83,7 +83,7 @@ def test_apply_on_a_fresh_account_creates_everything(
     assert client.state.get(SERVICE_USER_ID) == client.me()["id"]
 
     every = client.list_all("/api/v2/triggers.json", "triggers")
-    tag_keys = {f"status_tag:{s.value}" for s in mappings.statuses}
+    tag_keys = {f"status_tag:{s.value}" for s in mappings.statuses} | {"status_tag:none"}
     assert sorted(t["title"].rsplit("[cxlayer:", 1)[1].rstrip("]") for t in every) == sorted(
         [*EVENT_KINDS, *tag_keys]
     )
@@ -97,6 +97,9 @@ def test_apply_on_a_fresh_account_creates_everything(
     tag_triggers = [t for t in every if "status_tag:" in t["title"]]
     for trigger in tag_triggers:
         value = trigger["title"].rsplit("status_tag:", 1)[1].rstrip("]")
+        if value == "none":
+            assert len(trigger["conditions"]["all"]) == len(mappings.statuses) + 1
+            continue
         [condition] = trigger["conditions"]["all"]
         assert condition["value"] == recorded["custom_statuses"][value]
     triggers = [t for t in every if t not in tag_triggers]
@@ -380,3 +383,19 @@ def test_plan_reports_a_status_added_outside_the_mappings_as_drift(
     assert drift.object_id == made["id"]
     assert "never remapped nor auto-solved" in drift.render()
     assert "Pending – waiting on vendor" in plan.render()
+
+
+@pytest.mark.parametrize("command", ["plan", "apply", "adopt"])
+def test_a_fresh_database_gets_one_line_naming_the_migration_command(
+    make_app: Callable[..., Flask], zd: SandboxHandle, tmp_path: Path, command: str
+) -> None:
+    """First run with the README's variables, before `db upgrade`: no traceback, no empty
+    database left behind, one line saying what to run."""
+    app = make_app(SETTINGS=sandbox_settings(zd, public_url=zd.base_url))
+    result = _cli(app, command)
+    assert result.exit_code == 1
+    assert "Traceback" not in result.output
+    lines = [line for line in result.output.splitlines() if line.strip()]
+    assert len(lines) == 1 and "flask --app app db upgrade" in lines[0], result.output
+    assert not list(Path(app.instance_path).glob("*.sqlite3"))
+    assert writes(zd.stats()) == {}
