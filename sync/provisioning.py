@@ -86,6 +86,10 @@ TRIGGER_TITLES = {
 TRIGGER_DESCRIPTION = "Posts ticket events to cxlayer. Managed by `flask zendesk apply`."
 
 NO_CHANGES = "No changes. Zendesk matches mappings/."
+RESTART_NOTICE = (
+    "Running processes read mappings/ when they start: restart every `flask --app app serve`, "
+    "`flask --app app worker` and gunicorn process now so that they use the new mappings."
+)
 
 
 class ProvisioningError(ZendeskError):
@@ -417,6 +421,18 @@ def _recorded(plan_state: Mapping[str, Any], kind: str, key: str) -> Any:
     return (plan_state.get(kind) or {}).get(key)
 
 
+def _recorded_under_other_value(
+    recorded: Mapping[str, Any], status_id: Any, value: str, mappings: Mappings
+) -> str | None:
+    """The value provisioning recorded for this Zendesk status, when it is another value that
+    the mappings no longer have (a renamed value)."""
+    values = {s.value for s in mappings.statuses}
+    for old, old_id in (recorded.get("custom_statuses") or {}).items():
+        if str(old_id) == str(status_id) and old != value and old not in values:
+            return str(old)
+    return None
+
+
 def _find(
     items: list[dict[str, Any]], recorded: Any, match: Callable[[dict[str, Any]], bool]
 ) -> dict[str, Any] | None:
@@ -465,6 +481,14 @@ def build_plan(
                 Change("create", "custom_status", value, spec["agent_label"], payload=spec)
             )
             continue
+        renamed_from = _recorded_under_other_value(recorded, current["id"], value, mappings)
+        if renamed_from is not None:
+            raise ProvisioningError(
+                f"status value {renamed_from!r} was renamed to {value!r} in "
+                "mappings/statuses.toml: a status value is permanent (tickets carry the tag "
+                f"mo_status_{renamed_from}, and reports and views use it); put {renamed_from!r} "
+                "back, or add the new status as a new entry with its own label"
+            )
         plan.ids["custom_statuses"][value] = current["id"]
         if current.get("status_category") != spec["status_category"]:
             raise ProvisioningError(
@@ -709,7 +733,7 @@ class ApplyReport:
         if not self.plan.pending:
             lines = [NO_CHANGES]
         else:
-            lines = [*self.applied, f"Applied {len(self.applied)} change(s)."]
+            lines = [*self.applied, f"Applied {len(self.applied)} change(s).", RESTART_NOTICE]
         lines += [f"recorded {k}" for k in self.state_updated]
         return "\n".join(lines)
 

@@ -23,6 +23,7 @@ from sync.provisioning import (
     WEBHOOK_NAME,
     WEBHOOK_PATH,
     WEBHOOK_SIGNING_SECRET,
+    RESTART_NOTICE,
     ProvisioningError,
     apply,
     build_plan,
@@ -257,6 +258,7 @@ def test_plan_exit_codes_2_with_changes_0_without_1_on_error(
 
     result = _cli(app, "apply")
     assert result.exit_code == 0, result.output
+    assert RESTART_NOTICE in result.output
     with store.session(app) as sess:
         assert store.get_state(sess, store.WEBHOOK_SIGNING_SECRET)
         assert store.get_state(sess, store.SERVICE_USER_ID) == 1000001
@@ -399,3 +401,27 @@ def test_a_fresh_database_gets_one_line_naming_the_migration_command(
     assert len(lines) == 1 and "flask --app app db upgrade" in lines[0], result.output
     assert not list(Path(app.instance_path).glob("*.sqlite3"))
     assert writes(zd.stats()) == {}
+
+
+def test_renaming_a_status_value_is_refused_not_planned_as_no_changes(
+    provisioned: ZendeskClient, zd: SandboxHandle, tmp_path: Path
+) -> None:
+    """A status `value` is permanent (the mo_status_* tag tickets carry): a rename is refused
+    with what to do, never "No changes"."""
+    directory = _edited_mappings(
+        tmp_path, "statuses.toml", 'value = "awaiting_reply"', 'value = "awaiting_client"'
+    )
+    renamed = load_mappings(directory)
+    with pytest.raises(ProvisioningError, match="'awaiting_reply' was renamed to 'awaiting_client'"):
+        build_plan(provisioned, renamed, zd.base_url)
+
+
+def test_renaming_a_resolution_type_value_is_a_planned_change(
+    provisioned: ZendeskClient, zd: SandboxHandle, tmp_path: Path
+) -> None:
+    directory = _edited_mappings(
+        tmp_path, "resolution_types.toml", 'value = "mo_res_code_fix"', 'value = "mo_res_code_fixed"'
+    )
+    plan, _ = build_plan(provisioned, load_mappings(directory), zd.base_url)
+    assert plan.pending, plan.render()
+    assert "mo_res_code_fix" in plan.render() and NO_CHANGES not in plan.render()
