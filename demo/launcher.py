@@ -168,8 +168,10 @@ def main(argv: list[str] | None = None) -> int:
             f"  service:  {service_url}  (health: {service_url}/healthz)\n"
             f"  sandbox:  {sandbox_url}/api/v2  (user {SANDBOX_EMAIL}, API token {SANDBOX_TOKEN})\n"
             f"  requests: {sandbox_url}/sandbox/stats\n"
-            "Change a ticket in the sandbox (e.g. put one on hold) and watch the log: the webhook\n"
-            "arrives, a rule acts, and an internal note explains it. Ctrl-C stops everything.\n",
+            "The seeded tickets were adopted (`zendesk adopt`) and the auto-solve sweep ran once\n"
+            "(its report is in instance/sweep/). Change a ticket in the sandbox (e.g. put one on\n"
+            "hold) and watch the log: the webhook arrives and a rule acts; the audit table says\n"
+            "why, and agents get a note when a person's choice was changed. Ctrl-C stops all.\n",
             flush=True,
         )
         if not options.no_tour:
