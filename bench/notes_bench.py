@@ -26,6 +26,7 @@ import argparse
 import json
 import os
 import platform
+import random
 import shlex
 import subprocess
 import sys
@@ -37,6 +38,92 @@ from typing import Any
 
 ROOT = Path(__file__).resolve().parent.parent
 RESULT = ROOT / "bench" / "results" / "notes.json"
+VOCABULARY = [
+    "invoice",
+    "buy",
+    "sheet",
+    "campaign",
+    "vendor",
+    "spot",
+    "export",
+    "import",
+    "approval",
+    "estimate",
+    "order",
+    "network",
+    "station",
+    "daypart",
+    "flight",
+    "budget",
+    "margin",
+    "commission",
+    "agency",
+    "client",
+    "advertiser",
+    "publisher",
+    "placement",
+    "impression",
+    "rating",
+    "audience",
+    "makegood",
+    "preempt",
+    "reconcile",
+    "accrual",
+    "ledger",
+    "payable",
+    "receivable",
+    "credit",
+    "debit",
+    "tax",
+    "currency",
+    "rate",
+    "card",
+    "contract",
+    "amendment",
+    "insertion",
+    "proof",
+    "affidavit",
+    "traffic",
+    "log",
+    "schedule",
+    "rotation",
+    "creative",
+    "asset",
+    "upload",
+    "login",
+    "password",
+    "token",
+    "permission",
+    "role",
+    "report",
+    "dashboard",
+    "filter",
+    "column",
+    "total",
+    "grid",
+    "timeout",
+    "error",
+    "crash",
+    "blank",
+    "slow",
+    "freeze",
+    "print",
+    "email",
+    "notification",
+    "reminder",
+    "queue",
+    "market",
+    "region",
+    "quarter",
+    "month",
+    "week",
+    "holiday",
+    "calendar",
+    "cutoff",
+    "deadline",
+    "release",
+    "patch",
+]
 STEPS = ("requester opens", "agent asks, Pending", "requester answers", "On-hold", "solved")
 
 
@@ -122,14 +209,17 @@ def run_variant(code_root: Path, sandbox_url: str, tickets: int) -> dict[str, An
         stats["writes"] += sum(v for k, v in calls.items() if not k.startswith("GET "))
 
     ids: list[int] = []
+    rng = random.Random(12)
     for i in range(tickets):
         requester = requesters[i % len(requesters)]
+        # Unrelated issues (distinct words), so duplicate detection does not act on the workload.
+        words = rng.sample(VOCABULARY, 12)
         made = as_user(requester["email"]).post(
             api + "/tickets.json",
             json={
                 "ticket": {
-                    "subject": f"Buy sheet totals differ from the invoice ({i})",
-                    "comment": {"body": "The totals on the buy sheet do not match the invoice."},
+                    "subject": " ".join(words[:5]).capitalize(),
+                    "comment": {"body": " ".join(words).capitalize() + "."},
                 }
             },
             timeout=30,
