@@ -4,6 +4,8 @@ made in Zendesk reaches the service as a signed webhook, a rule acts once, and a
 
 from __future__ import annotations
 
+import contextlib
+import os
 import signal
 import sqlite3
 import subprocess
@@ -124,6 +126,8 @@ def _wait_for(
 def demo(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Demo]:
     sandbox_port, port = free_port(), free_port()
     instance: Path = tmp_path_factory.mktemp("demo")
+    log_path = tmp_path_factory.mktemp("demo-log") / "demo.log"
+    log_file = log_path.open("w", encoding="utf-8")
     process = subprocess.Popen(
         [
             sys.executable,
@@ -140,12 +144,16 @@ def demo(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Demo]:
             "--no-tour",
         ],
         cwd=ROOT,
-        stdout=subprocess.PIPE,
+        # A file, not a pipe nobody reads while the demo runs: its logs would fill the pipe.
+        stdout=log_file,
         stderr=subprocess.STDOUT,
         text=True,
+        start_new_session=True,  # its own process group: a failure stops the sandbox too
     )
     service_url = f"http://127.0.0.1:{port}"
-    deadline = time.monotonic() + 120
+    # db upgrade, apply, adopt and one sweep run before the service answers: generous on a
+    # loaded machine.
+    deadline = time.monotonic() + 300
     while True:
         try:
             if requests.get(service_url + "/healthz", timeout=1).status_code == 200:
@@ -153,11 +161,12 @@ def demo(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Demo]:
         except requests.ConnectionError:
             pass
         if process.poll() is not None or time.monotonic() > deadline:
-            process.kill()
-            output = process.stdout.read() if process.stdout else ""
-            if process.stdout:
-                process.stdout.close()
-            process.wait()
+            # The whole group: a child (the sandbox) holding the pipe must not block the read.
+            with contextlib.suppress(ProcessLookupError):
+                os.killpg(process.pid, signal.SIGKILL)
+            process.wait(timeout=30)
+            log_file.close()
+            output = log_path.read_text(encoding="utf-8", errors="replace")
             raise RuntimeError(f"demo did not start:\n{output[-4000:]}")
         time.sleep(0.3)
     yield Demo(f"http://127.0.0.1:{sandbox_port}", service_url, process, instance)
@@ -166,9 +175,9 @@ def demo(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Demo]:
         process.wait(timeout=30)
     finally:
         if process.poll() is None:
-            process.kill()
-        if process.stdout:
-            process.stdout.close()
+            with contextlib.suppress(ProcessLookupError):
+                os.killpg(process.pid, signal.SIGKILL)
+        log_file.close()
 
 
 def test_hold_with_a_generic_status_becomes_open_with_product_development(demo: Demo) -> None:
