@@ -19,11 +19,11 @@ from sync import ZendeskClient
 from sync.provisioning import (
     APPROVAL_TAG,
     NO_CHANGES,
+    RESTART_NOTICE,
     SERVICE_USER_ID,
     WEBHOOK_NAME,
     WEBHOOK_PATH,
     WEBHOOK_SIGNING_SECRET,
-    RESTART_NOTICE,
     ProvisioningError,
     apply,
     build_plan,
@@ -412,7 +412,9 @@ def test_renaming_a_status_value_is_refused_not_planned_as_no_changes(
         tmp_path, "statuses.toml", 'value = "awaiting_reply"', 'value = "awaiting_client"'
     )
     renamed = load_mappings(directory)
-    with pytest.raises(ProvisioningError, match="'awaiting_reply' was renamed to 'awaiting_client'"):
+    with pytest.raises(
+        ProvisioningError, match="'awaiting_reply' was renamed to 'awaiting_client'"
+    ):
         build_plan(provisioned, renamed, zd.base_url)
 
 
@@ -420,7 +422,10 @@ def test_renaming_a_resolution_type_value_is_a_planned_change(
     provisioned: ZendeskClient, zd: SandboxHandle, tmp_path: Path
 ) -> None:
     directory = _edited_mappings(
-        tmp_path, "resolution_types.toml", 'value = "mo_res_code_fix"', 'value = "mo_res_code_fixed"'
+        tmp_path,
+        "resolution_types.toml",
+        'value = "mo_res_code_fix"',
+        'value = "mo_res_code_fixed"',
     )
     plan, _ = build_plan(provisioned, load_mappings(directory), zd.base_url)
     assert plan.pending, plan.render()
