@@ -136,7 +136,20 @@ def _create(account: Account, path: Path) -> int:
         )
     if snap.group is not None:
         state["group_id"] = next(g["id"] for g in client.groups() if g["name"] == snap.group)
-    zd.api("PUT", f"tickets/{ticket_id}.json", json={"ticket": state}).raise_for_status()
+    # The recorded state may have lagging status tags (a ticket from before cxlayer, or changed
+    # by another writer): set it with the provisioned status-tag triggers off, as then.
+    tag_triggers = [
+        t["id"]
+        for t in zd.api("GET", "triggers.json").json()["triggers"]
+        if "[cxlayer:status_tag:" in t["title"]
+    ]
+    for trigger_id in tag_triggers:
+        zd.api("PUT", f"triggers/{trigger_id}.json", json={"trigger": {"active": False}})
+    try:
+        zd.api("PUT", f"tickets/{ticket_id}.json", json={"ticket": state}).raise_for_status()
+    finally:
+        for trigger_id in tag_triggers:
+            zd.api("PUT", f"triggers/{trigger_id}.json", json={"trigger": {"active": True}})
     return ticket_id
 
 
