@@ -7,6 +7,7 @@ embedded demo can build an app from a plain dict.
 from __future__ import annotations
 
 import copy
+import difflib
 import json
 import tomllib
 from collections.abc import Mapping
@@ -64,8 +65,15 @@ def _coerce(raw: str, like: Any, name: str) -> Any:
                     raise ValueError("expected a JSON list")
                 return value
             return [part.strip() for part in stripped.split(",") if part.strip()]
-    except ValueError as exc:
-        raise SettingsError(f"{name}: {exc}") from None
+    except ValueError:
+        kind = {bool: "true or false", int: "a whole number", float: "a number"}.get(
+            type(like), "a comma-separated list or a JSON list"
+        )
+        if not isinstance(like, (bool, int, float)):  # lists may be secrets: never echoed
+            raise SettingsError(f"{name} is not valid: expected {kind}") from None
+        raise SettingsError(
+            f"{name}={raw!r} is not valid: expected {kind} (the default is {like!r})"
+        ) from None
     return raw
 
 
@@ -114,9 +122,9 @@ def _split_env_name(name: str, settings: Settings) -> tuple[str, str]:
         if rest.startswith(prefix) and rest[len(prefix) :] in settings[section]:
             return section, rest[len(prefix) :]
     known = sorted(env_name(s, k) for s, keys in settings.items() for k in keys)
-    raise SettingsError(
-        f"{name} is not a cxlayer setting (a typo?). Known variables: {', '.join(known)}"
-    )
+    close = difflib.get_close_matches(name, known, n=1, cutoff=0.6)
+    hint = f"did you mean {close[0]}?" if close else "see README.md, Configuration reference"
+    raise SettingsError(f"{name} is not a cxlayer setting: {hint}")
 
 
 def secret_values(settings: Settings) -> list[str]:

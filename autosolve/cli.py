@@ -16,7 +16,7 @@ from autosolve.sweep import SweepBusy, SweepError, SweepOptions, run_sweep, undo
 from logs import get_logger
 from mappings import MappingError
 from settings import SettingsError
-from store import StoreError
+from store import StoreError, require_current
 from sync.http import ZendeskError
 from webhooks import register_job
 
@@ -70,6 +70,7 @@ def auto_solve_command(
     timezone = str(_sweep_settings(app).get("timezone", DEFAULT_TIMEZONE))
     moment = parse_as_of(as_of, timezone) if as_of else None
     try:
+        require_current(app)
         result = run_sweep(
             app,
             as_of=moment,

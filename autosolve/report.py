@@ -273,6 +273,10 @@ def render_html(report: Mapping[str, Any]) -> str:
         if rows
         else f"<p>{_text(texts.REPORT_NO_TICKETS)}</p>"
     )
+    drift = report.get("drift") or []
+    if drift:
+        items = "".join(f"<li>#{_text(d['id'])}: {_text(d.get('status'))}</li>" for d in drift)
+        body += f"\n<h2>{_text(texts.REPORT_DRIFT)}</h2>\n<ul>{items}</ul>"
     return (
         "<!DOCTYPE html>\n"
         '<html lang="en">\n<head>\n<meta charset="utf-8">\n'

@@ -492,6 +492,11 @@ def candidate_query(config: AutoSolveConfig, provisioned: Provisioned) -> str:
         f"custom_status_id:{provisioned.status_id(value)}"
         for value in sorted(config.awaiting_statuses)
     ]
+    generic = provisioned.system_statuses.get("pending")
+    if generic is not None:
+        # Zendesk's own generic Pending (tickets from before cxlayer, or set before apply made
+        # the guide's status the default) means the same wait: listed as awaiting.
+        terms.append(f"custom_status_id:{generic}")
     terms += [f"-tags:{tag}" for tag in sorted(config.exempt_tags)]
     return " ".join(terms)
 
@@ -572,10 +577,42 @@ class _Run:
         for query in candidate_queries(self.config, self.provisioned, cutoff):
             for raw in self.client.search_export(query):
                 snap = snapshot_from_ticket(raw, self.provisioned, self.group_names)
+                snap = self.as_awaiting(snap)
                 # Exempt ones stay: `decide` reports them as exempt (no API cost).
                 if snap.custom_status in self.config.awaiting_statuses:
                     found.setdefault(snap.id, snap)
         return [found[i] for i in sorted(found)]
+
+    def as_awaiting(self, snap: TicketSnapshot) -> TicketSnapshot:
+        """A ticket on Zendesk's generic Pending is decided as on the guide's pending default
+        (what the status rule and `zendesk adopt` map it to)."""
+        generic = self.provisioned.system_statuses.get("pending")
+        default = self.mappings.category_default("pending")
+        if (
+            snap.custom_status is None
+            and generic is not None
+            and snap.custom_status_id == generic
+            and default is not None
+        ):
+            return replace(snap, custom_status=default.value)
+        return snap
+
+    def list_drift(self) -> list[dict[str, Any]]:
+        """Pending tickets on a status an admin added in Zendesk outside the mappings: never
+        reminded nor solved, listed in the report so that someone decides what they mean."""
+        known = set(self.provisioned.custom_statuses.values())
+        known |= set(self.provisioned.system_statuses.values())
+        if not self.provisioned.system_statuses:
+            return []
+        query = "type:ticket status:pending " + " ".join(
+            f"-custom_status_id:{i}" for i in sorted(known)
+        )
+        labels = {int(s["id"]): s.get("agent_label") for s in self.client.custom_statuses()}
+        return [
+            {"id": int(raw["id"]), "status": labels.get(int(raw.get("custom_status_id") or 0))}
+            for raw in self.client.search_export(query)
+            if raw.get("custom_status_id") is not None and int(raw["custom_status_id"]) not in known
+        ]
 
     def spoken(self, ticket_ids: Sequence[int]) -> dict[int, _Spoken]:
         out: dict[int, _Spoken] = {}
@@ -970,6 +1007,7 @@ def run_sweep(
         client.poll_max_seconds = max(options.poll_max_seconds, options.poll_seconds)
 
     lock = sweep_lock(app, run_id, options.lease_seconds) if not dry_run else _no_lock()
+    drift: list[dict[str, Any]] = []
     with lock as renew, client.operation("sweep") as metrics:
         with store.session(app) as sess:
             sess.execute(delete(SweepRunTicket).where(SweepRunTicket.run_id == run_id))
@@ -998,6 +1036,7 @@ def run_sweep(
                 full or first_run or options.listing == LISTING_ALL or weekly_full(options, as_of)
             )
             candidates = run.list_candidates(full)
+            drift = run.list_drift()
             run.overlay, complete = catch_up_comments(
                 app,
                 client,
@@ -1069,6 +1108,7 @@ def run_sweep(
             examined=len(decisions),
             changed=run.changed,
         )
+        report["drift"] = drift
         with store.session(app) as sess:
             row = sess.get(SweepRun, run_id)
             if row is not None:

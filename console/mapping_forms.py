@@ -115,8 +115,9 @@ def team_problems(problems: list[Problem], index: int) -> tuple[dict[str, list[s
     other: list[str] = []
     for problem in problems:
         name = problem.file.rsplit("/", 1)[-1]
-        if name == "teams.toml" and problem.path.startswith(prefix):
-            key = problem.path[len(prefix) :]
+        where = problem.key_path or problem.path  # by position, as the form's fields are named
+        if name == "teams.toml" and where.startswith(prefix):
+            key = where[len(prefix) :]
             key = key.split("[", 1)[0]
             field = TEAM_FIELD_OF_KEY.get(key) or TEAM_FIELD_OF_KEY.get(key.split(".", 1)[0])
             if field:
@@ -272,12 +273,9 @@ def file_problems(
     by_entry: dict[str, list[str]] = {}
     other: list[str] = []
     for problem in problems:
+        where = problem.key_path or problem.path  # by position, as the form's fields are named
         if problem.file.rsplit("/", 1)[-1] == name:
-            path = (
-                re.sub(r"\[\d+\]$", "", problem.path)
-                if problem.path not in fields
-                else problem.path
-            )
+            path = re.sub(r"\[\d+\]$", "", where) if where not in fields else where
             if path in fields:
                 by_field.setdefault(path, []).append(problem.message)
                 continue
@@ -285,7 +283,7 @@ def file_problems(
                 (
                     p
                     for p in sorted(entry_paths, key=len, reverse=True)
-                    if p and problem.path.startswith(p)
+                    if p and where.startswith(p)
                 ),
                 None,
             )

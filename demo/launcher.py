@@ -74,14 +74,23 @@ def tour(sandbox_url: str, timeout: float = 60.0) -> None:
         comments = admin.get(f"{api}/tickets/{ticket['id']}/comments.json", timeout=10).json()[
             "comments"
         ]
-        notes = [
-            c["body"] for c in comments if not c["public"] and "Custom status set" in c["body"]
-        ]
-        if notes:
-            print(f"tour: cxlayer's internal note on #{ticket['id']}:\n  {notes[-1]}\n", flush=True)
+        current = admin.get(f"{api}/tickets/{ticket['id']}.json", timeout=10).json()["ticket"]
+        if current["custom_status_id"] != on_hold:
+            label = next(
+                (s["agent_label"] for s in statuses if s["id"] == current["custom_status_id"]),
+                current["custom_status_id"],
+            )
+            notes = [c["body"] for c in comments if not c["public"]]
+            print(
+                f"tour: cxlayer set ticket #{ticket['id']} to the guide's on-hold status "
+                f"“{label}” (tags: {', '.join(current['tags'])}); internal notes: {len(notes)} "
+                "(the agent's choice of On-hold was kept, so nothing needed explaining; "
+                f"`flask --app app audit list --ticket {ticket['id']}` shows the change)\n",
+                flush=True,
+            )
             return
         time.sleep(0.5)
-    print("tour: no note yet; see the log above", flush=True)
+    print("tour: not processed yet; see the log above", flush=True)
 
 
 def _wait_until_up(
@@ -229,6 +238,10 @@ def main(argv: list[str] | None = None) -> int:
         )
         _run([*flask, "db", "upgrade"], env)
         _run([*flask, "zendesk", "apply"], env)
+        # The seeded account already has tickets, on Zendesk's generic statuses: bring them in
+        # line (bulk, no notes), then let the sweep act on the pending ones once, as nightly.
+        _run([*flask, "zendesk", "adopt"], env)
+        _run([*flask, "sweep", "auto-solve", "--all"], env)
         service = subprocess.Popen(
             [*flask, "serve", "--port", str(options.port)],
             env=env,
@@ -241,8 +254,10 @@ def main(argv: list[str] | None = None) -> int:
             f"  service:  {service_url}  (health: {service_url}/healthz)\n"
             f"  sandbox:  {sandbox_url}/api/v2  (user {SANDBOX_EMAIL}, API token {SANDBOX_TOKEN})\n"
             f"  requests: {sandbox_url}/sandbox/stats\n"
-            "Change a ticket in the sandbox (e.g. put one on hold) and watch the log: the webhook\n"
-            "arrives, a rule acts, and an internal note explains it. Ctrl-C stops everything.\n",
+            "The seeded tickets were adopted (`zendesk adopt`) and the auto-solve sweep ran once\n"
+            "(its report is in instance/sweep/). Change a ticket in the sandbox (e.g. put one on\n"
+            "hold) and watch the log: the webhook arrives and a rule acts; the audit table says\n"
+            "why, and agents get a note when a person's choice was changed. Ctrl-C stops all.\n",
             flush=True,
         )
         if not options.no_tour:

@@ -11,7 +11,15 @@ from typing import Any
 
 from marshmallow import Schema, ValidationError
 
-from mappings.model import Mappings, Product, ResolutionGroup, ResolutionType, Status, Team
+from mappings.model import (
+    STATUS_TAG_PREFIX,
+    Mappings,
+    Product,
+    ResolutionGroup,
+    ResolutionType,
+    Status,
+    Team,
+)
 from mappings.schemas import (
     ProductsFileSchema,
     ResolutionTypesFileSchema,
@@ -32,10 +40,14 @@ FILES: dict[str, type[Schema]] = {
 
 @dataclass(frozen=True)
 class Problem:
+    """One problem: `path` locates it by the names written in the file (`group "Redirect" ›
+    type "Other" › value`); `key_path` is the same place by position (`group[7].type[1].value`)."""
+
     file: str
     path: str
     message: str
     line: int | None = None
+    key_path: str = ""
 
     def __str__(self) -> str:
         where = f"{self.file}: {self.path}" if self.path else self.file
@@ -71,16 +83,18 @@ def read_mapping_texts(directory: Path | str | None = None) -> dict[str, str | N
 
 
 def load_mapping_texts(
-    texts: Mapping[str, str | None], directory: Path | str | None = None
+    file_texts: Mapping[str, str | None], directory: Path | str | None = None
 ) -> Mappings:
     """`load_mappings` on file texts (e.g. a version stored in the database): the same checks and
     messages; problems name `directory / file` (just the file name when no directory is given)."""
     directory = Path(directory) if directory is not None else Path()
     problems: list[Problem] = []
     loaded: dict[str, dict[str, Any]] = {}
+    raws: dict[str, dict[str, Any]] = {}
+    texts: dict[str, str] = {}
     for name, schema in FILES.items():
         path = directory / name
-        text = texts.get(name)
+        text = file_texts.get(name)
         if text is None:
             problems.append(Problem(str(path), "", "file not found"))
             continue
@@ -92,24 +106,53 @@ def load_mapping_texts(
             line = int(found.group(1)) if found else None
             problems.append(Problem(str(path), "", f"malformed TOML: {exc}", line))
             continue
+        raws[name], texts[name] = raw, text
         try:
             loaded[name] = schema().load(raw)
         except ValidationError as exc:
             problems.extend(
-                Problem(str(path), key_path, message, _locate(text, key_path))
+                _problem(str(path), raw, text, key_path, message)
                 for key_path, message in _flatten(exc.messages)
             )
-    if problems:
-        raise MappingError(problems)
-
-    mappings = _build(loaded)
-    problems = [
-        Problem(str(directory / file), key_path, message, _locate(texts[file] or "", key_path))
-        for file, key_path, message in _cross_check(mappings)
+    # References between files are checked in the same pass, on what could be read: every
+    # problem is reported at once, not the basic ones first.
+    problems += [
+        _problem(str(directory / file), raws[file], texts[file], key_path, message)
+        for file, key_path, message in _cross_check(raws)
     ]
     if problems:
         raise MappingError(problems)
-    return mappings
+    return _build(loaded)
+
+
+def _problem(file: str, raw: Any, text: str, key_path: str, message: str) -> Problem:
+    return Problem(file, _named(raw, key_path), message, _locate(text, key_path), key_path)
+
+
+def _label(item: Any) -> str | None:
+    if isinstance(item, dict):
+        for key in ("name", "key", "value", "agent_label"):
+            if isinstance(item.get(key), str) and item[key]:
+                return str(item[key])
+    return None
+
+
+def _named(raw: Any, key_path: str) -> str:
+    """'group[7].type[1].value' → 'group "Redirect" › type "Other (…)" › value', by the names
+    the admin wrote (position where an entry has no name)."""
+    node = raw
+    parts: list[str] = []
+    for name, index in _SEGMENT.findall(key_path):
+        node = node.get(name) if isinstance(node, dict) else None
+        if index:
+            position = int(index)
+            item = node[position] if isinstance(node, list) and position < len(node) else None
+            label = _label(item)
+            parts.append(f'{name} "{label}"' if label else f"{name}[{index}]")
+            node = item
+        else:
+            parts.append(name)
+    return " › ".join(parts)
 
 
 def _build(loaded: dict[str, dict[str, Any]]) -> Mappings:
@@ -162,41 +205,60 @@ def _build(loaded: dict[str, dict[str, Any]]) -> Mappings:
     )
 
 
-def _cross_check(m: Mappings) -> list[tuple[str, str, str]]:
-    """References between files, and tags that must be unique across every Zendesk field."""
+def _entries(raw: dict[str, Any] | None, key: str) -> list[dict[str, Any]]:
+    items = (raw or {}).get(key)
+    return [i if isinstance(i, dict) else {} for i in items] if isinstance(items, list) else []
+
+
+def _cross_check(raws: dict[str, dict[str, Any]]) -> list[tuple[str, str, str]]:
+    """References between files, and tags that must be unique across every Zendesk field, on
+    the raw files (so they are checked even when another part of a file is invalid); a
+    reference into a file that could not be read is not reported again."""
     problems: list[tuple[str, str, str]] = []
-    team_keys = {t.key for t in m.teams}
-    product_keys = {p.key for p in m.products}
+    teams_raw, products_raw = raws.get("teams.toml"), raws.get("products.toml")
+    team_keys = {t.get("key") for t in _entries(teams_raw, "team")}
+    product_keys = {p.get("key") for p in _entries(products_raw, "product")}
     tags: dict[str, str] = {}
 
-    def claim(tag: str, owner: str, file: str, key_path: str) -> None:
+    def claim(tag: Any, owner: str, file: str, key_path: str) -> None:
+        if not isinstance(tag, str):
+            return
         if tag in tags:
             problems.append((file, key_path, f"duplicate machine value {tag!r} (also {tags[tag]})"))
         else:
             tags[tag] = owner
 
-    for s_index, status in enumerate(m.statuses):
-        claim(status.tag, f"status {status.value!r}", "statuses.toml", f"status[{s_index}].value")
-    for g_index, group in enumerate(m.groups):
-        leaf = len(group.types) == 1 and group.types[0].name == group.name
-        for t_index, rtype in enumerate(group.types):
-            base = f"group[{g_index}]" if leaf else f"group[{g_index}].type[{t_index}]"
+    for s_index, status in enumerate(_entries(raws.get("statuses.toml"), "status")):
+        value = status.get("value")
+        if isinstance(value, str):
             claim(
-                rtype.value,
-                f"resolution type {rtype.option_name!r}",
+                STATUS_TAG_PREFIX + value,
+                f"status {value!r}",
+                "statuses.toml",
+                f"status[{s_index}].value",
+            )
+    for g_index, group in enumerate(_entries(raws.get("resolution_types.toml"), "group")):
+        types = _entries(group, "type")
+        entries = [(f"group[{g_index}].type[{i}]", t) for i, t in enumerate(types)] or [
+            (f"group[{g_index}]", group)
+        ]
+        for base, rtype in entries:
+            name = rtype.get("name")
+            owner = f"{group.get('name')}::{name}" if types else str(group.get("name"))
+            claim(
+                rtype.get("value"),
+                f"resolution type {owner!r}",
                 "resolution_types.toml",
                 base + ".value",
             )
-            if rtype.assign_team and rtype.assign_team not in team_keys:
+            team = rtype.get("assign_team")
+            if team and teams_raw is not None and team not in team_keys:
                 problems.append(
-                    (
-                        "resolution_types.toml",
-                        base + ".assign_team",
-                        f"unknown team {rtype.assign_team!r}",
-                    )
+                    ("resolution_types.toml", base + ".assign_team", f"unknown team {team!r}")
                 )
-            for p_index, product_key in enumerate(rtype.products):
-                if product_key not in product_keys:
+            products = rtype.get("products") or []
+            for p_index, product_key in enumerate(products if isinstance(products, list) else []):
+                if products_raw is not None and product_key not in product_keys:
                     problems.append(
                         (
                             "resolution_types.toml",
@@ -204,14 +266,16 @@ def _cross_check(m: Mappings) -> list[tuple[str, str, str]]:
                             f"unknown product {product_key!r}",
                         )
                     )
-    for p_index, product in enumerate(m.products):
+    for p_index, product in enumerate(_entries(products_raw, "product")):
         claim(
-            product.value, f"product {product.key!r}", "products.toml", f"product[{p_index}].value"
+            product.get("value"),
+            f"product {product.get('key')!r}",
+            "products.toml",
+            f"product[{p_index}].value",
         )
-        if product.team not in team_keys:
-            problems.append(
-                ("products.toml", f"product[{p_index}].team", f"unknown team {product.team!r}")
-            )
+        team = product.get("team")
+        if teams_raw is not None and team not in team_keys:
+            problems.append(("products.toml", f"product[{p_index}].team", f"unknown team {team!r}"))
     return problems
 
 

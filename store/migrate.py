@@ -26,7 +26,7 @@ from flask import Flask, current_app
 from flask.cli import AppGroup
 
 from settings import ROOT
-from store.db import StoreError, engine
+from store.db import StoreError, database_url, engine
 
 MIGRATIONS_DIR = Path(__file__).resolve().parent / "migrations"
 
@@ -79,7 +79,15 @@ def head_revisions(app: Flask) -> set[str]:
 
 
 def require_current(app: Flask) -> None:
-    """Refuse to run workers or serve on a database that is not migrated to the heads."""
+    """Refuse to run workers, serve or a command that needs the database on one that is not
+    migrated to the heads: one line naming the command to run. A SQLite file that does not
+    exist yet is not created by the check (no empty database left behind)."""
+    url = database_url(app)
+    if url.startswith("sqlite:///") and not Path(url.removeprefix("sqlite:///")).exists():
+        raise StoreError(
+            f"the database {url.removeprefix('sqlite:///')} does not exist yet: "
+            "run `flask --app app db upgrade`"
+        )
     current, heads = current_revisions(app), head_revisions(app)
     if current != heads:
         raise StoreError(

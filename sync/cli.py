@@ -15,7 +15,7 @@ from flask.cli import AppGroup
 from logs import get_logger
 from mappings import MappingError, current_mappings
 from settings import SettingsError
-from store import StoreError
+from store import StoreError, require_current
 from sync.factory import client_for
 from sync.http import ZendeskError
 from sync.provisioning import apply, build_plan
@@ -41,6 +41,7 @@ zendesk_cli = AppGroup("zendesk", help="Provision the Zendesk account from mappi
 def plan_command(prune: bool) -> None:
     """Show what apply would change. Exit 0: none, 2: changes pending, 1: error."""
     try:
+        require_current(current_app)
         client = client_for(current_app)
         with client.operation("zendesk plan") as op:
             plan, _actual = build_plan(client, current_mappings(), _public_url(), prune=prune)
@@ -57,6 +58,7 @@ def plan_command(prune: bool) -> None:
 def apply_command(prune: bool) -> None:
     """Make Zendesk match mappings/; a second run changes nothing."""
     try:
+        require_current(current_app)
         client = client_for(current_app)
         with client.operation("zendesk apply") as op:
             report = apply(client, current_mappings(), _public_url(), prune=prune)

@@ -86,6 +86,10 @@ TRIGGER_TITLES = {
 TRIGGER_DESCRIPTION = "Posts ticket events to cxlayer. Managed by `flask zendesk apply`."
 
 NO_CHANGES = "No changes. Zendesk matches mappings/."
+RESTART_NOTICE = (
+    "Running processes read mappings/ when they start: restart every `flask --app app serve`, "
+    "`flask --app app worker` and gunicorn process now so that they use the new mappings."
+)
 
 
 class ProvisioningError(ZendeskError):
@@ -256,6 +260,129 @@ def desired_trigger(kind: str, webhook_id: Any, field_ids: Mapping[str, Any]) ->
     }
 
 
+STATUS_TAG_KEY = "status_tag:{value}"
+STATUS_TAG_TITLE = "cxlayer: status tag {tag}"
+STATUS_TAG_DESCRIPTION = (
+    "Keeps the mo_status_* tag in step with the custom status inside Zendesk's own update (no API "
+    "call, no note). Managed by `flask zendesk apply`."
+)
+
+
+def desired_status_tag_trigger(value: str, status_id: Any, mappings: Mappings) -> dict[str, Any]:
+    """A trigger that gives a ticket on status `value` exactly its mo_status_<value> tag, in the
+    trigger cycle of the update that set the status (Zendesk "Add tags"/"Remove tags" actions)."""
+    status = mappings.status(value)
+    others = sorted(s.tag for s in mappings.statuses if s.value != value)
+    key = STATUS_TAG_KEY.format(value=value)
+    return {
+        "title": f"{STATUS_TAG_TITLE.format(tag=status.tag)} {MARKER.format(kind=key)}",
+        "description": STATUS_TAG_DESCRIPTION,
+        "active": True,
+        "conditions": {
+            "all": [{"field": "custom_status_id", "operator": "is", "value": status_id}],
+            "any": [
+                {"field": "current_tags", "operator": "not_includes", "value": status.tag},
+                {"field": "current_tags", "operator": "includes", "value": " ".join(others)},
+            ],
+        },
+        "actions": [
+            {"field": "current_tags", "value": status.tag},
+            {"field": "remove_tags", "value": " ".join(others)},
+        ],
+    }
+
+
+NO_STATUS_TAG = "none"
+
+
+def desired_no_status_tag_trigger(
+    status_ids: Mapping[str, Any], mappings: Mappings
+) -> dict[str, Any]:
+    """A ticket on a status outside the mappings (Zendesk's generic ones, an admin's) carries
+    no mo_status_* tag: a stale one would put it in the wrong views."""
+    key = STATUS_TAG_KEY.format(value=NO_STATUS_TAG)
+    tags = " ".join(sorted(s.tag for s in mappings.statuses))
+    return {
+        "title": f"cxlayer: no status tag outside the mappings {MARKER.format(kind=key)}",
+        "description": STATUS_TAG_DESCRIPTION,
+        "active": True,
+        "conditions": {
+            "all": [
+                *(
+                    {
+                        "field": "custom_status_id",
+                        "operator": "is_not",
+                        "value": status_ids[s.value],
+                    }
+                    for s in mappings.statuses
+                ),
+                {"field": "current_tags", "operator": "includes", "value": tags},
+            ],
+            "any": [],
+        },
+        "actions": [{"field": "remove_tags", "value": tags}],
+    }
+
+
+def _status_tag_spec(key: str, status_ids: Mapping[str, Any], mappings: Mappings) -> dict[str, Any]:
+    value = key.split(":", 1)[1]
+    if value == NO_STATUS_TAG:
+        return desired_no_status_tag_trigger(status_ids, mappings)
+    return desired_status_tag_trigger(value, status_ids[value], mappings)
+
+
+def _plan_status_tag_triggers(
+    plan: Plan, actual: Actual, recorded: Mapping[str, Any], mappings: Mappings
+) -> None:
+    status_ids = {
+        s.value: plan.ids["custom_statuses"].get(s.value, f"<new {s.value}>")
+        for s in mappings.statuses
+    }
+    for value in [*(s.value for s in mappings.statuses), NO_STATUS_TAG]:
+        key = STATUS_TAG_KEY.format(value=value)
+        spec = _status_tag_spec(key, status_ids, mappings)
+        current = _find(
+            actual.triggers,
+            _recorded(recorded, "triggers", key),
+            partial(_marked, MARKER.format(kind=key)),
+        )
+        if current is None:
+            plan.changes.append(Change("create", "trigger", key, spec["title"], payload=spec))
+            continue
+        plan.ids["triggers"][key] = current["id"]
+        details = _diff(current, spec, ["title", "description", "active", "conditions", "actions"])
+        if details:
+            plan.changes.append(
+                Change("update", "trigger", key, spec["title"], details, spec, current["id"])
+            )
+        else:
+            plan.unchanged.append(f"trigger {key}")
+
+
+def _plan_drift(plan: Plan, actual: Actual, recorded: Mapping[str, Any]) -> None:
+    """Statuses an admin added in Zendesk outside the mappings: reported, never remapped."""
+    ours = set(plan.ids["custom_statuses"].values())
+    system = set(plan.ids.get("system_statuses", {}).values())
+    system |= set((recorded.get("system_statuses") or {}).values())
+    for item in actual.custom_statuses:
+        if item["id"] in ours or item["id"] in system or not item.get("active", True):
+            continue
+        plan.changes.append(
+            Change(
+                "report",
+                "custom_status",
+                f"drift:{item['id']}",
+                str(item.get("agent_label")),
+                [
+                    f"in Zendesk's {item.get('status_category')!r} category but not in "
+                    "mappings/statuses.toml: tickets on it are left alone (never remapped nor "
+                    "auto-solved) until the mappings say what it means"
+                ],
+                object_id=item["id"],
+            )
+        )
+
+
 # ------------------------------------------------------------------------------ diffing
 def _diff(current: Mapping[str, Any], wanted: Mapping[str, Any], keys: list[str]) -> list[str]:
     out = []
@@ -292,6 +419,18 @@ def _option_diff(
 
 def _recorded(plan_state: Mapping[str, Any], kind: str, key: str) -> Any:
     return (plan_state.get(kind) or {}).get(key)
+
+
+def _recorded_under_other_value(
+    recorded: Mapping[str, Any], status_id: Any, value: str, mappings: Mappings
+) -> str | None:
+    """The value provisioning recorded for this Zendesk status, when it is another value that
+    the mappings no longer have (a renamed value)."""
+    values = {s.value for s in mappings.statuses}
+    for old, old_id in (recorded.get("custom_statuses") or {}).items():
+        if str(old_id) == str(status_id) and old != value and old not in values:
+            return str(old)
+    return None
 
 
 def _find(
@@ -342,6 +481,14 @@ def build_plan(
                 Change("create", "custom_status", value, spec["agent_label"], payload=spec)
             )
             continue
+        renamed_from = _recorded_under_other_value(recorded, current["id"], value, mappings)
+        if renamed_from is not None:
+            raise ProvisioningError(
+                f"status value {renamed_from!r} was renamed to {value!r} in "
+                "mappings/statuses.toml: a status value is permanent (tickets carry the tag "
+                f"mo_status_{renamed_from}, and reports and views use it); put {renamed_from!r} "
+                "back, or add the new status as a new entry with its own label"
+            )
         plan.ids["custom_statuses"][value] = current["id"]
         if current.get("status_category") != spec["status_category"]:
             raise ProvisioningError(
@@ -366,6 +513,8 @@ def build_plan(
             )
         else:
             plan.unchanged.append(f"custom_status {value}")
+
+    _plan_category_defaults(plan, actual, mappings)
 
     for key, spec in desired_fields(mappings).items():
         current = _find(
@@ -520,7 +669,57 @@ def build_plan(
             )
         else:
             plan.unchanged.append(f"trigger {kind}")
+    _plan_status_tag_triggers(plan, actual, recorded, mappings)
+    _plan_drift(plan, actual, recorded)
     return plan, actual
+
+
+# Zendesk's system statuses as an account starts with them (English agent labels).
+GENERIC_LABELS = {
+    "new": "New",
+    "open": "Open",
+    "pending": "Pending",
+    "hold": "On-hold",
+    "solved": "Solved",
+}
+
+
+def _plan_category_defaults(plan: Plan, actual: Actual, mappings: Mappings) -> None:
+    """One change per category whose Zendesk default is not the mappings' `category_default`
+    (Zendesk gives a ticket its category's default when a status is set without a custom
+    status: a requester's reply, an agent choosing Pending)."""
+    labels = {s["id"]: s.get("agent_label") for s in actual.custom_statuses}
+    current = {s["status_category"]: s["id"] for s in actual.custom_statuses if s.get("default")}
+    for category in sorted({s.category for s in mappings.statuses}):
+        wanted = mappings.category_default(category)
+        if wanted is None:
+            continue
+        wanted_id = plan.ids["custom_statuses"].get(wanted.value)
+        if wanted_id is not None and current.get(category) == wanted_id:
+            plan.unchanged.append(f"category_default {category}")
+            continue
+        old = labels.get(current.get(category), "none")
+        plan.changes.append(
+            Change(
+                "update",
+                "category_default",
+                category,
+                wanted.agent_label,
+                [f"default of {category!r}: {old!r} -> {wanted.agent_label!r}"],
+                {"value": wanted.value},
+            )
+        )
+    # Zendesk's own statuses (the generic New, Open, Pending, On-hold, Solved): the defaults
+    # before cxlayer's, remembered so that the sweep and the status rule can tell them from
+    # statuses an admin added outside the mappings.
+    ours = set(plan.ids["custom_statuses"].values())
+    system = {
+        s["status_category"]: s["id"]
+        for s in actual.custom_statuses
+        if s["id"] not in ours and s.get("agent_label") == GENERIC_LABELS.get(s["status_category"])
+    }
+    system.update({c: i for c, i in current.items() if i not in ours})
+    plan.ids["system_statuses"] = system
 
 
 # ------------------------------------------------------------------------------- apply
@@ -534,7 +733,7 @@ class ApplyReport:
         if not self.plan.pending:
             lines = [NO_CHANGES]
         else:
-            lines = [*self.applied, f"Applied {len(self.applied)} change(s)."]
+            lines = [*self.applied, f"Applied {len(self.applied)} change(s).", RESTART_NOTICE]
         lines += [f"recorded {k}" for k in self.state_updated]
         return "\n".join(lines)
 
@@ -547,10 +746,20 @@ def apply(
     report = ApplyReport(plan)
     ids = plan.ids
     # Order matters: fields and the webhook before the triggers that reference them.
-    order = ["custom_status", "ticket_field", "group", "webhook", "trigger"]
+    order = ["custom_status", "category_default", "ticket_field", "group", "webhook", "trigger"]
     for kind in order:
+        if kind == "category_default":
+            defaults = [c for c in plan.pending if c.kind == kind]
+            if defaults:
+                chosen = ",".join(str(ids["custom_statuses"][c.payload["value"]]) for c in defaults)
+                with idempotent_writes():
+                    client.call("PUT", "/api/v2/custom_status/default.json", body={"ids": chosen})
+                report.applied += [c.render() for c in defaults]
+            continue
         for change in [c for c in plan.pending if c.kind == kind]:
-            if kind == "trigger":
+            if kind == "trigger" and change.key.startswith(STATUS_TAG_KEY.format(value="")):
+                change.payload = _status_tag_spec(change.key, ids["custom_statuses"], mappings)
+            elif kind == "trigger":
                 field_ids = ids["fields"]
                 change.payload = desired_trigger(change.key, ids["webhook"], field_ids)
             created_id = _write(client, change)
@@ -588,6 +797,12 @@ def _write(client: ZendeskClient, change: Change) -> Any:
     return change.object_id
 
 
+def _system_statuses(recorded: Mapping[str, Any], ids: Mapping[str, Any]) -> dict[str, Any]:
+    """Zendesk's own statuses, as first seen (once cxlayer's are the defaults, a later plan
+    cannot tell them from an admin's)."""
+    return dict(recorded.get("system_statuses") or ids.get("system_statuses") or {})
+
+
 def _record(client: ZendeskClient, ids: dict[str, Any], report: ApplyReport) -> None:
     """Remember ids, the webhook's signing secret and our API user (local writes only if changed)."""
     state = client.state
@@ -598,6 +813,7 @@ def _record(client: ZendeskClient, ids: dict[str, Any], report: ApplyReport) -> 
         "triggers": ids["triggers"],
         "webhook": ids.get("webhook"),
         "checkbox_tags": dict(CHECKBOX_TAGS),
+        "system_statuses": _system_statuses(state.get(PROVISIONED) or {}, ids),
     }
     if state.get(PROVISIONED) != provisioned:
         state.set(PROVISIONED, provisioned)

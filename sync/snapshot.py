@@ -75,6 +75,7 @@ class Provisioned:
     fields: dict[str, int] = field(default_factory=dict)
     groups: dict[str, int] = field(default_factory=dict)
     checkbox_tags: dict[str, str] = field(default_factory=dict)
+    system_statuses: dict[str, int] = field(default_factory=dict)  # category → Zendesk's own
 
     @classmethod
     def load(cls, client: TicketAPI) -> Provisioned:
@@ -84,6 +85,7 @@ class Provisioned:
             fields={k: int(v) for k, v in (raw.get("fields") or {}).items()},
             groups={k: int(v) for k, v in (raw.get("groups") or {}).items()},
             checkbox_tags=dict(raw.get("checkbox_tags") or {}),
+            system_statuses={k: int(v) for k, v in (raw.get("system_statuses") or {}).items()},
         )
 
     def status_id(self, value: str) -> int:
@@ -131,6 +133,14 @@ def _zendesk_value(value: FieldValue) -> Any:
     return value
 
 
+def _foreign(status_id: Any, provisioned: Provisioned) -> bool:
+    """Neither a mapped status nor Zendesk's own (known once provisioning recorded them)."""
+    if status_id is None or not provisioned.system_statuses:
+        return False
+    known = set(provisioned.custom_statuses.values()) | set(provisioned.system_statuses.values())
+    return int(status_id) not in known
+
+
 def snapshot_from_ticket(
     raw: Mapping[str, Any],
     provisioned: Provisioned,
@@ -154,6 +164,10 @@ def snapshot_from_ticket(
         else None,
         updated_stamp=str(raw["updated_at"]),
         requester_id=int(raw["requester_id"]),
+        custom_status_id=int(raw["custom_status_id"])
+        if raw.get("custom_status_id") is not None
+        else None,
+        foreign_status=_foreign(raw.get("custom_status_id"), provisioned),
         subject=str(raw.get("subject") or ""),
         description=str(raw.get("description") or ""),
         tags=frozenset(raw.get("tags") or ()),
@@ -258,6 +272,7 @@ def build_updates(
     ]
     if changed_fields:
         changes["custom_fields"] = changed_fields
+    _keep_new(snapshot, changes, notes, public)
     if tags != set(snapshot.tags):
         changes["tags"] = sorted(tags)
     updates: list[dict[str, Any]] = []
@@ -271,6 +286,19 @@ def build_updates(
     elif changes:
         updates = [changes]
     return updates
+
+
+def _keep_new(
+    snapshot: TicketSnapshot, changes: dict[str, Any], notes: list[str], public: list[str]
+) -> None:
+    """Zendesk opens a New ticket on any agent's update that sets no status: a write that is
+    not meant to change the status says the ticket's own custom status again, so a ticket
+    cxlayer merely processed stays New (views of new tickets keep it)."""
+    if snapshot.status != "new" or "custom_status_id" in changes:
+        return
+    if not (changes or notes or public) or snapshot.custom_status_id is None:
+        return
+    changes["custom_status_id"] = snapshot.custom_status_id
 
 
 def _current(snapshot: TicketSnapshot, provisioned: Provisioned, field_id: int) -> FieldValue:

@@ -21,6 +21,7 @@ PACKAGES = (
     "webhooks",
     "autosolve",
     "duplicates",
+    "onboarding",
     "service",
     "demo",
     "sandbox",

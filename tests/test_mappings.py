@@ -143,63 +143,63 @@ BROKEN = [
         "statuses.toml",
         'agent_label = "New"',
         'agent_label = "New"\ncolour = "blue"',
-        r"statuses\.toml: status\[0\]\.colour \(line 17\): Unknown field\.",
+        r"statuses\.toml: status \"new\" › colour \(line 17\): Unknown field\.",
         id="unknown-key",
     ),
     pytest.param(
         "resolution_types.toml",
         'definition = "A deployment of new code to the Mediaocean platform to mitigate the reported issue."\n',
         "",
-        r"resolution_types\.toml: group\[2\]\.type\[0\]\.definition \(line \d+\): Missing data for required field\.",
+        r"resolution_types\.toml: group \"Defect\" › type \"Code fix\" › definition \(line \d+\): Missing data for required field\.",
         id="missing-required-field",
     ),
     pytest.param(
         "resolution_types.toml",
         'value = "mo_res_data_fix_patch"',
         'value = "mo_res_code_fix"',
-        r"resolution_types\.toml: group\[2\]\.type\[1\]\.value \(line \d+\): duplicate machine value 'mo_res_code_fix'",
+        r"resolution_types\.toml: group \"Defect\" › type \"[^\"]+\" › value \(line \d+\): duplicate machine value 'mo_res_code_fix'",
         id="duplicate-machine-value",
     ),
     pytest.param(
         "resolution_types.toml",
         'assign_team = "account_management"',
         'assign_team = "acount_management"',
-        r"resolution_types\.toml: group\[3\]\.type\[0\]\.assign_team \(line \d+\): unknown team 'acount_management'",
+        r"resolution_types\.toml: group \"Redirect\" › type \"Enhancement request \(managed by Account Management\)\" › assign_team \(line \d+\): unknown team 'acount_management'",
         id="unknown-team",
     ),
     pytest.param(
         "resolution_types.toml",
         'products = ["lumina"]',
         'products = ["lumnia"]',
-        r"resolution_types\.toml: group\[7\]\.type\[1\]\.products\[0\] \(line \d+\): unknown product 'lumnia'",
+        r"resolution_types\.toml: group \"Professional Services\" › type \"Configuration request\" › products\[0\] \(line \d+\): unknown product 'lumnia'",
         id="unknown-product",
     ),
     pytest.param(
         "teams.toml",
         'hours = "09:00-17:00"',
         'hours = "17:00-09:00"',
-        r"teams\.toml: team\[3\]\.hours \(line \d+\): hours '17:00-09:00' end before they start",
+        r"teams\.toml: team \"Finance\" › hours \(line \d+\): hours '17:00-09:00' end before they start",
         id="bad-time-range",
     ),
     pytest.param(
         "teams.toml",
         'hours = "09:00-19:00"',
         'hours = "9am to 7pm"',
-        r"teams\.toml: team\[0\]\.hours \(line \d+\): hours must look like '09:00-17:00'",
+        r"teams\.toml: team \"All Media\" › hours \(line \d+\): hours must look like '09:00-17:00'",
         id="unparseable-hours",
     ),
     pytest.param(
         "teams.toml",
         'timezone = "America/Toronto"',
         'timezone = "America/Torontoo"',
-        r"teams\.toml: team\[4\]\.timezone \(line \d+\): unknown time zone 'America/Torontoo'",
+        r"teams\.toml: team \"Canadian Spot\" › timezone \(line \d+\): unknown time zone 'America/Torontoo'",
         id="unknown-time-zone",
     ),
     pytest.param(
         "statuses.toml",
         'category = "hold"\ncategory_default = false',
         'category = "onhold"\ncategory_default = false',
-        r"statuses\.toml: status\[4\]\.category \(line \d+\): Must be one of: new, open, pending, hold, solved\.",
+        r"statuses\.toml: status \"fixed_pending_rca\" › category \(line \d+\): Must be one of: new, open, pending, hold, solved\.",
         id="unknown-category",
     ),
     pytest.param(
@@ -233,7 +233,7 @@ def test_unknown_key_reports_the_exact_line(tmp_path: Path) -> None:
     )
     lines = (directory / "teams.toml").read_text().splitlines()
     line = next(i for i, text in enumerate(lines, 1) if text.startswith("shift"))
-    assert f"teams.toml: team[3].shift (line {line}): Unknown field." in "\n".join(
+    assert f'teams.toml: team "Finance" › shift (line {line}): Unknown field.' in "\n".join(
         _problems(directory)
     )
 
@@ -244,6 +244,17 @@ def test_every_problem_is_reported_not_just_the_first(tmp_path: Path) -> None:
     _edit(directory, "statuses.toml", 'agent_label = "New"', 'agent_label = ""')
     problems = _problems(directory)
     assert len(problems) == 2, problems
+
+
+def test_cross_file_problems_are_reported_with_the_basic_ones_in_one_pass(tmp_path: Path) -> None:
+    """A bad time zone (basic) and an unknown team reference (cross-file) in the same run."""
+    directory = _copy(tmp_path)
+    _edit(directory, "teams.toml", 'timezone = "America/Toronto"', 'timezone = "Mars/Olympus"')
+    _edit(directory, "products.toml", 'team = "finance"', 'team = "treasury"')
+    problems = _problems(directory)
+    assert len(problems) == 2, problems
+    assert any("unknown time zone 'Mars/Olympus'" in p for p in problems)
+    assert any('product "Finance" › team' in p and "'treasury'" in p for p in problems)
 
 
 def test_a_guide_status_without_mapping_is_refused(tmp_path: Path) -> None:
@@ -262,5 +273,5 @@ def test_invalid_mappings_stop_the_wsgi_app_with_the_reasons(
 ) -> None:
     directory = _copy(tmp_path)
     _edit(directory, "products.toml", 'team = "finance"', 'team = "treasury"')
-    with pytest.raises(MappingError, match=r"product\[2\]\.team .*unknown team 'treasury'"):
+    with pytest.raises(MappingError, match=r"product \"Finance\" › team .*unknown team 'treasury'"):
         make_app(MAPPINGS_DIR=str(directory))  # type: ignore[operator]

@@ -4,6 +4,9 @@ from __future__ import annotations
 
 import io
 import json
+import os
+import subprocess
+import sys
 from pathlib import Path
 from typing import Any
 
@@ -13,6 +16,7 @@ from flask import Flask
 
 from logs import REDACTED, configure_logging, get_logger
 from settings import (
+    ROOT,
     SettingsError,
     env_name,
     load_settings,
@@ -138,3 +142,41 @@ def test_mappings_validate_needs_no_secret(make_app: Any) -> None:
     result = app.test_cli_runner().invoke(args=["mappings", "validate"])
     assert result.exit_code == 0, result.output
     assert result.output == "OK\n"
+
+
+def test_a_mistyped_variable_gets_a_close_match() -> None:
+    with pytest.raises(SettingsError) as excinfo:
+        load_settings({"CXLAYER_SWEEP_REMIND_AFTR": "3"})
+    assert str(excinfo.value) == (
+        "CXLAYER_SWEEP_REMIND_AFTR is not a cxlayer setting: did you mean CXLAYER_SWEEP_REMIND_AFTER?"
+    )
+
+
+@pytest.mark.parametrize(
+    ("variable", "expected"),
+    [
+        ("CXLAYER_SWEEP_REMIND_AFTR=3", "did you mean CXLAYER_SWEEP_REMIND_AFTER?"),
+        ("CXLAYER_SWEEP_REMIND_AFTER=three", "expected a whole number (the default is 3)"),
+    ],
+)
+def test_the_cli_prints_one_line_and_no_traceback_on_bad_settings(
+    variable: str, expected: str
+) -> None:
+    """As an admin meets it: `flask --app app ...` with a bad variable in the environment."""
+    name, value = variable.split("=", 1)
+    env = {k: v for k, v in os.environ.items() if not k.startswith("CXLAYER_")}
+    env[name] = value
+    result = subprocess.run(
+        [sys.executable, "-m", "flask", "--app", "app", "mappings", "validate"],
+        cwd=ROOT,
+        env=env,
+        capture_output=True,
+        text=True,
+        timeout=120,
+        check=False,
+    )
+    assert result.returncode == 1
+    assert "Traceback" not in result.stderr + result.stdout
+    [line] = result.stderr.strip().splitlines()
+    assert line.startswith(f"error: {name}")
+    assert expected in line

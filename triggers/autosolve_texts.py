@@ -184,3 +184,7 @@ REPORT_COLUMNS = (
     "Business days",
     "Due",
 )
+REPORT_DRIFT = (
+    "Pending tickets on a status added in Zendesk outside the mappings (never reminded nor "
+    "solved until the mappings say what the status means)"
+)

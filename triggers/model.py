@@ -66,6 +66,10 @@ class TicketSnapshot:
     custom_status: str | None  # machine value from mappings/statuses.toml, None if unmapped
     updated_stamp: str  # the ticket's updated_at exactly as Zendesk sent it
     requester_id: int
+    custom_status_id: int | None = None  # Zendesk's id, whether mapped or not
+    # The custom status is neither in the mappings nor one of Zendesk's own generic statuses:
+    # an admin added it in Zendesk; its meaning is unknown, so rules leave it alone (drift).
+    foreign_status: bool = False
     subject: str = ""
     description: str = ""
     tags: frozenset[str] = frozenset()
@@ -157,3 +161,6 @@ class Decision:
     rule: str
     reason: str
     actions: tuple[Action, ...]
+    # Only tags that mirror a status or field: written when another write happens anyway,
+    # never on its own (no API call, no note).
+    bookkeeping: bool = False

@@ -226,7 +226,10 @@ def merge_decisions(
     order (status and tagger-field tags included); changes that leave the ticket as it is are
     dropped; each decision's notes become one paragraph of a single internal note and public
     comments are joined likewise. Order: status, fields, group, tags, note, comment.
+    Decisions that are all bookkeeping (mirrored tags) give no actions: nothing is written.
     """
+    if all(d.bookkeeping for d in decisions):
+        return ()  # only mirrored tags: they wait for a write that happens anyway
     actions = [a for d in decisions for a in d.actions]
     status: str | None = None
     fields: dict[str, FieldValue] = {}

@@ -24,17 +24,13 @@ CATEGORY_LABELS = {
 }
 STATUS_REASON = "custom status did not agree with the Zendesk status category"
 STATUS_TAGS_REASON = "mo_status_* tags did not match the custom status"
-STATUS_WHY_UNMAPPED = "its custom status is not one of the statuses in mappings/statuses.toml"
-STATUS_WHY_OTHER_CATEGORY = (
-    "its custom status “{old_label}” belongs to the “{old_category}” category"
+STATUS_GENERIC_REASON = (
+    "Zendesk's generic status for the category: set to the support guide's status for it"
 )
+STATUS_WHY_OTHER_CATEGORY = "its status “{old_label}” belongs to the “{old_category}” category"
 STATUS_SET_NOTE = (
-    "Custom status set to “{label}” (requesters see “{end_user_label}”): the ticket is in "
-    "Zendesk's “{category}” category and {why}. “{label}” is that category's default in "
-    "mappings/statuses.toml (the support guide's “Ticket Status”)."
-)
-STATUS_TAGS_NOTE = (
-    "Status tag set to {tag}{removed} so views and reports follow the status “{label}”."
+    "Status set to “{label}” (requesters see “{end_user_label}”): the ticket is "
+    "“{category}” and {why}. “{label}” is the support guide's status for “{category}” tickets."
 )
 STATUS_TAGS_REMOVED = " (removed {tags})"
 

@@ -116,10 +116,13 @@ def _handle(app: Flask, client: ZendeskClient, tevent: TicketEvent) -> None:
                 mappings=mappings,
                 now=now,
             )
-            records = audit_records(snapshot, decisions, mappings) if decisions else []
+            # Nothing but tags that mirror a status or field: they ride along with the next
+            # write that happens anyway (no API call of their own, no note).
+            acting = not all(d.bookkeeping for d in decisions)
+            records = audit_records(snapshot, decisions, mappings) if acting else []
             # A previous attempt that died after announcing its write is settled first.
             settled = _reconcile(session, tevent, snapshot, records)
-            if decisions:
+            if acting:
                 # The audit is written before the write, in the decision's transaction, so a
                 # crash cannot leave a change on the ticket without its record.
                 intents = [
@@ -138,8 +141,14 @@ def _handle(app: Flask, client: ZendeskClient, tevent: TicketEvent) -> None:
                     ).id
                     for record in records
                 ]
-        if not decisions:
-            log.info("event processed", kind=tevent.kind, rules=[], changed=False, **settled)
+        if not acting:
+            log.info(
+                "event processed",
+                kind=tevent.kind,
+                rules=[d.rule for d in decisions],
+                changed=False,
+                **settled,
+            )
             return
         actions = merge_decisions(snapshot, decisions, mappings)
         try:

@@ -425,3 +425,36 @@ def test_a_follow_up_note_zendesk_refuses_is_reported_not_dropped(desk: Desk, tm
             ("solve", "ok"),
             ("internal_note", "error"),
         ]
+
+
+def test_generic_pending_is_handled_as_awaiting_and_a_foreign_status_is_drift(
+    desk: Desk, tmp_path: Path
+) -> None:
+    """Every pending ticket is listed: one on Zendesk's generic Pending is decided like "Awaiting
+    your reply" (here: solved); one on a status an admin added outside the mappings is never
+    reminded nor solved, and the report lists it as drift."""
+    generic_pending = desk.provisioned.system_statuses["pending"]
+    generic = asked(desk)
+    desk.as_agent(generic, custom_status_id=generic_pending)
+    vendor = desk.zd.api(
+        "POST",
+        "custom_statuses.json",
+        json={
+            "custom_status": {
+                "status_category": "pending",
+                "agent_label": "Pending – waiting on vendor",
+            }
+        },
+    ).json()["custom_status"]
+    foreign = asked(desk)
+    desk.as_agent(foreign, custom_status_id=vendor["id"])
+
+    result = sweep(desk, tmp_path, full=True)
+    rows = by_id(result)
+    assert rows[generic]["decision"] == "solve"
+    assert desk.ticket(generic)["status"] == "solved"
+    assert foreign not in rows
+    assert result.report["drift"] == [{"id": foreign, "status": "Pending – waiting on vendor"}]
+    assert desk.ticket(foreign)["custom_status_id"] == vendor["id"]
+    html = Path(result.html_path).read_text(encoding="utf-8")
+    assert "waiting on vendor" in html

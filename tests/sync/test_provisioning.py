@@ -19,6 +19,7 @@ from sync import ZendeskClient
 from sync.provisioning import (
     APPROVAL_TAG,
     NO_CHANGES,
+    RESTART_NOTICE,
     SERVICE_USER_ID,
     WEBHOOK_NAME,
     WEBHOOK_PATH,
@@ -28,7 +29,7 @@ from sync.provisioning import (
     build_plan,
 )
 from sync.state import PROVISIONED
-from tests.desk import writes
+from tests.desk import sandbox_settings, writes
 from triggers.model import EVENT_KINDS, STATUS_CHANGED, TICKET_CREATED
 from webhooks.schema import EventSchema
 
@@ -82,10 +83,27 @@ def test_apply_on_a_fresh_account_creates_everything(
     assert client.state.get(WEBHOOK_SIGNING_SECRET) == secret["signing_secret"]["secret"]
     assert client.state.get(SERVICE_USER_ID) == client.me()["id"]
 
-    triggers = client.list_all("/api/v2/triggers.json", "triggers")
-    assert sorted(t["title"].rsplit("[cxlayer:", 1)[1].rstrip("]") for t in triggers) == sorted(
-        EVENT_KINDS
+    every = client.list_all("/api/v2/triggers.json", "triggers")
+    tag_keys = {f"status_tag:{s.value}" for s in mappings.statuses} | {"status_tag:none"}
+    assert sorted(t["title"].rsplit("[cxlayer:", 1)[1].rstrip("]") for t in every) == sorted(
+        [*EVENT_KINDS, *tag_keys]
     )
+    # The guide's statuses are the category defaults; each has its status-tag trigger.
+    defaults = {s["status_category"]: s["id"] for s in client.custom_statuses() if s["default"]}
+    recorded = client.state.get(PROVISIONED)
+    for category in {s.category for s in mappings.statuses}:
+        default = mappings.category_default(category)
+        assert default is not None
+        assert defaults[category] == recorded["custom_statuses"][default.value]
+    tag_triggers = [t for t in every if "status_tag:" in t["title"]]
+    for trigger in tag_triggers:
+        value = trigger["title"].rsplit("status_tag:", 1)[1].rstrip("]")
+        if value == "none":
+            assert len(trigger["conditions"]["all"]) == len(mappings.statuses) + 1
+            continue
+        [condition] = trigger["conditions"]["all"]
+        assert condition["value"] == recorded["custom_statuses"][value]
+    triggers = [t for t in every if t not in tag_triggers]
     for trigger in triggers:
         (action,) = trigger["actions"]
         assert action["field"] == "notification_webhook"
@@ -103,7 +121,7 @@ def test_apply_on_a_fresh_account_creates_everything(
 
     recorded = client.state.get(PROVISIONED)
     assert set(recorded["custom_statuses"]) == {s.value for s in mappings.statuses}
-    assert set(recorded["triggers"]) == set(EVENT_KINDS)
+    assert set(recorded["triggers"]) == set(EVENT_KINDS) | tag_keys
     assert recorded["webhook"] == webhook["id"]
 
 
@@ -240,6 +258,7 @@ def test_plan_exit_codes_2_with_changes_0_without_1_on_error(
 
     result = _cli(app, "apply")
     assert result.exit_code == 0, result.output
+    assert RESTART_NOTICE in result.output
     with store.session(app) as sess:
         assert store.get_state(sess, store.WEBHOOK_SIGNING_SECRET)
         assert store.get_state(sess, store.SERVICE_USER_ID) == 1000001
@@ -319,3 +338,95 @@ def test_apply_exits_1_with_the_reason_on_error(zd_app: Callable[..., Flask]) ->
     result = _cli(app, "apply")
     assert result.exit_code == 1
     assert "401" in result.output
+
+
+def test_status_tags_follow_the_status_inside_zendesks_own_update(
+    provisioned: ZendeskClient, mappings: Mappings, zd: SandboxHandle
+) -> None:
+    """The provisioned status-tag triggers: an agent's status change carries its tag at once,
+    with no write by cxlayer (mirrored tags cost no API call)."""
+    ids = provisioned.state.get(PROVISIONED)["custom_statuses"]
+    ticket = zd.api(
+        "POST", "tickets.json", json={"ticket": {"subject": "s", "comment": {"body": "b"}}}
+    ).json()["ticket"]
+    for value in ("awaiting_reply", "open_product", "open_cx"):
+        zd.reset_stats()
+        updated = zd.api(
+            "PUT", f"tickets/{ticket['id']}.json", json={"ticket": {"custom_status_id": ids[value]}}
+        ).json()["ticket"]
+        assert [t for t in updated["tags"] if t.startswith("mo_status_")] == [f"mo_status_{value}"]
+        assert writes(zd.stats()) == {"PUT /api/v2/tickets/<int:ticket_id>": 1}
+    # A ticket that enters a category with no custom status gets the guide's default and its tag.
+    pending = zd.api(
+        "PUT", f"tickets/{ticket['id']}.json", json={"ticket": {"status": "pending"}}
+    ).json()["ticket"]
+    default = mappings.category_default("pending")
+    assert default is not None
+    assert pending["custom_status_id"] == ids[default.value]
+    assert default.tag in pending["tags"]
+
+
+def test_plan_reports_a_status_added_outside_the_mappings_as_drift(
+    provisioned: ZendeskClient, mappings: Mappings, zd: SandboxHandle
+) -> None:
+    made = zd.api(
+        "POST",
+        "custom_statuses.json",
+        json={
+            "custom_status": {
+                "status_category": "pending",
+                "agent_label": "Pending – waiting on vendor",
+            }
+        },
+    ).json()["custom_status"]
+    plan, _ = build_plan(provisioned, mappings, zd.base_url)
+    assert plan.pending == []  # reported, never changed
+    [drift] = [c for c in plan.changes if c.action == "report" and c.kind == "custom_status"]
+    assert drift.object_id == made["id"]
+    assert "never remapped nor auto-solved" in drift.render()
+    assert "Pending – waiting on vendor" in plan.render()
+
+
+@pytest.mark.parametrize("command", ["plan", "apply", "adopt"])
+def test_a_fresh_database_gets_one_line_naming_the_migration_command(
+    make_app: Callable[..., Flask], zd: SandboxHandle, tmp_path: Path, command: str
+) -> None:
+    """First run with the README's variables, before `db upgrade`: no traceback, no empty
+    database left behind, one line saying what to run."""
+    app = make_app(SETTINGS=sandbox_settings(zd, public_url=zd.base_url))
+    result = _cli(app, command)
+    assert result.exit_code == 1
+    assert "Traceback" not in result.output
+    lines = [line for line in result.output.splitlines() if line.strip()]
+    assert len(lines) == 1 and "flask --app app db upgrade" in lines[0], result.output
+    assert not list(Path(app.instance_path).glob("*.sqlite3"))
+    assert writes(zd.stats()) == {}
+
+
+def test_renaming_a_status_value_is_refused_not_planned_as_no_changes(
+    provisioned: ZendeskClient, zd: SandboxHandle, tmp_path: Path
+) -> None:
+    """A status `value` is permanent (the mo_status_* tag tickets carry): a rename is refused
+    with what to do, never "No changes"."""
+    directory = _edited_mappings(
+        tmp_path, "statuses.toml", 'value = "awaiting_reply"', 'value = "awaiting_client"'
+    )
+    renamed = load_mappings(directory)
+    with pytest.raises(
+        ProvisioningError, match="'awaiting_reply' was renamed to 'awaiting_client'"
+    ):
+        build_plan(provisioned, renamed, zd.base_url)
+
+
+def test_renaming_a_resolution_type_value_is_a_planned_change(
+    provisioned: ZendeskClient, zd: SandboxHandle, tmp_path: Path
+) -> None:
+    directory = _edited_mappings(
+        tmp_path,
+        "resolution_types.toml",
+        'value = "mo_res_code_fix"',
+        'value = "mo_res_code_fixed"',
+    )
+    plan, _ = build_plan(provisioned, load_mappings(directory), zd.base_url)
+    assert plan.pending, plan.render()
+    assert "mo_res_code_fix" in plan.render() and NO_CHANGES not in plan.render()

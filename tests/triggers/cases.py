@@ -135,6 +135,7 @@ def parse_decision(raw: dict[str, Any]) -> Decision:
         rule=raw["rule"],
         reason=render(raw["reason"], sep="; "),
         actions=tuple(parse_action(a) for a in raw["actions"]),
+        bookkeeping=bool(raw.get("bookkeeping", False)),
     )
 
 

@@ -153,18 +153,28 @@ def test_rules_reach_a_fixed_point(
         decisions = router.dispatch(snapshot, event, mappings, NOW)
         after = apply_actions(snapshot, merge_decisions(snapshot, decisions, mappings), mappings)
         again = router.dispatch(after, event, mappings, NOW)
-        assert again == [], f"seed {SEED} case {index}: {snapshot} {event} -> {again}"
+        # Bookkeeping alone (mirrored tags) is not written, so it is found again: still nothing
+        # to write, which is the fixed point that matters (no write loops).
+        assert merge_decisions(after, again, mappings) == (), (
+            f"seed {SEED} case {index}: {snapshot} {event} -> {again}"
+        )
+        if any(not d.bookkeeping for d in decisions):
+            assert again == [], f"seed {SEED} case {index}: {snapshot} {event} -> {again}"
 
 
 def test_state_changes_carry_a_plain_words_note(
     cases: list[tuple[int, TicketSnapshot, TicketEvent]], mappings: Mappings
 ) -> None:
-    """Every decision that changes the ticket also explains it in one filled-in internal note."""
+    """Every decision that changes what a person set explains it in one filled-in internal note;
+    bookkeeping (mirrored tags) and Zendesk's generic status becoming the guide's default for
+    the same category carry none (the audit records them)."""
     router = default_router()
     for index, snapshot, event in cases:
         for decision in router.dispatch(snapshot, event, mappings, NOW):
             notes = [a for a in decision.actions if isinstance(a, InternalNote)]
-            if any(is_state_changing(a) for a in decision.actions):
+            if decision.bookkeeping or decision.reason == texts.STATUS_GENERIC_REASON:
+                assert notes == [], f"case {index}: {decision}"
+            elif any(is_state_changing(a) for a in decision.actions):
                 assert len(notes) == 1, f"case {index}: {decision}"
                 body = notes[0].body
                 assert len(body) > 40 and "{" not in body and "}" not in body, body
@@ -193,14 +203,15 @@ def test_rules_leave_tickets_as_the_guide_says(
     for index, snapshot, event in cases:
         if snapshot.status == "closed":
             continue
-        after = apply_actions(
-            snapshot,
-            merge_decisions(snapshot, router.dispatch(snapshot, event, mappings, NOW), mappings),
-            mappings,
+        merged = merge_decisions(
+            snapshot, router.dispatch(snapshot, event, mappings, NOW), mappings
         )
+        after = apply_actions(snapshot, merged, mappings)
         assert after.custom_status is not None
         assert mappings.status(after.custom_status).category == after.status, index
-        assert sorted(t for t in after.tags if t.startswith(STATUS_TAG_PREFIX)) == [
+        # Status tags are kept in step by the provisioned status-tag triggers in Zendesk, and by
+        # cxlayer only inside a write that happens anyway.
+        assert not merged or sorted(t for t in after.tags if t.startswith(STATUS_TAG_PREFIX)) == [
             STATUS_TAG_PREFIX + after.custom_status
         ], index
         if event.by_service:

@@ -136,7 +136,20 @@ def _create(account: Account, path: Path) -> int:
         )
     if snap.group is not None:
         state["group_id"] = next(g["id"] for g in client.groups() if g["name"] == snap.group)
-    zd.api("PUT", f"tickets/{ticket_id}.json", json={"ticket": state}).raise_for_status()
+    # The recorded state may have lagging status tags (a ticket from before cxlayer, or changed
+    # by another writer): set it with the provisioned status-tag triggers off, as then.
+    tag_triggers = [
+        t["id"]
+        for t in zd.api("GET", "triggers.json").json()["triggers"]
+        if "[cxlayer:status_tag:" in t["title"]
+    ]
+    for trigger_id in tag_triggers:
+        zd.api("PUT", f"triggers/{trigger_id}.json", json={"trigger": {"active": False}})
+    try:
+        zd.api("PUT", f"tickets/{ticket_id}.json", json={"ticket": state}).raise_for_status()
+    finally:
+        for trigger_id in tag_triggers:
+            zd.api("PUT", f"triggers/{trigger_id}.json", json={"trigger": {"active": True}})
     return ticket_id
 
 
@@ -183,4 +196,6 @@ def test_case_applied_in_the_sandbox_is_as_simulated_and_settles(
     apply_in_zendesk(client, before, plan.actions, mappings)
     after = client.read_snapshot(ticket_id, with_comments=with_comments)
     assert _state(after) == _state(apply_actions(before, plan.actions, mappings))
-    assert decide(after, event, mappings, case.now).decisions == ()
+    again = decide(after, event, mappings, case.now)
+    assert again.actions == (), again  # bookkeeping alone may remain: it is never written
+    assert all(d.bookkeeping for d in again.decisions), again

@@ -44,6 +44,10 @@ def status_mapping(
     """The category default when the custom status does not fit the category; status tags."""
     known = {s.value: s for s in mappings.statuses}
     current = known.get(snapshot.custom_status or "")
+    if current is None and snapshot.foreign_status:
+        # A status an admin added in Zendesk outside the mappings: what it means is unknown,
+        # so it is never remapped; plan and the sweep report list it as drift.
+        return None
     actions: list[Action] = []
     notes: list[str] = []
     reasons: list[str] = []
@@ -53,24 +57,25 @@ def status_mapping(
         if default is None:  # a category mappings do not model (e.g. closed): leave it
             return None
         target = default
-        why = (
-            texts.STATUS_WHY_UNMAPPED
-            if current is None
-            else texts.STATUS_WHY_OTHER_CATEGORY.format(
-                old_label=current.agent_label,
-                old_category=texts.CATEGORY_LABELS.get(current.category, current.category),
-            )
-        )
         actions.append(SetCustomStatus(default.value))
-        notes.append(
-            texts.STATUS_SET_NOTE.format(
-                label=default.agent_label,
-                end_user_label=default.end_user_label,
-                category=texts.CATEGORY_LABELS.get(snapshot.status, snapshot.status),
-                why=why,
+        if current is None:
+            # Zendesk's generic status for the category a person chose: the guide's default
+            # for that category is what Zendesk itself gives once provisioning made it the
+            # default; no person's choice is undone, so the audit records it, no note.
+            reasons.append(texts.STATUS_GENERIC_REASON)
+        else:
+            notes.append(
+                texts.STATUS_SET_NOTE.format(
+                    label=default.agent_label,
+                    end_user_label=default.end_user_label,
+                    category=texts.CATEGORY_LABELS.get(snapshot.status, snapshot.status),
+                    why=texts.STATUS_WHY_OTHER_CATEGORY.format(
+                        old_label=current.agent_label,
+                        old_category=texts.CATEGORY_LABELS.get(current.category, current.category),
+                    ),
+                )
             )
-        )
-        reasons.append(texts.STATUS_REASON)
+            reasons.append(texts.STATUS_REASON)
     assert target is not None  # noqa: S101 - narrowed above: current, or the default
     wanted = target.tag
     stale = sorted(t for t in snapshot.tags if t.startswith(STATUS_TAG_PREFIX) and t != wanted)
@@ -78,14 +83,13 @@ def status_mapping(
         actions.append(RemoveTags(tuple(stale)))
     if wanted not in snapshot.tags:
         actions.append(AddTags((wanted,)))
-    if stale or wanted not in snapshot.tags:
-        removed = texts.STATUS_TAGS_REMOVED.format(tags=", ".join(stale)) if stale else ""
-        notes.append(
-            texts.STATUS_TAGS_NOTE.format(tag=wanted, removed=removed, label=target.agent_label)
-        )
-        if not reasons:
-            reasons.append(texts.STATUS_TAGS_REASON)
     if not actions:
         return None
-    actions.append(InternalNote(" ".join(notes)))
+    if notes:
+        actions.append(InternalNote(" ".join(notes)))
+    if not reasons:
+        # Tags that mirror the status: bookkeeping, folded into a write that happens anyway.
+        return Decision(
+            rule=RULE, reason=texts.STATUS_TAGS_REASON, actions=tuple(actions), bookkeeping=True
+        )
     return Decision(rule=RULE, reason="; ".join(reasons), actions=tuple(actions))
