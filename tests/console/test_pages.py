@@ -162,7 +162,7 @@ def test_every_file_is_editable_as_fields_with_the_clis_message_beside_the_field
     try:
         load_mapping_texts(texts)
     except MappingError as exc:
-        cli = [p.message for p in exc.problems if p.path == "status[0].category"]
+        cli = [p.message for p in exc.problems if p.key_path == "status[0].category"]
     assert cli
     beside = re.search(r'id="f-status-0-category-error">([^<]*)<', refused.text)
     assert beside and beside.group(1) == cli[0].replace("'", "&#39;")

@@ -64,7 +64,7 @@ def test_an_invalid_version_is_refused_with_the_clis_messages_and_nothing_saved(
     with pytest.raises(Exception) as cli:
         load_mappings(folder)
     assert [p.message for p in refused.value.problems] == [p.message for p in cli.value.problems]  # type: ignore[attr-defined]
-    assert [p.path for p in refused.value.problems] == ["team[0].hours"]
+    assert [p.key_path for p in refused.value.problems] == ["team[0].hours"]
     assert _count(app) == 0  # not even the seed: the whole save was rolled back
 
 
@@ -103,7 +103,7 @@ def test_export_and_import_commands(console_app: Callable[..., Flask], tmp_path:
     (out / "teams.toml").write_text(_teams("25:00-26:00"))
     refused = runner.invoke(args=["mappings", "import", str(out), "--author", "ci"])
     assert refused.exit_code == 1
-    assert "team[0].hours" in refused.output and "nothing saved" in refused.output
+    assert "team \"All Media\" › hours" in refused.output and "nothing saved" in refused.output
     assert _count(app) == 1
 
     (out / "teams.toml").write_text(_teams("10:00-18:00"))
