@@ -20,6 +20,7 @@ from sync.provisioning import (
     APPROVAL_TAG,
     NO_CHANGES,
     SERVICE_USER_ID,
+    TRIGGER_KEYS,
     WEBHOOK_NAME,
     WEBHOOK_PATH,
     WEBHOOK_SIGNING_SECRET,
@@ -29,7 +30,7 @@ from sync.provisioning import (
 )
 from sync.state import PROVISIONED
 from tests.desk import writes
-from triggers.model import EVENT_KINDS, STATUS_CHANGED, TICKET_CREATED
+from triggers.model import STATUS_CHANGED, TICKET_CREATED
 from webhooks.schema import EventSchema
 
 from .conftest import make_ticket
@@ -84,7 +85,7 @@ def test_apply_on_a_fresh_account_creates_everything(
 
     triggers = client.list_all("/api/v2/triggers.json", "triggers")
     assert sorted(t["title"].rsplit("[cxlayer:", 1)[1].rstrip("]") for t in triggers) == sorted(
-        EVENT_KINDS
+        TRIGGER_KEYS
     )
     for trigger in triggers:
         (action,) = trigger["actions"]
@@ -103,7 +104,7 @@ def test_apply_on_a_fresh_account_creates_everything(
 
     recorded = client.state.get(PROVISIONED)
     assert set(recorded["custom_statuses"]) == {s.value for s in mappings.statuses}
-    assert set(recorded["triggers"]) == set(EVENT_KINDS)
+    assert set(recorded["triggers"]) == set(TRIGGER_KEYS)
     assert recorded["webhook"] == webhook["id"]
 
 
