@@ -66,7 +66,7 @@ RULE_NAME = "duplicates.flag"
 FEEDBACK_RULE_NAME = "duplicates.not_duplicate"
 # A calibrated probability (triggers/duplicates/calibration.py), chosen by the rule in
 # bench/duplicates_fit.py and validated leave-one-project-out (bench/results/duplicates_eval.md).
-DEFAULT_FLAG_THRESHOLD = 0.58
+DEFAULT_FLAG_THRESHOLD = 0.59
 DEFAULT_MAX_CANDIDATES = 200  # a requester with more open tickets in the window is a robot
 
 

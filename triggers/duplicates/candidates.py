@@ -120,8 +120,8 @@ class TicketIndex:
             features = old.features
         else:
             if old is not None:
-                self.model.forget_lines(old.row.description)
-            self.model.learn_lines(stored.description)
+                self.model.forget_lines(old.row.description, old.row.subject)
+            self.model.learn_lines(stored.description, stored.subject)
             features = self.model.features(
                 term_counts(row.subject, row.description, self.model.is_common_line), learn=True
             )
@@ -154,7 +154,7 @@ class TicketIndex:
             return False
         self._unlink(old.row)
         self.model.remove(old.features)
-        self.model.forget_lines(old.row.description)
+        self.model.forget_lines(old.row.description, old.row.subject)
         return True
 
     def prune(self, created_before: datetime) -> int:

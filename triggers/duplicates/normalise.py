@@ -335,6 +335,11 @@ def line_keys(body: str, limit: int = 80) -> list[str]:
 _DIGITS = re.compile(r"\d+")
 
 
+def subject_key(subject: str) -> str:
+    """The key a subject is counted under for account-wide boilerplate (web-form subjects)."""
+    return "subject:" + collapse_whitespace(_DIGITS.sub("#", normalise_subject(subject).lower()))
+
+
 def strip_common_lines(body: str, is_common: Callable[[str], bool]) -> str:
     """Drop lines the account's tickets share (templates, web-form scaffolding, footers); of a
     "Label: value" line whose label is common, only the value stays."""

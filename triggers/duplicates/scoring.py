@@ -102,6 +102,8 @@ def term_counts(
     body = description[:MAX_BODY_CHARS]
     if is_common is not None:
         body = nz.strip_common_lines(body, is_common)
+        if is_common(nz.subject_key(subject)):
+            subject_text = ""  # a web form's or a robot's subject, shared by many tickets
     body_text = nz.normalise_body(body)
     subject_words = nz.words(subject_text)
     body_words = nz.words(body_text)[:MAX_BODY_TOKENS]
@@ -149,9 +151,12 @@ class IdfModel:
         h = hash(key) & (LINE_BITMAP_BYTES * 8 - 1)
         return h >> 3, 1 << (h & 7)
 
-    def learn_lines(self, description: str) -> None:
-        """Count a ticket's first-comment lines (once per ticket)."""
-        for key in set(nz.line_keys(description[:MAX_BODY_CHARS])):
+    def learn_lines(self, description: str, subject: str = "") -> None:
+        """Count a ticket's first-comment lines and its subject (once per ticket)."""
+        keys = set(nz.line_keys(description[:MAX_BODY_CHARS]))
+        if subject.strip():
+            keys.add(nz.subject_key(subject))
+        for key in keys:
             if key in self.line_df:
                 self.line_df[key] += 1
                 continue
@@ -161,9 +166,12 @@ class IdfModel:
             else:
                 self._seen_once[byte] |= bit
 
-    def forget_lines(self, description: str) -> None:
+    def forget_lines(self, description: str, subject: str = "") -> None:
         """Undo `learn_lines` for a ticket that leaves the index (bits stay set)."""
-        for key in set(nz.line_keys(description[:MAX_BODY_CHARS])):
+        keys = set(nz.line_keys(description[:MAX_BODY_CHARS]))
+        if subject.strip():
+            keys.add(nz.subject_key(subject))
+        for key in keys:
             count = self.line_df.get(key)
             if count is None:
                 continue
@@ -218,7 +226,7 @@ class IdfModel:
 
     def learn(self, subject: str, description: str) -> Features:
         """Features of a ticket, counted in the model (convenience for fitting on a corpus)."""
-        self.learn_lines(description)
+        self.learn_lines(description, subject)
         feats = self.features(term_counts(subject, description, self.is_common_line), learn=True)
         self.add(feats)
         return feats
@@ -450,12 +458,13 @@ MIN_SENTENCE_SIMILARITY = 0.25
 MAX_MATCHING_SENTENCES = 3
 
 
-def _unit_sentence_vector(sentence: str, model: IdfModel) -> dict[str, float]:
+def _unit_sentence_vector(sentence: str, model: IdfModel) -> tuple[dict[str, float], float]:
+    """A sentence's unit tf-idf vector and its idf mass (how much it says)."""
     vector: dict[str, float] = {}
     for term, tf in Counter(nz.words(sentence)).items():
         vector[term] = _tf_weight(tf) * model.idf(model.vocabulary.get(term, -1))
     norm = math.sqrt(sum(w * w for w in vector.values()))
-    return {t: w / norm for t, w in vector.items()} if norm else {}
+    return ({t: w / norm for t, w in vector.items()} if norm else {}), norm
 
 
 def ticket_sentences(
@@ -468,6 +477,8 @@ def ticket_sentences(
         body = nz.strip_common_lines(body, is_common)
     body = nz.normalise_body(body, keep_lines=True)
     subject_text = nz.normalise_subject(subject)
+    if is_common is not None and is_common(nz.subject_key(subject)):
+        subject_text = ""
     out = [subject_text] if subject_text else []
     out.extend(nz.split_sentences(body))
     return [s for s in out if nz.words(s)][:MAX_SENTENCES]
@@ -476,23 +487,37 @@ def ticket_sentences(
 def matching_sentences(
     new_sentences: list[str], candidate_sentences: list[str], model: IdfModel
 ) -> list[tuple[str, str]]:
-    """Best one-to-one pairs (new sentence, candidate sentence) by idf-weighted word cosine."""
+    """Best one-to-one pairs (new sentence, candidate sentence), strongest evidence first.
+
+    A pair qualifies by idf-weighted word cosine (>= MIN_SENTENCE_SIMILARITY); pairs are
+    ranked by evidence: the cosine times the smaller sentence's idf mass, so two long
+    sentences sharing rare words come before two short ones sharing a common word.
+    """
     # Only sentence pairs sharing a word can score: walk postings instead of all pairs.
     postings: dict[str, list[tuple[int, float]]] = {}
+    mass_old: list[float] = []
     for j, sentence in enumerate(candidate_sentences):
-        for term, w in _unit_sentence_vector(sentence, model).items():
+        vector, mass = _unit_sentence_vector(sentence, model)
+        mass_old.append(mass)
+        for term, w in vector.items():
             postings.setdefault(term, []).append((j, w))
     similarity: dict[tuple[int, int], float] = {}
+    mass_new: list[float] = []
     for i, sentence in enumerate(new_sentences):
-        for term, w in _unit_sentence_vector(sentence, model).items():
+        vector, mass = _unit_sentence_vector(sentence, model)
+        mass_new.append(mass)
+        for term, w in vector.items():
             for j, other in postings.get(term, ()):
                 similarity[(i, j)] = similarity.get((i, j), 0.0) + w * other
-    ranked = sorted(similarity.items(), key=lambda item: (-item[1], item[0]))
+    ranked = sorted(
+        (item for item in similarity.items() if item[1] >= MIN_SENTENCE_SIMILARITY),
+        key=lambda item: (-item[1] * min(mass_new[item[0][0]], mass_old[item[0][1]]), item[0]),
+    )
     used_new: set[int] = set()
     used_candidate: set[int] = set()
     pairs: list[tuple[str, str]] = []
-    for (i, j), value in ranked:
-        if value < MIN_SENTENCE_SIMILARITY or len(pairs) >= MAX_MATCHING_SENTENCES:
+    for (i, j), _value in ranked:
+        if len(pairs) >= MAX_MATCHING_SENTENCES:
             break
         if i in used_new or j in used_candidate:
             continue
