@@ -216,6 +216,8 @@ def leave_one_project_out(
     and the result at the shipped threshold too."""
     projects = by_project(groups)
     result: dict[str, dict[str, object]] = {}
+    if len(projects) < 2:  # nothing to fit on but the project itself
+        return result
     for name, held in projects.items():
         others = {k: v for k, v in projects.items() if k != name}
         train = [g for gs in others.values() for g in gs]
