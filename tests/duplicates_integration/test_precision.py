@@ -12,10 +12,10 @@ import pytest
 from sqlalchemy import select
 
 import store
-from duplicates.detection import precision_status
+from duplicates.detection import RESOLUTION_DUPLICATE, precision_status
 from duplicates.models import DupFlag, DupSuppressedPair
 from triggers.duplicates import texts as dup_texts
-from triggers.model import FIELD_DUPLICATE_OF
+from triggers.model import FIELD_DUPLICATE_OF, FIELD_RESOLUTION_TYPE
 
 from .conftest import Desk
 from .test_webhook_flags import AGAIN_BODY, AGAIN_SUBJECT, BODY, SUBJECT, notes_flagging
@@ -237,3 +237,25 @@ def test_bad_feedback_raises_the_threshold_in_use(served_desk: Desk) -> None:
         flag = session.get(DupFlag, second)
     assert flag is None or flag.score >= status.threshold_in_use
     assert first
+
+
+def test_an_agent_solving_as_duplicate_confirms_the_flag(served_desk: Desk) -> None:
+    desk = served_desk
+    first = desk.open_ticket(desk.rita, SUBJECT, BODY)
+    desk.process_events()
+    second = desk.open_ticket(desk.rita, AGAIN_SUBJECT, AGAIN_BODY)
+    desk.process_events()
+    assert desk.field_value(second, FIELD_DUPLICATE_OF) == first
+    field_id = desk.provisioned.field_id(FIELD_RESOLUTION_TYPE)
+    desk.as_agent(
+        second, status="solved", custom_fields=[{"id": field_id, "value": RESOLUTION_DUPLICATE}]
+    )
+    desk.process_events()
+    with store.session(desk.app, readonly=True) as session:
+        flag = session.get(DupFlag, second)
+        assert flag is not None and flag.confirmed_at is not None and flag.feedback_at is None
+    status = precision_status(desk.app)
+    assert (status.confirmed, status.rejected) == (1, 0)
+    output = desk.app.test_cli_runner().invoke(args=["duplicates", "feedback"]).output
+    assert "observed precision: 1.000 of 1 judged flag(s) (1 confirmed, 0 rejected)" in output
+    assert "flag threshold in use: 0.59; configured 0.59" in output
