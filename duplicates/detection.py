@@ -865,6 +865,8 @@ def scan(
     if since.tzinfo is None:
         raise DuplicatesError("--since needs a time zone (or a plain date, read as UTC)")
     settings = duplicate_settings(app)
+    # A backfill flags no more boldly than the webhooks: agents' feedback holds here too.
+    settings = replace(settings, flag_threshold=precision_status(app).threshold_in_use)
     client = client or client_for(app)
     report = ScanReport(since=since, dry_run=dry_run)
     with client.operation("duplicates scan") as metrics:
