@@ -23,7 +23,7 @@ import shlex
 import sys
 import time
 import tomllib
-from collections.abc import Callable, Iterable, Sequence
+from collections.abc import Callable, Iterable, Mapping, Sequence
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from pathlib import Path
@@ -31,8 +31,11 @@ from pathlib import Path
 REPO = Path(__file__).resolve().parents[1]
 if str(REPO) not in sys.path:  # run as a script from anywhere
     sys.path.insert(0, str(REPO))
+if str(REPO / "bench") not in sys.path:  # duplicates_fit, imported in evaluate()
+    sys.path.insert(0, str(REPO / "bench"))
 
-from triggers.duplicates import DuplicateSettings, score_candidates  # noqa: E402
+from triggers.duplicates import DuplicateSettings, Match, score_candidates  # noqa: E402
+from triggers.duplicates.calibration import BACKGROUND_SIZE, Calibration  # noqa: E402
 from triggers.duplicates.candidates import IndexedTicket, TicketRow  # noqa: E402
 from triggers.duplicates.normalise import normalise_subject, words  # noqa: E402
 from triggers.duplicates.scoring import (  # noqa: E402
@@ -269,9 +272,32 @@ def _row(report: Report, number: int) -> TicketRow:
     return TicketRow(number, 1, None, None, None, "open", EPOCH, report.summary, report.description)
 
 
+def _background(rng: random.Random, pool: list[str], excluded: set[str], size: int) -> list[str]:
+    """The "account's other tickets" a new ticket is compared with (calibration background)."""
+    size = min(size, len(set(pool) - excluded))
+    chosen: set[str] = set()
+    picked: list[str] = []
+    while len(picked) < size:
+        pick = rng.choice(pool)
+        if pick not in excluded and pick not in chosen:
+            chosen.add(pick)
+            picked.append(pick)
+    return picked
+
+
 def run_cxlayer(
-    sources: Sequence[Source], histories: Sequence[History], method: TextMethod
+    sources: Sequence[Source],
+    histories: Sequence[History],
+    method: TextMethod,
+    *,
+    calibration: Calibration | None = None,
+    calibrations: Mapping[str, Calibration] | None = None,
+    collect: list[tuple[History, list[Match]]] | None = None,
+    seed: int = 7,
+    raw: bool = False,
 ) -> list[Outcome]:
+    """Score every history with the production scorer. `calibrations` maps a source to the
+    calibration to use for it (leave-one-project-out); `collect` receives the raw matches."""
     settings = DuplicateSettings()
     outcomes: list[Outcome] = []
     for source in sources:
@@ -282,14 +308,24 @@ def run_cxlayer(
         }
         report_of = {number: rid for rid, number in numbers.items()}
         rows = {rid: _row(r, numbers[rid]) for rid, r in source.reports.items()}
+        clusters = _clusters(source)
+        pool = sorted(source.reports)
+        rng = random.Random(f"background:{seed}:{source.name}")
+        cal = calibrations.get(source.name) if calibrations is not None else calibration
         for history in histories:
             if history.source != source.name:
                 continue
             candidates = [IndexedTicket(rows[c], features[c]) for c in history.candidates]
+            excluded = clusters.get(history.new, set()) | {history.new, *history.candidates}
+            if history.original:
+                excluded.add(history.original)
+            background = [features[b] for b in _background(rng, pool, excluded, BACKGROUND_SIZE)]
             matches = score_candidates(
                 rows[history.new], features[history.new], candidates, model, settings,
-                method=method, sentences_for=0,
+                method=method, sentences_for=0, background=background, calibration=cal, raw=raw,
             )  # fmt: skip
+            if collect is not None:
+                collect.append((history, matches))
             outcomes.append(
                 _outcome(history, [(report_of[m.candidate_id], m.score) for m in matches])
             )
@@ -437,7 +473,7 @@ def explore_weights(sources: Sequence[Source], histories: Sequence[History]) -> 
         method = TextMethod(
             f"fields_{a}_{s}_{c}", "cosine", ((F_ALL, a), (F_SUBJECT, s), (F_SUBJECT_CHARS, c))
         )
-        outcomes = run_cxlayer(sources, histories, method)
+        outcomes = run_cxlayer(sources, histories, method, raw=True)
         dev = best_recall_at_precision(
             [o for o in outcomes if o.history.split == "dev"], TARGET_PRECISION
         )
@@ -468,7 +504,7 @@ def evaluate(
     methods: dict[str, object] = {}
     runs: dict[str, list[Outcome]] = {}
     for name, method in METHODS.items():
-        runs[name] = run_cxlayer(sources, histories, method)
+        runs[name] = run_cxlayer(sources, histories, method, raw=True)
         dev, test = part(runs[name], "dev"), part(runs[name], "test")
         methods[name] = {
             "dev_best_at_precision_0.95": best_recall_at_precision(dev, TARGET_PRECISION),
@@ -476,8 +512,13 @@ def evaluate(
             "dev_recall_at_1": recall_at(dev, 1),
             "test_recall_at_1": recall_at(test, 1),
         }
-    ours = runs[DEFAULT_METHOD.name]
+    # The shipped scorer: calibrated probability (triggers/duplicates/calibration.json).
+    ours = run_cxlayer(sources, histories, DEFAULT_METHOD, seed=seed)
     dev, test = part(ours, "dev"), part(ours, "test")
+    import duplicates_fit as fitting  # noqa: PLC0415 -- it imports this module
+
+    groups = fitting.collect_pairs(sources, histories, seed)
+    lopo = fitting.leave_one_project_out(groups, flag_threshold)
     recommended = choose_threshold(dev, TARGET_PRECISION)
 
     # Cross-source check: threshold from every source but the last GitBugs one, applied to it.
@@ -537,6 +578,12 @@ def evaluate(
         "method": DEFAULT_METHOD.name,
         "pairs": sum(len(s.pairs) for s in sources),
         "histories": len(histories),
+        "leave_one_project_out": {
+            "rule": "per left-out project: model fitted on the other projects only; "
+            "'nested_threshold' chosen by inner leave-one-project-out on those projects; "
+            "'at_shipped_threshold' uses the shipped flag_threshold",
+            "projects": lopo,
+        },
         "cxlayer": {
             "precision": at_configured["precision"],
             "recall": at_configured["recall"],
@@ -545,6 +592,11 @@ def evaluate(
             "recall_at_5": at_configured["recall_at_5"],
             "flag_threshold": flag_threshold,
             "false_flag_rate_no_original": at_configured["false_flag_rate_no_original"],
+            "precision_at_10_percent_duplicates": fitting.precision_at_share(
+                ours, flag_threshold, 0.10
+            ),
+            "note": "shipped calibration, fitted on the committed data: in-sample on it; "
+            "see leave_one_project_out for held-out figures",
         },
         "recommended": {
             "rule": f"lowest threshold whose dev-split precision stays >= {TARGET_PRECISION}",
@@ -585,6 +637,12 @@ def main(argv: Sequence[str] | None = None) -> int:
     print(f"cxlayer @ {c['flag_threshold']}: P={c['precision']} R={c['recall']} F1={c['f1']} "  # type: ignore[index]
           f"R@1={c['recall_at_1']} R@5={c['recall_at_5']}")  # type: ignore[index]  # fmt: skip
     print(f"recommended threshold {r['flag_threshold']}: held-out {r['test_held_out']}")  # type: ignore[index]
+    for name, p in result["leave_one_project_out"]["projects"].items():  # type: ignore[index]
+        for key in ("at_shipped_threshold", "at_nested_threshold"):
+            m = p[key]
+            print(f"left out {name} {key}: t={m['threshold']} P={m['precision']} "
+                  f"R={m['recall']} R@1={m['recall_at_1']} R@5={m['recall_at_5']} "
+                  f"P@10%={m['precision_at_10_percent_duplicates']}")  # fmt: skip
     for name, b in result["baselines"].items():  # type: ignore[attr-defined]
         print(f"baseline {name}: P={b['precision']} R={b['recall']} F1={b['f1']}")
     for name, m in result["methods"].items():  # type: ignore[attr-defined]

@@ -41,6 +41,7 @@ from triggers.duplicates import (  # noqa: E402
     find_duplicates,
     score_candidates,
 )
+from triggers.duplicates.calibration import BACKGROUND_SIZE  # noqa: E402
 from triggers.duplicates.scoring import Match, term_counts  # noqa: E402
 
 START = datetime(2026, 1, 1, tzinfo=UTC)
@@ -120,17 +121,24 @@ def build_measured(
 def naive_find(row: TicketRow, index: TicketIndex, settings: DuplicateSettings) -> list[Match]:
     """The baseline: the same candidates and scoring, features recomputed from text each time."""
     model = index.model
+
+    def recomputed(ticket: IndexedTicket) -> IndexedTicket:
+        counts = term_counts(ticket.row.subject, ticket.row.description, model.is_common_line)
+        return IndexedTicket(ticket.row, model.features(counts, learn=False), ticket.auto_reply)
+
     fresh = [
-        IndexedTicket(
-            c.row,
-            model.features(term_counts(c.row.subject, c.row.description), learn=False),
-        )
+        recomputed(c)
         for c in index.candidates(
             row, window_days=settings.window_days, limit=settings.max_candidates
         )
     ]
-    features = model.features(term_counts(row.subject, row.description), learn=False)
-    return score_candidates(row, features, fresh, model, settings)
+    features = model.features(
+        term_counts(row.subject, row.description, model.is_common_line), learn=False
+    )
+    background = (
+        [recomputed(t).features for t in index.background(row, BACKGROUND_SIZE)] if fresh else []
+    )
+    return score_candidates(row, features, fresh, model, settings, background=background)
 
 
 def percentiles(samples: list[float]) -> dict[str, float]:

@@ -14,6 +14,7 @@ from duplicates.detection import (
     current_index,
     feedback_counts,
     finish_soft_merges,
+    precision_status,
     scan,
     sync_index,
     undo_soft_merge,
@@ -109,14 +110,30 @@ def undo_command(ticket_id: int) -> None:
 
 @duplicates_cli.command("feedback")
 def feedback_command() -> None:
-    """How many flags agents kept or rejected, and soft merges undone."""
+    """How many flags agents confirmed or rejected, the observed precision, and the flag
+    threshold in use."""
     try:
         counts = feedback_counts(_app())
+        status = precision_status(_app())
     except FAILURES as exc:
         raise click.ClickException(str(exc)) from None
     width = max(len(k) for k in counts)
     for key, value in counts.items():
         click.echo(f"{key.replace('_', ' '):<{width}}  {value}")
+    judged = status.confirmed + status.rejected
+    if status.observed_precision is None or status.lower_bound is None:
+        click.echo("observed precision: no flag judged by agents yet")
+    else:
+        click.echo(
+            f"observed precision: {status.observed_precision:.3f} of {judged} judged flag(s) "
+            f"({status.confirmed} confirmed, {status.rejected} rejected); lower bound "
+            f"{status.lower_bound:.3f}, target {status.target_precision:.2f}"
+        )
+    raised = " (raised by agents' feedback)" if status.raised else ""
+    click.echo(
+        f"flag threshold in use: {status.threshold_in_use:.2f}{raised}; configured "
+        f"{status.configured_threshold:.2f}; {status.reason}"
+    )
 
 
 def finish_job(app: Flask) -> None:

@@ -45,11 +45,19 @@ from triggers.duplicates import (
     feedback_pair,
     find_duplicates,
     flag_decision,
+    not_duplicate_decision,
     note_body,
     pair_key,
 )
 from triggers.duplicates.candidates import MAX_STORED_DESCRIPTION
-from triggers.duplicates.texts import TAG_POSSIBLE_DUPLICATE
+from triggers.duplicates.feedback import (
+    DEFAULT_TARGET_PRECISION,
+    FEEDBACK_WINDOW,
+    Judgement,
+    PrecisionStatus,
+    threshold_in_use,
+)
+from triggers.duplicates.texts import TAG_FLAG_WATCH, TAG_POSSIBLE_DUPLICATE
 from triggers.model import (
     FIELD_DUPLICATE_OF,
     FIELD_RESOLUTION_TYPE,
@@ -127,6 +135,36 @@ def _section(app: Flask) -> dict[str, Any]:
 def duplicate_settings(app: Flask) -> DuplicateSettings:
     """[duplicates] as the pure core reads it (a clear ValueError on bad values)."""
     return DuplicateSettings.from_mapping(_section(app))
+
+
+def target_precision(app: Flask) -> float:
+    """[duplicates] target_precision: the precision agents' feedback must keep (0 < x < 1)."""
+    value = _section(app).get("target_precision", DEFAULT_TARGET_PRECISION)
+    if isinstance(value, bool) or not isinstance(value, int | float) or not 0 < value < 1:
+        raise ValueError(f"duplicates.target_precision must be in (0, 1), got {value!r}")
+    return float(value)
+
+
+def precision_status(app: Flask, session: Session | None = None) -> PrecisionStatus:
+    """Observed precision of the flags agents judged on this account (the latest
+    FEEDBACK_WINDOW), its Wilson lower bound and the flag threshold in use. For the CLI
+    (`duplicates feedback`) and the console."""
+    if session is None:
+        with store.session(app, readonly=True) as own:
+            return precision_status(app, own)
+    judged_at = func.coalesce(DupFlag.confirmed_at, DupFlag.feedback_at)
+    rows = session.execute(
+        select(DupFlag.score, DupFlag.confirmed_at, DupFlag.feedback_at)
+        .where(or_(DupFlag.confirmed_at.is_not(None), DupFlag.feedback_at.is_not(None)))
+        .order_by(judged_at.desc())
+        .limit(FEEDBACK_WINDOW)
+    )
+    judged = [
+        # A rejection after a confirmation (undo) is the agent's last word.
+        Judgement(float(score), confirmed is not None and feedback is None)
+        for score, confirmed, feedback in rows
+    ]
+    return threshold_in_use(duplicate_settings(app).flag_threshold, target_precision(app), judged)
 
 
 def native_merge_enabled(app: Flask) -> bool:
@@ -340,6 +378,12 @@ def check_feedback(
     # A flag the handler has not written yet (or failed to) is not contradicted by its absence.
     if not _flag_written(session, flag, snapshot):
         return None
+    if flag.confirmed_at is None and _confirmed(session, snapshot, flag):
+        flag.confirmed_at = store.utcnow()
+        log.info("duplicate confirmed", ticket_id=snapshot.id, candidate_id=flag.candidate_id)
+        return None
+    if flag.confirmed_at is not None:
+        return None  # merged or solved as a duplicate: later changes are not a rejection
     pair = feedback_pair(snapshot, flag.candidate_id)
     if pair is None:
         return None
@@ -361,6 +405,20 @@ def check_feedback(
     return pair
 
 
+TAG_CLOSED_BY_MERGE = "closed_by_merge"  # Zendesk tags a ticket merged into another
+
+
+def _confirmed(session: Session, snapshot: TicketSnapshot, flag: DupFlag) -> bool:
+    """An agent merged the flagged ticket, or solved it as a Duplicate of the candidate
+    (cxlayer's own soft merge sets the same fields and is not an agent's word)."""
+    if TAG_CLOSED_BY_MERGE in snapshot.tags:
+        return True
+    linked = snapshot.field(FIELD_DUPLICATE_OF) == flag.candidate_id
+    if linked and snapshot.field(FIELD_RESOLUTION_TYPE) == RESOLUTION_DUPLICATE:
+        return session.get(DupSoftMerge, snapshot.id) is None
+    return False
+
+
 def _record_flag(
     session: Session, ticket_id: int, match: Match, source: str, *, applied: bool
 ) -> None:
@@ -373,6 +431,7 @@ def _record_flag(
             flagged_at=store.utcnow(),
             applied=applied,
             feedback_at=None,
+            confirmed_at=None,
         )
     )
 
@@ -408,9 +467,20 @@ def on_ticket_event(
     row = index_ticket(app, session, snapshot)
     if event.by_service or row is None:
         return None
-    check_feedback(session, snapshot, event.actor_id)
+    rejected = check_feedback(session, snapshot, event.actor_id)
+    flag = session.get(DupFlag, snapshot.id)
+    if (
+        flag is not None
+        and flag.feedback_at is not None
+        and (rejected is not None or TAG_FLAG_WATCH in snapshot.tags)
+    ):
+        # "Not a duplicate": confirm it to the agent and clear what is left of the flag.
+        return not_duplicate_decision(snapshot, flag.candidate_id)
     if event.kind != TICKET_CREATED:
         return None
+    status = precision_status(app, session)
+    if status.raised:
+        settings = replace(settings, flag_threshold=status.threshold_in_use)
     # A redelivery or a re-decision after a conflict decides again from the current snapshot;
     # flag_decision returns None once "Duplicate of" is written.
     suppressed = suppressed_pairs(session, snapshot.id)
@@ -705,7 +775,7 @@ def undo_soft_merge(
             actions.append(SetField(FIELD_RESOLUTION_TYPE, None))
         if current.field(FIELD_DUPLICATE_OF) == record.original_id:
             actions.append(SetField(FIELD_DUPLICATE_OF, None))
-        actions.append(RemoveTags((TAG_POSSIBLE_DUPLICATE, TAG_SOFT_MERGED)))
+        actions.append(RemoveTags((TAG_POSSIBLE_DUPLICATE, TAG_SOFT_MERGED, TAG_FLAG_WATCH)))
         actions.append(InternalNote(UNDO_NOTE.format(status=label, original_id=record.original_id)))
         try:
             client.apply_actions(current, actions)
@@ -802,6 +872,8 @@ def scan(
     if since.tzinfo is None:
         raise DuplicatesError("--since needs a time zone (or a plain date, read as UTC)")
     settings = duplicate_settings(app)
+    # A backfill flags no more boldly than the webhooks: agents' feedback holds here too.
+    settings = replace(settings, flag_threshold=precision_status(app).threshold_in_use)
     client = client or client_for(app)
     report = ScanReport(since=since, dry_run=dry_run)
     with client.operation("duplicates scan") as metrics:
@@ -974,6 +1046,7 @@ def feedback_counts(app: Flask) -> dict[str, int]:
             "flags_from_scans": count(flags.where(DupFlag.source == SOURCE_SCAN)),
             "flags_standing": count(flags.where(DupFlag.feedback_at.is_(None))),
             "not_duplicate_by_agents": count(pairs.where(DupSuppressedPair.source == SOURCE_AGENT)),
+            "confirmed_by_agents": count(flags.where(DupFlag.confirmed_at.is_not(None))),
             "soft_merges": count(merges.where(DupSoftMerge.native.is_(False))),
             "native_merges": count(merges.where(DupSoftMerge.native.is_(True))),
             "soft_merges_undone": count(merges.where(DupSoftMerge.undone_at.is_not(None))),

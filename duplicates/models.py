@@ -46,7 +46,10 @@ class DupFlag(Base):
     flagged_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow)
     # False while the event handler has yet to write the flag (it audits it once written).
     applied: Mapped[bool] = mapped_column(Boolean, default=False)
+    # An agent said "not a duplicate" (tag removed, link cleared) or an operator undid it.
     feedback_at: Mapped[datetime | None] = mapped_column(UTCDateTime)
+    # An agent confirmed it: merged the ticket, or set Resolution type Duplicate on the link.
+    confirmed_at: Mapped[datetime | None] = mapped_column(UTCDateTime)
 
 
 class DupSuppressedPair(Base):

@@ -7,7 +7,8 @@ Desired state, from mappings/ and [service] public_url:
   approved" (checkbox);
 - a group per team of teams.toml;
 - the webhook to `<public_url>/webhooks/zendesk`, its signing secret read back and stored;
-- one trigger per event kind (triggers.model.EVENT_KINDS) posting a JSON body to the webhook.
+- one trigger per event kind (triggers.model.EVENT_KINDS) posting a JSON body to the webhook,
+  plus EXTRA_TRIGGERS (the possible_duplicate tag removed).
 
 Objects are matched by the ids recorded at the last apply (state `zendesk.provisioned`), else
 by stable keys: custom statuses by agent label within their category, fields by title and
@@ -30,6 +31,7 @@ from mappings import Mappings
 from sync.client import ZendeskClient
 from sync.http import ZendeskError, idempotent_writes
 from sync.state import PROVISIONED
+from triggers.duplicates.texts import TAG_FLAG_WATCH, TAG_POSSIBLE_DUPLICATE
 from triggers.model import (
     CHECKBOX_TAGS,
     COMMENT_ADDED,
@@ -84,6 +86,14 @@ TRIGGER_TITLES = {
     FIELDS_CHANGED: "cxlayer: duplicate-of, product or approval changed",
 }
 TRIGGER_DESCRIPTION = "Posts ticket events to cxlayer. Managed by `flask zendesk apply`."
+# Triggers beyond one per event kind: key -> (event kind posted, title). Zendesk conditions
+# cannot see a tag being removed; cxlayer's flag carries a second tag (TAG_FLAG_WATCH), so
+# "watch tag without possible_duplicate" is the moment an agent removed possible_duplicate.
+DUPLICATE_TAG_REMOVED = "duplicate_tag_removed"
+EXTRA_TRIGGERS = {
+    DUPLICATE_TAG_REMOVED: (FIELDS_CHANGED, "cxlayer: possible duplicate tag removed"),
+}
+TRIGGER_KEYS = (*EVENT_KINDS, *EXTRA_TRIGGERS)
 
 NO_CHANGES = "No changes. Zendesk matches mappings/."
 RESTART_NOTICE = (
@@ -225,6 +235,19 @@ def desired_webhook(public_url: str) -> dict[str, Any]:
 
 def trigger_conditions(kind: str, field_ids: Mapping[str, Any]) -> dict[str, list[dict[str, Any]]]:
     """Zendesk conditions of each event kind's trigger (field ids from provisioning)."""
+    if kind == DUPLICATE_TAG_REMOVED:
+        return {
+            "all": [
+                {"field": "update_type", "operator": "is", "value": "Change"},
+                {"field": "current_tags", "operator": "includes", "value": TAG_FLAG_WATCH},
+                {
+                    "field": "current_tags",
+                    "operator": "not_includes",
+                    "value": TAG_POSSIBLE_DUPLICATE,
+                },
+            ],
+            "any": [],
+        }
 
     def changed(name: str) -> dict[str, Any]:
         return {"field": name, "operator": "changed", "value": None}
@@ -251,12 +274,15 @@ def trigger_conditions(kind: str, field_ids: Mapping[str, Any]) -> dict[str, lis
 
 
 def desired_trigger(kind: str, webhook_id: Any, field_ids: Mapping[str, Any]) -> dict[str, Any]:
+    posted, title = EXTRA_TRIGGERS.get(kind, (kind, TRIGGER_TITLES.get(kind, kind)))
     return {
-        "title": f"{TRIGGER_TITLES[kind]} {MARKER.format(kind=kind)}",
+        "title": f"{title} {MARKER.format(kind=kind)}",
         "description": TRIGGER_DESCRIPTION,
         "active": True,
         "conditions": trigger_conditions(kind, field_ids),
-        "actions": [{"field": "notification_webhook", "value": [webhook_id, body_template(kind)]}],
+        "actions": [
+            {"field": "notification_webhook", "value": [webhook_id, body_template(posted)]}
+        ],
     }
 
 
@@ -650,7 +676,7 @@ def build_plan(
 
     field_ids = {k: plan.ids["fields"].get(k, f"<new {k}>") for k in FIELD_TITLES}
     webhook_id = plan.ids.get("webhook", "<new webhook>")
-    for kind in EVENT_KINDS:
+    for kind in TRIGGER_KEYS:
         spec = desired_trigger(kind, webhook_id, field_ids)
         marker = MARKER.format(kind=kind)
         current = _find(

@@ -247,19 +247,40 @@ _CLOSING = re.compile(
 )
 # A signature is only the last few short lines; a "Thanks," halfway through a message is text.
 _MAX_SIGNATURE_LINES = 8
+# Disclaimer wording that also appears mid-line, after a company name or a colon ("ACME Ltd:
+# This e-mail is confidential ..."): searched anywhere in the line, in English.
+_DISCLAIMER_ANYWHERE = re.compile(
+    r"\bif you (?:have )?(?:received this|are not the intended)"
+    r"|\b(?:confidentiality|legal) (?:notice|disclaimer)\b"
+    r"|\bthis (?:e-?mail|message|communication|transmission)\b.{0,80}"
+    r"\b(?:is confidential|may be privileged|intended (?:solely |only )?for)"
+    r"|\bintended (?:solely |only )?for the (?:use of the )?(?:addressee|individual|named)"
+    r"|\bregistered (?:office|in england)",
+    re.I,
+)
+
+
+def _is_disclaimer(folded: str) -> bool:
+    return bool(_DISCLAIMER.match(folded) or _DISCLAIMER_ANYWHERE.search(folded))
 
 
 def strip_signature(body: str) -> str:
-    """Drop what follows the text: a "-- " signature, a mobile footer, a disclaimer, or a
-    closing ("Thanks,", "Cordialement,") near the end with only short lines after it."""
+    """Drop what follows the text: a "-- " signature, a mobile footer, a disclaimer of any
+    length wherever it starts, or a closing ("Thanks,", "Cordialement,") followed only by a few
+    short lines (name, title, phone) and disclaimers. A "Thanks," halfway through a message,
+    followed by more of the message, is kept."""
     lines = body.splitlines()
     for i, line in enumerate(lines):
         folded = fold(line)
-        if _SIG_DELIMITER.match(line) or _MOBILE_FOOTER.match(folded) or _DISCLAIMER.match(folded):
+        if _SIG_DELIMITER.match(line) or _MOBILE_FOOTER.match(folded) or _is_disclaimer(folded):
             return "\n".join(lines[:i])
-        if _CLOSING.match(folded) and len(lines) - i <= _MAX_SIGNATURE_LINES:
+        if _CLOSING.match(folded):
             rest = [other for other in lines[i + 1 :] if other.strip()]
-            if all(len(other) <= 80 for other in rest):
+            first_disclaimer = next(
+                (j for j, other in enumerate(rest) if _is_disclaimer(fold(other))), len(rest)
+            )
+            signature = rest[:first_disclaimer]
+            if len(signature) <= _MAX_SIGNATURE_LINES and all(len(o) <= 80 for o in signature):
                 return "\n".join(lines[:i])
     return body
 

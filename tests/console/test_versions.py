@@ -103,7 +103,7 @@ def test_export_and_import_commands(console_app: Callable[..., Flask], tmp_path:
     (out / "teams.toml").write_text(_teams("25:00-26:00"))
     refused = runner.invoke(args=["mappings", "import", str(out), "--author", "ci"])
     assert refused.exit_code == 1
-    assert "team \"All Media\" › hours" in refused.output and "nothing saved" in refused.output
+    assert 'team "All Media" › hours' in refused.output and "nothing saved" in refused.output
     assert _count(app) == 1
 
     (out / "teams.toml").write_text(_teams("10:00-18:00"))

@@ -102,7 +102,7 @@ def test_flag_decision_tags_sets_duplicate_of_and_explains(
     decision = flag_decision(202, matches, settings)
     assert decision is not None
     tag, field, note = decision.actions
-    assert tag == AddTags((texts.TAG_POSSIBLE_DUPLICATE,))
+    assert tag == AddTags((texts.TAG_POSSIBLE_DUPLICATE, texts.TAG_FLAG_WATCH))
     assert field == SetField(FIELD_DUPLICATE_OF, 200)
     assert isinstance(note, InternalNote)
     assert note.body.startswith(texts.NOTE_HEADER)

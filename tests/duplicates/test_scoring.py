@@ -51,8 +51,17 @@ def _scores(index: TicketIndex, new: TicketRow, *others: TicketRow) -> dict[int,
 
 def test_identical_beats_paraphrase_beats_unrelated(index: TicketIndex) -> None:
     new = row(50, *ORIGINAL)
-    scores = _scores(index, new, row(51, *SAME), row(52, *PARAPHRASE), row(53, *UNRELATED))
-    assert scores[51] > scores[52] > scores[53]
+    others = (row(51, *SAME), row(52, *PARAPHRASE), row(53, *UNRELATED))
+    entries = [index.upsert(o) for o in others]
+    new_entry = index.upsert(new)
+    matches = score_candidates(
+        new, new_entry.features, entries, index.model, DuplicateSettings(flag_threshold=0.3)
+    )
+    text = {m.candidate_id: float(m.signals["text"]) for m in matches}  # type: ignore[arg-type]
+    assert text[51] > text[52] > text[53]
+    # The calibrated probability keeps the order (ties near 1 are ranked by the text).
+    assert [m.candidate_id for m in matches] == [51, 52, 53]
+    scores = {m.candidate_id: m.score for m in matches}
     assert scores[51] > 0.95
     assert scores[53] < 0.1
     assert all(0.0 <= s <= 1.0 for s in scores.values())
@@ -72,6 +81,7 @@ def test_every_method_orders_identical_paraphrase_unrelated(
         index.model,
         DuplicateSettings(),
         method=METHODS[method],
+        raw=True,
     )
     by_id = {m.candidate_id: m.score for m in matches}
     assert by_id[51] > by_id[52] > by_id[53]
@@ -83,10 +93,10 @@ def test_reference_to_the_candidate_number_raises_the_score(index: TicketIndex) 
     candidate = index.upsert(row(70, *ORIGINAL, created_at=NOW - timedelta(hours=2)))
     settings = DuplicateSettings(flag_threshold=0.3)
     without = score_candidates(
-        plain, index.upsert(plain).features, [candidate], index.model, settings
+        plain, index.upsert(plain).features, [candidate], index.model, settings, raw=True
     )
     with_ref = score_candidates(
-        referring, index.upsert(referring).features, [candidate], index.model, settings
+        referring, index.upsert(referring).features, [candidate], index.model, settings, raw=True
     )
     assert with_ref[0].score > without[0].score
     assert with_ref[0].signals["references_candidate"] is True
@@ -169,9 +179,9 @@ def test_unknown_query_terms_still_count_in_the_query_norm(index: TicketIndex) -
     features = index.model.features(term_counts(new.subject, new.description), learn=False)
     full = index.model.features(term_counts("Invoice", "invoice"), learn=False)
     settings = DuplicateSettings()
-    partial = score_candidates(new, features, [candidate], index.model, settings)[0].score
+    partial = score_candidates(new, features, [candidate], index.model, settings, raw=True)[0].score
     exact = score_candidates(
-        row(82, "Invoice", "invoice"), full, [candidate], index.model, settings
+        row(82, "Invoice", "invoice"), full, [candidate], index.model, settings, raw=True
     )
     assert partial < exact[0].score
 
@@ -234,9 +244,13 @@ def test_cosine_with_cached_norms_equals_the_exact_cosine(index: TicketIndex) ->
     entry = index.upsert(row(110, *PARAPHRASE))
     new = row(111, *ORIGINAL)
     features = index.model.features(term_counts(new.subject, new.description), learn=False)
-    warm = score_candidates(new, features, [entry], index.model, DuplicateSettings())[0].score
+    warm = score_candidates(new, features, [entry], index.model, DuplicateSettings(), raw=True)[
+        0
+    ].score
     cold_features = index.model.features(term_counts(*PARAPHRASE), learn=False)
     cold_entry = IndexedTicket(entry.row, cold_features)
-    cold = score_candidates(new, features, [cold_entry], index.model, DuplicateSettings())[0].score
+    cold = score_candidates(
+        new, features, [cold_entry], index.model, DuplicateSettings(), raw=True
+    )[0].score
     assert warm == pytest.approx(cold)
     assert 0.1 < warm < 1.0

@@ -28,11 +28,12 @@ from tests.desk import (
     sandbox_settings,
     served,
 )
+from triggers.duplicates import DEFAULT_FLAG_THRESHOLD
 from webhooks.handler import DECIDERS_EXTENSION, register_decider
 
-# The recommended threshold of bench/results/duplicates_eval.md, set explicitly so these
-# tests do not depend on settings.toml's current value.
-FLAG_THRESHOLD = 0.18
+# The shipped threshold (a calibrated probability, bench/results/duplicates_eval.md), set
+# explicitly so these tests do not depend on settings.toml's current value.
+FLAG_THRESHOLD = DEFAULT_FLAG_THRESHOLD
 
 
 @dataclass(frozen=True)

@@ -21,6 +21,7 @@ from sync.provisioning import (
     NO_CHANGES,
     RESTART_NOTICE,
     SERVICE_USER_ID,
+    TRIGGER_KEYS,
     WEBHOOK_NAME,
     WEBHOOK_PATH,
     WEBHOOK_SIGNING_SECRET,
@@ -30,7 +31,7 @@ from sync.provisioning import (
 )
 from sync.state import PROVISIONED
 from tests.desk import sandbox_settings, writes
-from triggers.model import EVENT_KINDS, STATUS_CHANGED, TICKET_CREATED
+from triggers.model import STATUS_CHANGED, TICKET_CREATED
 from webhooks.schema import EventSchema
 
 from .conftest import make_ticket
@@ -86,7 +87,7 @@ def test_apply_on_a_fresh_account_creates_everything(
     every = client.list_all("/api/v2/triggers.json", "triggers")
     tag_keys = {f"status_tag:{s.value}" for s in mappings.statuses} | {"status_tag:none"}
     assert sorted(t["title"].rsplit("[cxlayer:", 1)[1].rstrip("]") for t in every) == sorted(
-        [*EVENT_KINDS, *tag_keys]
+        [*TRIGGER_KEYS, *tag_keys]
     )
     # The guide's statuses are the category defaults; each has its status-tag trigger.
     defaults = {s["status_category"]: s["id"] for s in client.custom_statuses() if s["default"]}
@@ -121,7 +122,7 @@ def test_apply_on_a_fresh_account_creates_everything(
 
     recorded = client.state.get(PROVISIONED)
     assert set(recorded["custom_statuses"]) == {s.value for s in mappings.statuses}
-    assert set(recorded["triggers"]) == set(EVENT_KINDS) | tag_keys
+    assert set(recorded["triggers"]) == set(TRIGGER_KEYS) | tag_keys
     assert recorded["webhook"] == webhook["id"]
 
 

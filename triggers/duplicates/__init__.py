@@ -11,12 +11,14 @@ from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass
 
 from triggers.duplicates import texts
+from triggers.duplicates.calibration import BACKGROUND_SIZE, BackgroundStats, Calibration, shipped
 from triggers.duplicates.candidates import (
     MAX_STORED_DESCRIPTION,
     IndexedTicket,
     TicketIndex,
     TicketRow,
 )
+from triggers.duplicates.normalise import is_auto_reply, is_channel_subject
 from triggers.duplicates.scoring import (
     DEFAULT_METHOD,
     DEFAULT_WINDOW_DAYS,
@@ -34,9 +36,11 @@ from triggers.duplicates.scoring import (
 )
 from triggers.model import (
     FIELD_DUPLICATE_OF,
+    Action,
     AddTags,
     Decision,
     InternalNote,
+    RemoveTags,
     SetField,
     TicketSnapshot,
 )
@@ -53,14 +57,16 @@ __all__ = [
     "feedback_pair",
     "find_duplicates",
     "flag_decision",
+    "not_duplicate_decision",
     "pair_key",
     "score_candidates",
 ]
 
 RULE_NAME = "duplicates.flag"
-# Chosen on the labelled data: the lowest threshold whose dev-split precision stays >= 0.95
-# (bench/duplicates_eval.py; held-out precision 0.971, recall 0.539; bench/results/duplicates_eval.md).
-DEFAULT_FLAG_THRESHOLD = 0.18
+FEEDBACK_RULE_NAME = "duplicates.not_duplicate"
+# A calibrated probability (triggers/duplicates/calibration.py), chosen by the rule in
+# bench/duplicates_fit.py and validated leave-one-project-out (bench/results/duplicates_eval.md).
+DEFAULT_FLAG_THRESHOLD = 0.59
 DEFAULT_MAX_CANDIDATES = 200  # a requester with more open tickets in the window is a robot
 
 
@@ -125,7 +131,9 @@ def _suppressed(pairs: Iterable[tuple[int, int] | frozenset[int]]) -> set[frozen
 
 
 def _facts(row: TicketRow) -> TicketFacts:
-    return TicketFacts(row.id, row.product, row.organization_id, row.created_at)
+    return TicketFacts(
+        row.id, row.product, row.organization_id, row.created_at, is_channel_subject(row.subject)
+    )
 
 
 def score_candidates(
@@ -138,9 +146,16 @@ def score_candidates(
     suppressed_pairs: Iterable[tuple[int, int] | frozenset[int]] = (),
     method: TextMethod = DEFAULT_METHOD,
     sentences_for: int | None = None,
+    background: Sequence[Features] = (),
+    calibration: Calibration | None = None,
+    raw: bool = False,
 ) -> list[Match]:
     """Score `new` against each candidate, best first; suppressed pairs are left out.
 
+    The score is the calibrated probability (`calibration`, default the shipped one) given
+    the new ticket's similarity to `background` (unrelated tickets of the account; see
+    `TicketIndex.background`); `signals["text"]` keeps the raw text similarity. With `raw`
+    the text similarity of `method` is the score (benchmarks compare the two).
     Matching sentences are computed for the best `sentences_for` matches at or above the flag
     threshold (default: settings.note_candidates), because only those are shown to agents.
     """
@@ -148,17 +163,41 @@ def score_candidates(
     query = prepare_query(new_features, model)
     new_facts = _facts(new)
     scored: list[tuple[float, IndexedTicket, dict[str, object]]] = []
+    if raw:
+        calibration = None
+    elif calibration is None:
+        calibration = shipped()
+    bg: BackgroundStats | None = None
     for candidate in candidates:
         if candidate.row.id == new.id or pair_key(new.id, candidate.row.id) in suppressed:
             continue
         text, parts = text_similarity(query, candidate.features, model, method)
+        value = text
+        if calibration is not None:
+            if bg is None:  # only tickets that have a candidate pay for the background
+                bg = calibration.background(
+                    BackgroundStats.of(
+                        [text_similarity(query, f, model, method)[0] for f in background]
+                    )
+                )
+            value = calibration.probability(text, parts, bg)
         score, signals = apply_signals(
-            text, new_facts, _facts(candidate.row), new_features.references, settings.window_days
+            value, new_facts, _facts(candidate.row), new_features.references, settings.window_days
         )
+        signals["text"] = round(text, 4)
         signals["fields"] = parts
+        if bg is not None:
+            signals["background"] = (bg.mean, bg.spread, bg.maximum, bg.size)
         scored.append((score, candidate, signals))
-    # Ties: the earlier ticket is the better "original".
-    scored.sort(key=lambda item: (-item[0], item[1].row.created_at, item[1].row.id))
+    # Ties (probabilities saturate near 1): the closer text, then the earlier ticket.
+    scored.sort(
+        key=lambda item: (
+            -round(item[0], 4),
+            -float(item[2]["text"]),  # type: ignore[arg-type]
+            item[1].row.created_at,
+            item[1].row.id,
+        )
+    )
     limit = settings.note_candidates if sentences_for is None else sentences_for
     new_sentences: list[str] | None = None
     matches: list[Match] = []
@@ -166,8 +205,10 @@ def score_candidates(
         pairs: list[tuple[str, str]] = []
         if rank < limit and score >= settings.flag_threshold:
             if new_sentences is None:
-                new_sentences = ticket_sentences(new.subject, new.description)
-            old_sentences = ticket_sentences(candidate.row.subject, candidate.row.description)
+                new_sentences = ticket_sentences(new.subject, new.description, model.is_common_line)
+            old_sentences = ticket_sentences(
+                candidate.row.subject, candidate.row.description, model.is_common_line
+            )
             pairs = matching_sentences(new_sentences, old_sentences, model)
         matches.append(Match(candidate.row.id, round(score, 4), pairs, signals))
     return matches
@@ -185,6 +226,8 @@ def find_duplicates(
     if model is not index.model:
         raise ValueError("model must be the index's IdfModel: indexed features hold its term ids")
     row = TicketRow.from_snapshot(ticket) if isinstance(ticket, TicketSnapshot) else ticket
+    if is_auto_reply(row.subject, row.description):
+        return []  # an automatic reply is nobody's issue: never flagged
     indexed = index.get(row.id)
     if indexed is not None and (indexed.row.subject, indexed.row.description) == (
         row.subject,
@@ -192,15 +235,24 @@ def find_duplicates(
     ):
         features = indexed.features
     else:
-        features = model.features(term_counts(row.subject, row.description), learn=False)
+        features = model.features(
+            term_counts(row.subject, row.description, model.is_common_line), learn=False
+        )
     candidates = index.candidates(
         row,
         window_days=settings.window_days,
         same_organization=settings.same_organization,
         limit=settings.max_candidates,
     )
+    background = [t.features for t in index.background(row, BACKGROUND_SIZE)] if candidates else []
     return score_candidates(
-        row, features, candidates, model, settings, suppressed_pairs=suppressed_pairs
+        row,
+        features,
+        candidates,
+        model,
+        settings,
+        suppressed_pairs=suppressed_pairs,
+        background=background,
     )
 
 
@@ -255,7 +307,7 @@ def flag_decision(
             best_id=best.candidate_id, score=best.score, threshold=settings.flag_threshold
         ),
         actions=(
-            AddTags((texts.TAG_POSSIBLE_DUPLICATE,)),
+            AddTags((texts.TAG_POSSIBLE_DUPLICATE, texts.TAG_FLAG_WATCH)),
             SetField(FIELD_DUPLICATE_OF, best.candidate_id),
             InternalNote(note_body(allowed, settings)),
         ),
@@ -274,6 +326,29 @@ def feedback_pair(ticket: TicketSnapshot, flagged_candidate: int) -> frozenset[i
     if tag_removed or link_changed:
         return pair_key(ticket.id, flagged_candidate)
     return None
+
+
+def not_duplicate_decision(ticket: TicketSnapshot, candidate_id: int) -> Decision:
+    """What cxlayer does once an agent said "not a duplicate": "Duplicate of" cleared if it
+    still names the candidate, the flag's tags removed, and a one-line note confirming it."""
+    cleared = ticket.field(FIELD_DUPLICATE_OF) == candidate_id
+    actions: list[Action] = []
+    if cleared:
+        actions.append(SetField(FIELD_DUPLICATE_OF, None))
+    actions.append(RemoveTags((texts.TAG_POSSIBLE_DUPLICATE, texts.TAG_FLAG_WATCH)))
+    actions.append(
+        InternalNote(
+            texts.NOT_DUPLICATE_NOTE.format(
+                candidate_id=candidate_id,
+                cleared=texts.NOT_DUPLICATE_CLEARED if cleared else "",
+            )
+        )
+    )
+    return Decision(
+        rule=FEEDBACK_RULE_NAME,
+        reason=texts.NOT_DUPLICATE_REASON.format(ticket_id=ticket.id, candidate_id=candidate_id),
+        actions=tuple(actions),
+    )
 
 
 def decide_new_ticket(

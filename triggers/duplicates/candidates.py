@@ -3,10 +3,12 @@
 from __future__ import annotations
 
 import bisect
+from collections import deque
 from collections.abc import Iterable, Iterator
 from dataclasses import dataclass
 from datetime import datetime, timedelta
 
+from triggers.duplicates.normalise import is_auto_reply
 from triggers.duplicates.scoring import (
     MAX_BODY_CHARS,
     Features,
@@ -20,6 +22,8 @@ from triggers.model import FIELD_PRODUCT, TicketSnapshot
 EXCLUDED_STATUSES = frozenset({"closed", "deleted"})
 # Text kept per ticket for the "matching sentences" of a note: what the features look at.
 MAX_STORED_DESCRIPTION = MAX_BODY_CHARS
+# Recently indexed ticket ids kept for `TicketIndex.background` (a few per sample taken).
+RECENT_KEPT = 1024
 
 
 @dataclass(frozen=True, slots=True)
@@ -58,6 +62,8 @@ class TicketRow:
 class IndexedTicket:
     row: TicketRow
     features: Features
+    # An out-of-office, automatic reply or delivery notice: never a candidate (original).
+    auto_reply: bool = False
 
 
 def _key(row: TicketRow) -> tuple[float, int]:
@@ -76,6 +82,8 @@ class TicketIndex:
         self._tickets: dict[int, IndexedTicket] = {}
         self._by_requester: dict[int, list[tuple[float, int]]] = {}
         self._by_organization: dict[int, list[tuple[float, int]]] = {}
+        # The most recently indexed tickets: the background a new ticket is compared with.
+        self._recent: deque[int] = deque(maxlen=RECENT_KEPT)
 
     def __len__(self) -> int:
         return len(self._tickets)
@@ -111,15 +119,22 @@ class TicketIndex:
         ):
             features = old.features
         else:
-            features = self.model.features(term_counts(row.subject, row.description), learn=True)
+            if old is not None:
+                self.model.forget_lines(old.row.description, old.row.subject)
+            self.model.learn_lines(stored.description, stored.subject)
+            features = self.model.features(
+                term_counts(row.subject, row.description, self.model.is_common_line), learn=True
+            )
             if old is not None:
                 self.model.remove(old.features)
             self.model.add(features)
             candidate_norms(features, self.model)  # warm: the first lookup stays fast
         if old is not None:
             self._unlink(old.row)
-        entry = IndexedTicket(stored, features)
+        entry = IndexedTicket(stored, features, is_auto_reply(stored.subject, stored.description))
         self._tickets[row.id] = entry
+        if old is None:
+            self._recent.append(row.id)
         bisect.insort(self._by_requester.setdefault(row.requester_id, []), _key(stored))
         if row.organization_id is not None:
             bisect.insort(self._by_organization.setdefault(row.organization_id, []), _key(stored))
@@ -139,6 +154,7 @@ class TicketIndex:
             return False
         self._unlink(old.row)
         self.model.remove(old.features)
+        self.model.forget_lines(old.row.description, old.row.subject)
         return True
 
     def prune(self, created_before: datetime) -> int:
@@ -163,6 +179,24 @@ class TicketIndex:
                 del keys[i]
             if not keys:
                 del table[owner]
+
+    def background(self, new: TicketRow, size: int) -> list[IndexedTicket]:
+        """Up to `size` recently indexed tickets of other requesters (and not in `new`'s
+        organisation): what an unrelated ticket of this account looks like to `new`."""
+        found: list[IndexedTicket] = []
+        for ticket_id in reversed(self._recent):
+            ticket = self._tickets.get(ticket_id)
+            if ticket is None or ticket_id == new.id:
+                continue
+            row = ticket.row
+            if row.requester_id == new.requester_id or (
+                new.organization_id is not None and row.organization_id == new.organization_id
+            ):
+                continue
+            found.append(ticket)
+            if len(found) >= size:
+                break
+        return found
 
     def _window(
         self, keys: list[tuple[float, int]], new: TicketRow, window_days: float
@@ -200,7 +234,11 @@ class TicketIndex:
         found: list[IndexedTicket] = []
         for _, ticket_id in reversed(keys):  # newest first
             ticket = self._tickets[ticket_id]
-            if ticket_id != new.id and ticket.row.status not in EXCLUDED_STATUSES:
+            if (
+                ticket_id != new.id
+                and ticket.row.status not in EXCLUDED_STATUSES
+                and not ticket.auto_reply
+            ):
                 found.append(ticket)
                 if limit is not None and len(found) >= limit:
                     break

@@ -9,6 +9,7 @@ from __future__ import annotations
 import itertools
 import re
 from collections import Counter
+from collections.abc import Callable
 
 from triggers.replies import reply_text, sentences
 
@@ -44,7 +45,9 @@ _WORD = re.compile(r"[^\W_]+", re.UNICODE)
 _STOPWORD_TEXT = """a an and are as at be been but by can could did do does for from had has have he
 her his how i if in into is it its me my no not of on or our so than that the their them then
 there these they this to too was we were what when where which who will with would you your am
-any all also just im ive dont get got please thanks thank hi hello"""
+any all also just im ive dont get got please thanks thank hi hello help helping assist
+assistance advance appreciate appreciated hope kindly urgent urgently asap someone anyone
+let know regards cheers team guys"""
 STOPWORDS = frozenset(_STOPWORD_TEXT.split())
 
 
@@ -85,15 +88,18 @@ def collapse_whitespace(text: str) -> str:
 
 
 def normalise_subject(subject: str) -> str:
-    """A subject without reply prefixes, ticket numbers and extra whitespace."""
-    return collapse_whitespace(strip_ticket_numbers(strip_subject_prefixes(subject)))
+    """A subject without reply prefixes, ticket numbers and extra whitespace; empty when the
+    channel generated it ("Chat with Rita": it names the visitor, not the problem)."""
+    text = collapse_whitespace(strip_ticket_numbers(strip_subject_prefixes(subject)))
+    return "" if is_channel_subject(text) else text
 
 
 def normalise_body(body: str, *, keep_lines: bool = False) -> str:
-    """A first comment without quoted replies, signature, greeting and ticket numbers (the
-    reply parser shared with the other rules reading customers' words, then what only
-    comparison needs removed)."""
-    text = strip_greeting(reply_text(body))
+    """A first comment without quoted replies, signature, disclaimer, chat-transcript
+    scaffolding, greeting and ticket numbers (the reply parser shared with the other rules
+    reading customers' words, then what only comparison needs removed)."""
+    text = body.replace("\r\n", "\n").replace("\r", "\n")
+    text = strip_greeting(reply_text(strip_transcript(text)))
     text = strip_ticket_numbers(text)
     if keep_lines:
         return "\n".join(collapse_whitespace(line) for line in text.splitlines() if line.strip())
@@ -132,3 +138,125 @@ def char_ngrams(tokens: list[str], low: int = 3, high: int = 5) -> list[str]:
 
 def counts(items: list[str]) -> dict[str, int]:
     return dict(Counter(items))
+
+
+# --- channel-generated text ------------------------------------------------------------------
+# Zendesk names chat, messaging and call tickets after the visitor or the number: such a
+# subject says who, not what, so it never counts as issue text.
+_CHANNEL_SUBJECT = re.compile(
+    r"^\s*(?:(?:chat|conversation|messaging conversation|whatsapp conversation|"
+    r"facebook conversation|instagram conversation|sms conversation|text message|"
+    r"call|voicemail|missed call|message)\s+(?:with|from)\b.*"
+    r"|offline message from\b.*"
+    r"|(?:chat|conversation|call|voicemail)\s*(?:#\s*)?\d*\s*)$",
+    re.IGNORECASE,
+)
+# Chat transcript lines: "(10:02:11 AM) Rita Requester: text" — the time and speaker go.
+_TRANSCRIPT_PREFIX = re.compile(
+    r"^\s*[\(\[]?\d{1,2}:\d{2}(?::\d{2})?\s*(?:[ap]\.?m\.?)?[\)\]]?\s*"
+    r"(?:[^:\n]{1,40}:\s*)?",
+    re.IGNORECASE,
+)
+# The proactive greeting a chat widget or bot opens every transcript with.
+_PROACTIVE_GREETING = re.compile(
+    r"^\s*(?:(?:hi|hello|hey|welcome)\b[^.!?]{0,60}[.!?,]?\s*)*"
+    r"(?:how (?:can|may) (?:we|i) help(?: you)?(?: today)?|what can (?:we|i) (?:do|help) "
+    r"(?:for you|with)(?: today)?|(?:do you )?need (?:any )?help|let us know how we can help|"
+    r"welcome to [^.!?]{1,60})[.!?]*\s*$",
+    re.IGNORECASE,
+)
+
+
+def is_channel_subject(subject: str) -> bool:
+    """A subject the channel generated ("Chat with Rita", "Conversation with +1 555...")."""
+    return bool(_CHANNEL_SUBJECT.match(subject.strip())) if subject.strip() else False
+
+
+def strip_transcript(body: str) -> str:
+    """Chat transcripts: drop timestamps and speaker names, and proactive greetings."""
+    lines = body.splitlines()
+    if sum(1 for line in lines if _TRANSCRIPT_PREFIX.match(line) and ":" in line[:60]) < 2:
+        return body
+    kept = []
+    for line in lines:
+        text = _TRANSCRIPT_PREFIX.sub("", line, count=1)
+        if _PROACTIVE_GREETING.match(text):
+            continue
+        kept.append(text)
+    return "\n".join(kept)
+
+
+# --- auto-replies ------------------------------------------------------------------------------
+_AUTO_REPLY_SUBJECT = re.compile(
+    r"^\s*(?:(?:automatic|auto)[ -]?reply|autoreply|auto[ -]?response|out of (?:the )?office|"
+    r"ooo\b|abwesenheitsnotiz|absence|réponse automatique|undeliverable|undelivered mail|"
+    r"delivery (?:status notification|failure|has failed)|mail delivery (?:failed|subsystem)|"
+    r"returned mail|failure notice|delivery notification|message not delivered)",
+    re.IGNORECASE,
+)
+_AUTO_REPLY_BODY = re.compile(
+    r"\b(?:i am|i'm|i will be) (?:currently )?(?:out of (?:the )?office|away from (?:the|my) "
+    r"(?:office|desk)|on (?:annual |parental |sick )?leave|on vacation|on holiday)"
+    r"|\bthis is an automatic(?:ally generated)? (?:reply|response|message)"
+    r"|\bdelivery (?:to the following recipients? )?(?:has )?failed"
+    r"|\bcould not be delivered to one or more recipients"
+    r"|\bmail delivery subsystem\b",
+    re.IGNORECASE,
+)
+
+
+def is_auto_reply(subject: str, description: str) -> bool:
+    """An out-of-office or automatic reply, or a delivery notice: never anyone's issue.
+
+    Subjects "Automatic reply: ...", "Out of Office: ...", "Undeliverable: ..." and bodies
+    opening with "I am out of the office" (in the first 400 characters) count.
+    """
+    if _AUTO_REPLY_SUBJECT.match(strip_subject_prefixes(subject)) or _AUTO_REPLY_SUBJECT.match(
+        subject
+    ):
+        return True
+    return bool(_AUTO_REPLY_BODY.search(description[:400]))
+
+
+# --- lines that recur across the account's tickets -----------------------------------------
+_LABEL = re.compile(r"^([^:]{1,40}):\s*(.*)$")
+
+
+def line_keys(body: str, limit: int = 80) -> list[str]:
+    """Keys of a first comment's lines, as counted for account-wide boilerplate: the lower-case
+    line without digits and extra spaces, plus "label:" for "Label: value" lines."""
+    keys: list[str] = []
+    for line in body.splitlines()[:limit]:
+        key = collapse_whitespace(_DIGITS.sub("#", line.lower()))
+        if len(key) < 3:
+            continue
+        keys.append(key)
+        label = _LABEL.match(key)
+        if label and label.group(2):
+            keys.append(label.group(1) + ":")
+    return keys
+
+
+_DIGITS = re.compile(r"\d+")
+
+
+def subject_key(subject: str) -> str:
+    """The key a subject is counted under for account-wide boilerplate (web-form subjects)."""
+    return "subject:" + collapse_whitespace(_DIGITS.sub("#", normalise_subject(subject).lower()))
+
+
+def strip_common_lines(body: str, is_common: Callable[[str], bool]) -> str:
+    """Drop lines the account's tickets share (templates, web-form scaffolding, footers); of a
+    "Label: value" line whose label is common, only the value stays."""
+    kept: list[str] = []
+    for line in body.splitlines():
+        key = collapse_whitespace(_DIGITS.sub("#", line.lower()))
+        if len(key) >= 3 and is_common(key):
+            continue
+        label = _LABEL.match(key)
+        if label and label.group(2) and is_common(label.group(1) + ":"):
+            original = _LABEL.match(line.strip())
+            kept.append(original.group(2) if original else line)
+            continue
+        kept.append(line)
+    return "\n".join(kept)

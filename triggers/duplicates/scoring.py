@@ -10,7 +10,7 @@ import math
 from array import array
 from bisect import bisect_left
 from collections import Counter
-from collections.abc import Iterable, Mapping
+from collections.abc import Callable, Iterable, Mapping
 from dataclasses import dataclass, field
 from datetime import datetime
 
@@ -31,6 +31,12 @@ F_SUBJECT = "subject"  # subject words and word bigrams
 F_SUBJECT_CHARS = "subject_chars"  # character 3-5-grams of the subject's words
 FIELDS = (F_ALL, F_SUBJECT, F_SUBJECT_CHARS)
 _CHAR_PREFIX = "\x00"  # keeps character n-grams apart from words in the one vocabulary
+
+# A first-comment line shared by this many tickets, and this share of the account's tickets,
+# is boilerplate (a template, web-form scaffolding, a footer), not evidence.
+COMMON_LINE_TICKETS = 5
+COMMON_LINE_SHARE = 0.001
+LINE_BITMAP_BYTES = 1 << 20  # 8M bits for lines seen once (1 MiB)
 
 # Cached candidate norms are recomputed once N has moved by this share (see candidate_norms).
 NORM_REFRESH_SHARE = 0.01
@@ -84,10 +90,21 @@ class TermCounts:
     references: frozenset[int]
 
 
-def term_counts(subject: str, description: str) -> TermCounts:
-    """Normalise a ticket's subject and first comment and count its terms per field."""
+def term_counts(
+    subject: str, description: str, is_common: Callable[[str], bool] | None = None
+) -> TermCounts:
+    """Normalise a ticket's subject and first comment and count its terms per field.
+
+    `is_common` says which lines the account's tickets share (`IdfModel.is_common_line`):
+    they are dropped before counting, so a template or footer is never evidence.
+    """
     subject_text = nz.normalise_subject(subject)[:MAX_SUBJECT_CHARS]
-    body_text = nz.normalise_body(description[:MAX_BODY_CHARS])
+    body = description[:MAX_BODY_CHARS]
+    if is_common is not None:
+        body = nz.strip_common_lines(body, is_common)
+        if is_common(nz.subject_key(subject)):
+            subject_text = ""  # a web form's or a robot's subject, shared by many tickets
+    body_text = nz.normalise_body(body)
     subject_words = nz.words(subject_text)
     body_words = nz.words(body_text)[:MAX_BODY_TOKENS]
     subject_terms = subject_words + nz.word_bigrams(subject_words)
@@ -123,6 +140,50 @@ class IdfModel:
         # ever needs recomputing, so there is no latency spike as the corpus grows.
         self.log_df: array[float] = array("d")
         self.total_length: dict[str, int] = dict.fromkeys(FIELDS, 0)
+        # Lines of first comments seen in more than one ticket, by key (normalise.line_keys).
+        # A line seen once only sets a bit: most lines are unique, and a dict entry per unique
+        # line would cost ~100 bytes per line per ticket.
+        self.line_df: dict[str, int] = {}
+        self._seen_once = bytearray(LINE_BITMAP_BYTES)
+
+    # --- account-wide boilerplate lines --------------------------------------------------
+    def _bit(self, key: str) -> tuple[int, int]:
+        h = hash(key) & (LINE_BITMAP_BYTES * 8 - 1)
+        return h >> 3, 1 << (h & 7)
+
+    def learn_lines(self, description: str, subject: str = "") -> None:
+        """Count a ticket's first-comment lines and its subject (once per ticket)."""
+        keys = set(nz.line_keys(description[:MAX_BODY_CHARS]))
+        if subject.strip():
+            keys.add(nz.subject_key(subject))
+        for key in keys:
+            if key in self.line_df:
+                self.line_df[key] += 1
+                continue
+            byte, bit = self._bit(key)
+            if self._seen_once[byte] & bit:
+                self.line_df[key] = 2
+            else:
+                self._seen_once[byte] |= bit
+
+    def forget_lines(self, description: str, subject: str = "") -> None:
+        """Undo `learn_lines` for a ticket that leaves the index (bits stay set)."""
+        keys = set(nz.line_keys(description[:MAX_BODY_CHARS]))
+        if subject.strip():
+            keys.add(nz.subject_key(subject))
+        for key in keys:
+            count = self.line_df.get(key)
+            if count is None:
+                continue
+            if count <= 2:
+                del self.line_df[key]
+            else:
+                self.line_df[key] = count - 1
+
+    def is_common_line(self, key: str) -> bool:
+        """A line in at least COMMON_LINE_TICKETS tickets and COMMON_LINE_SHARE of them."""
+        count = self.line_df.get(key, 0)
+        return count >= COMMON_LINE_TICKETS and count >= COMMON_LINE_SHARE * self.n_docs
 
     def bag(self, counts: Mapping[str, int], *, learn: bool) -> Bag:
         """Terms as a `Bag`; with learn=False unknown terms get id -1 (they match nothing)."""
@@ -165,7 +226,8 @@ class IdfModel:
 
     def learn(self, subject: str, description: str) -> Features:
         """Features of a ticket, counted in the model (convenience for fitting on a corpus)."""
-        feats = self.features(term_counts(subject, description), learn=True)
+        self.learn_lines(description, subject)
+        feats = self.features(term_counts(subject, description, self.is_common_line), learn=True)
         self.add(feats)
         return feats
 
@@ -337,6 +399,10 @@ DIFFERENT_ORGANIZATION_FACTOR = 0.9  # only in organisation-wide comparisons
 TIME_DECAY_FREE_DAYS = 1.0  # re-sends within a day are the typical duplicate
 TIME_DECAY_FLOOR = 0.85  # factor at window_days apart
 DEFAULT_WINDOW_DAYS = 14
+# Chat and messaging can make several tickets of one conversation within seconds: those are
+# the same conversation, whatever each part says. 20% of the gap remains (0.8 from nothing).
+SAME_CONVERSATION_SECONDS = 300.0
+SAME_CONVERSATION_KEEP = 0.2
 
 
 @dataclass(frozen=True)
@@ -347,6 +413,7 @@ class TicketFacts:
     product: str | None = None
     organization_id: int | None = None
     created_at: datetime | None = None
+    channel: bool = False  # a chat/messaging/call ticket (its subject names the visitor)
 
 
 def apply_signals(
@@ -376,6 +443,9 @@ def apply_signals(
     if new.created_at is not None and candidate.created_at is not None:
         days = abs((new.created_at - candidate.created_at).total_seconds()) / 86400.0
         signals["days_apart"] = round(days, 2)
+        if new.channel and candidate.channel and days * 86400.0 <= SAME_CONVERSATION_SECONDS:
+            signals["same_conversation"] = True
+            score = 1.0 - (1.0 - score) * SAME_CONVERSATION_KEEP
         span = max(window_days - TIME_DECAY_FREE_DAYS, 1e-9)
         over = min(max(days - TIME_DECAY_FREE_DAYS, 0.0), span) / span
         score *= 1.0 - (1.0 - TIME_DECAY_FLOOR) * over
@@ -388,18 +458,28 @@ MIN_SENTENCE_SIMILARITY = 0.25
 MAX_MATCHING_SENTENCES = 3
 
 
-def _unit_sentence_vector(sentence: str, model: IdfModel) -> dict[str, float]:
+def _unit_sentence_vector(sentence: str, model: IdfModel) -> tuple[dict[str, float], float]:
+    """A sentence's unit tf-idf vector and its idf mass (how much it says)."""
     vector: dict[str, float] = {}
     for term, tf in Counter(nz.words(sentence)).items():
         vector[term] = _tf_weight(tf) * model.idf(model.vocabulary.get(term, -1))
     norm = math.sqrt(sum(w * w for w in vector.values()))
-    return {t: w / norm for t, w in vector.items()} if norm else {}
+    return ({t: w / norm for t, w in vector.items()} if norm else {}), norm
 
 
-def ticket_sentences(subject: str, description: str) -> list[str]:
-    """The subject and the sentences of the normalised first comment, as agents would read them."""
-    body = nz.normalise_body(description[:MAX_BODY_CHARS], keep_lines=True)
-    out = [nz.normalise_subject(subject)] if subject.strip() else []
+def ticket_sentences(
+    subject: str, description: str, is_common: Callable[[str], bool] | None = None
+) -> list[str]:
+    """The subject and the sentences of the normalised first comment, as agents would read
+    them, without the account's common lines (`is_common`) and without channel subjects."""
+    body = description[:MAX_BODY_CHARS]
+    if is_common is not None:
+        body = nz.strip_common_lines(body, is_common)
+    body = nz.normalise_body(body, keep_lines=True)
+    subject_text = nz.normalise_subject(subject)
+    if is_common is not None and is_common(nz.subject_key(subject)):
+        subject_text = ""
+    out = [subject_text] if subject_text else []
     out.extend(nz.split_sentences(body))
     return [s for s in out if nz.words(s)][:MAX_SENTENCES]
 
@@ -407,23 +487,37 @@ def ticket_sentences(subject: str, description: str) -> list[str]:
 def matching_sentences(
     new_sentences: list[str], candidate_sentences: list[str], model: IdfModel
 ) -> list[tuple[str, str]]:
-    """Best one-to-one pairs (new sentence, candidate sentence) by idf-weighted word cosine."""
+    """Best one-to-one pairs (new sentence, candidate sentence), strongest evidence first.
+
+    A pair qualifies by idf-weighted word cosine (>= MIN_SENTENCE_SIMILARITY); pairs are
+    ranked by evidence: the cosine times the smaller sentence's idf mass, so two long
+    sentences sharing rare words come before two short ones sharing a common word.
+    """
     # Only sentence pairs sharing a word can score: walk postings instead of all pairs.
     postings: dict[str, list[tuple[int, float]]] = {}
+    mass_old: list[float] = []
     for j, sentence in enumerate(candidate_sentences):
-        for term, w in _unit_sentence_vector(sentence, model).items():
+        vector, mass = _unit_sentence_vector(sentence, model)
+        mass_old.append(mass)
+        for term, w in vector.items():
             postings.setdefault(term, []).append((j, w))
     similarity: dict[tuple[int, int], float] = {}
+    mass_new: list[float] = []
     for i, sentence in enumerate(new_sentences):
-        for term, w in _unit_sentence_vector(sentence, model).items():
+        vector, mass = _unit_sentence_vector(sentence, model)
+        mass_new.append(mass)
+        for term, w in vector.items():
             for j, other in postings.get(term, ()):
                 similarity[(i, j)] = similarity.get((i, j), 0.0) + w * other
-    ranked = sorted(similarity.items(), key=lambda item: (-item[1], item[0]))
+    ranked = sorted(
+        (item for item in similarity.items() if item[1] >= MIN_SENTENCE_SIMILARITY),
+        key=lambda item: (-item[1] * min(mass_new[item[0][0]], mass_old[item[0][1]]), item[0]),
+    )
     used_new: set[int] = set()
     used_candidate: set[int] = set()
     pairs: list[tuple[str, str]] = []
-    for (i, j), value in ranked:
-        if value < MIN_SENTENCE_SIMILARITY or len(pairs) >= MAX_MATCHING_SENTENCES:
+    for (i, j), _value in ranked:
+        if len(pairs) >= MAX_MATCHING_SENTENCES:
             break
         if i in used_new or j in used_candidate:
             continue
