@@ -13,6 +13,7 @@ import autosolve
 import duplicates
 import mappings
 import service
+import sidebar
 import store
 import sync
 import webhooks
@@ -44,6 +45,7 @@ def create_app(overrides: Mapping[str, Any] | None = None) -> Flask:
     service.init_app(app)
     autosolve.init_app(app)  # before duplicates: its deciders keep who spoke last current
     duplicates.init_app(app)
+    sidebar.init_app(app)
     app.add_url_rule("/healthz", "healthz", healthz)
     get_logger("cxlayer").debug("app created")
     return app

@@ -26,6 +26,7 @@ SECRETS: dict[tuple[str, str], type] = {
     ("webhook", "secrets"): list,
     ("database", "url"): str,
     ("admin", "password"): str,
+    ("sidebar", "secret"): str,  # signs the agent sidebar's sessions
 }
 
 Settings = dict[str, dict[str, Any]]

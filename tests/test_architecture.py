@@ -23,6 +23,7 @@ PACKAGES = (
     "duplicates",
     "service",
     "demo",
+    "sidebar",
     "sandbox",
 )
 LINT_IMPORTS = Path(sys.executable).with_name("lint-imports")
