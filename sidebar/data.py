@@ -122,7 +122,13 @@ def _episode(app: Flask, ticket_id: int) -> EpisodeState | None:
 def _audit(app: Flask, ticket_id: int) -> list[dict[str, Any]]:
     with store.session(app, readonly=True) as session:
         return [
-            {"created_at": e.created_at, "rule": e.rule, "action": e.action, "reason": e.reason}
+            {
+                "created_at": e.created_at,
+                "rule": e.rule,
+                "action": e.action,
+                "reason": e.reason,
+                "invocation_id": e.invocation_id,
+            }
             for e in store.list_audit(session, ticket_id=ticket_id, limit=30)
         ]
 

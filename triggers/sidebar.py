@@ -294,10 +294,11 @@ def clock_section(  # noqa: PLR0917  the inputs of autosolve.decide, in its orde
     if decision.clock_start is not None:
         start = decision.clock_start
         out["started"] = autosolve_texts.local_moment(start, team.timezone)
-        remind = add_business_days(team, start, config.remind_after)
-        solve = add_business_days(team, start, config.solve_after)
-        out["remind_date"] = autosolve_texts.long_date(remind)
-        out["solve_date"] = autosolve_texts.long_date(solve)
+        if decision.decision is not Outcome.EXEMPT:  # a paused clock has no dates to promise
+            remind = add_business_days(team, start, config.remind_after)
+            solve = add_business_days(team, start, config.solve_after)
+            out["remind_date"] = autosolve_texts.long_date(remind)
+            out["solve_date"] = autosolve_texts.long_date(solve)
     if decision.decision is Outcome.EXEMPT:
         out["state"] = "paused" if paused else "stopped"
         out["explanation"] = (
@@ -354,8 +355,10 @@ def duplicates_section(candidates: Iterable[Candidate], threshold: float) -> dic
 
 
 def history_section(entries: Iterable[Mapping[str, Any]], timezone: str) -> list[dict[str, Any]]:
-    """Audit entries (newest first) in words: when (local), what rule, what, why."""
-    rows = []
+    """Audit entries (newest first) in words, one line per decision: when (local), which
+    rule, what it did, why. A decision's actions share its invocation, rule and reason."""
+    rows: list[dict[str, Any]] = []
+    last_key: tuple[object, ...] | None = None
     for entry in entries:
         created = entry["created_at"]
         when = (
@@ -363,14 +366,25 @@ def history_section(entries: Iterable[Mapping[str, Any]], timezone: str) -> list
             if isinstance(created, datetime)
             else str(created)
         )
+        action = str(entry["action"]).replace("_", " ")
+        key = (entry.get("invocation_id"), entry["rule"], entry.get("reason"), when)
+        if key == last_key and rows:
+            if action not in rows[-1]["actions"]:
+                rows[-1]["actions"].insert(0, action)  # newest first: keep the written order
+            rows[-1]["action"] = ", ".join(rows[-1]["actions"])
+            continue
+        last_key = key
         rows.append(
             {
                 "when": when,
                 "rule": RULE_WORDS.get(str(entry["rule"]), str(entry["rule"])),
-                "action": str(entry["action"]).replace("_", " "),
+                "actions": [action],
+                "action": action,
                 "reason": str(entry.get("reason") or ""),
             }
         )
+    for row in rows:
+        del row["actions"]
     return rows
 
 
