@@ -86,7 +86,7 @@ def autosolve_config(app: Flask) -> AutoSolveConfig:
 
 def _candidates(app: Flask, snapshot: TicketSnapshot) -> list[words.Candidate]:
     settings = duplicate_settings(app)
-    with store.session(app) as session:
+    with store.session(app, readonly=True) as session:  # reads only: never waits for writers
         current_index(app, session)
         suppressed = suppressed_pairs(session, snapshot.id)
         flag = session.get(DupFlag, snapshot.id)
