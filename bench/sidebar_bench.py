@@ -1,17 +1,19 @@
-"""Benchmark: the agent sidebar's first paint, server time, on the embedded demo (`make run`).
+"""Benchmark: the agent sidebar's first paint, server time, on a sandbox account.
 
-Starts `python -m demo` (sandbox subprocess with the demo seed, migrations, provisioning, the
-sidebar installed, `flask serve`), indexes the seeded tickets for duplicate detection
-(`flask duplicates scan`), then for each of N tickets does what Zendesk and the page do:
+Set-up (like tests/sidebar): a sandbox seeded with the demo account (`--seed-size` tickets),
+an app on a fresh SQLite database, provisioning and the sidebar installed through the Apps
+API, the seeded tickets indexed for duplicate detection (`duplicates.detection.scan`), and the
+service's web app served on a loopback port. Then, for each of N tickets, what Zendesk and the
+page do:
 
-1. the sandbox's agent page signs the app JWT (read from its HTML, as the browser would post it);
+1. the sandbox's agent page signs the app JWT (read from its HTML, as the browser posts it);
 2. `POST /sidebar/` with that token (verification, the agent's role, the page) — first paint;
 3. `GET /sidebar/api/tickets/<id>` with the session — the panel's content.
 
-Server time is the `Server-Timing: app;dur=` the service reports for each; wall time is the
-client's. Baselines in the same run: `GET /healthz` of the same service (framework and loopback
-overhead), and the Zendesk reads the panel cannot avoid, made directly against the sandbox with
-`requests` (ticket, comments, their authors, groups). Writes bench/results/sidebar.json.
+Server time is the `Server-Timing: app;dur=` the service reports; wall time is the client's.
+Baselines in the same run: `GET /healthz` of the same service (framework and loopback
+overhead), and the Zendesk reads the panel cannot avoid, made directly with `requests`
+(ticket, comments, their authors, groups). Writes bench/results/sidebar.json.
 
     .venv/bin/python bench/sidebar_bench.py [--tickets 60] [--seed-size 2000]
 """
@@ -24,23 +26,29 @@ import os
 import platform
 import re
 import shlex
-import signal
-import sqlite3
 import statistics
-import subprocess
 import sys
 import tempfile
+import threading
 import time
+from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
 
 import requests
+from werkzeug.serving import make_server
 
 ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT))
 
-from demo.launcher import SANDBOX_EMAIL, SANDBOX_TOKEN  # noqa: E402 - after the path set-up
-from sandbox.testing import free_port  # noqa: E402
+from app import create_app  # noqa: E402 - after the path set-up, for direct runs
+from duplicates.detection import scan  # noqa: E402
+from mappings import load_mappings  # noqa: E402
+from sandbox.testing import run_sandbox  # noqa: E402
+from sidebar.cli import install  # noqa: E402
+from store.migrate import upgrade  # noqa: E402
+from sync import FACTORY_EXTENSION, DbStateStore, ZendeskClient  # noqa: E402
+from sync.provisioning import apply  # noqa: E402
 
 TOKEN = re.compile(r'name="token" value="([^"]+)"')
 ACTION = re.compile(r'action="([^"]+)"')
@@ -64,81 +72,55 @@ def summary(values: list[float]) -> dict[str, float]:
     }
 
 
-def wait_for(url: str, timeout: float, process: subprocess.Popen[str]) -> None:
-    deadline = time.monotonic() + timeout
-    while time.monotonic() < deadline:
-        if process.poll() is not None:
-            raise SystemExit("the demo exited")
-        try:
-            if requests.get(url, timeout=2).status_code == 200:
-                return
-        except requests.ConnectionError:
-            pass
-        time.sleep(0.5)
-    raise SystemExit(f"{url} did not answer in {timeout:.0f} s")
-
-
 def main() -> int:
     parser = argparse.ArgumentParser(description=__doc__)
     parser.add_argument("--tickets", type=int, default=60)
     parser.add_argument("--seed-size", type=int, default=2000)
     parser.add_argument("--output", type=Path, default=ROOT / "bench" / "results" / "sidebar.json")
     options = parser.parse_args()
-
     instance = Path(tempfile.mkdtemp(prefix="sidebar-bench-"))
-    sandbox_port, port = free_port(), free_port()
-    sandbox_url, service_url = f"http://127.0.0.1:{sandbox_port}", f"http://127.0.0.1:{port}"
-    log_path = Path(tempfile.mkdtemp(prefix="sidebar-bench-log-")) / "demo.log"
-    log = log_path.open("w")
-    demo = subprocess.Popen(
-        [
-            sys.executable,
-            "-m",
-            "demo",
-            "--sandbox-port",
-            str(sandbox_port),
-            "--port",
-            str(port),
-            "--seed-size",
-            str(options.seed_size),
-            "--instance",
-            str(instance),
-            "--no-tour",
-        ],
-        cwd=ROOT,
-        stdout=log,
-        stderr=subprocess.STDOUT,
-        text=True,
-    )
-    try:
-        wait_for(service_url + "/healthz", 300, demo)
-        # The server time without rate-limit waits: the demo account's 700 requests/minute
-        # would throttle a benchmark making ~10 calls per ticket (see "api_calls_per_open").
-        requests.post(f"{sandbox_url}/sandbox/limits", json={"rpm": 100000}, timeout=10)
-        # The service's duplicates sync indexes the seeded tickets in the background; wait for
-        # it, so candidate scoring runs against a full index.
-        database = instance / "cxlayer.sqlite3"
-        indexed = 0
-        deadline = time.monotonic() + 240
-        while time.monotonic() < deadline:
-            with sqlite3.connect(database, timeout=30) as db:
-                try:
-                    indexed = int(db.execute("SELECT COUNT(*) FROM dup_ticket").fetchone()[0])
-                except sqlite3.OperationalError:
-                    indexed = 0
-            if indexed >= options.seed_size * 0.9:
-                break
-            time.sleep(2)
-        print(f"duplicate index: {indexed} tickets", flush=True)
-        stats_before = requests.get(f"{sandbox_url}/sandbox/stats", timeout=10).json()["total"]
+    mappings = load_mappings()
+
+    with run_sandbox(seed=options.seed_size) as zd:
+        settings = {
+            "zendesk": {"subdomain": zd.subdomain, "url": zd.base_url, "email": zd.email, "token": zd.token},
+        }  # fmt: skip
+        app = create_app(
+            {
+                "ENVIRON": {"CXLAYER_DATABASE_URL": f"sqlite:///{instance / 'cxlayer.sqlite3'}"},
+                "INSTANCE_PATH": str(instance),
+                "SETTINGS": settings,
+            }
+        )
+        upgrade(app)
+
+        def make_client() -> ZendeskClient:
+            return ZendeskClient.from_settings(
+                app.config["CXLAYER"], DbStateStore(app), mappings=mappings,
+                poll_initial_seconds=0.01, poll_max_seconds=0.05,
+            )  # fmt: skip
+
+        app.extensions[FACTORY_EXTENSION] = lambda _app: make_client()
+        server = make_server("127.0.0.1", 0, app, threaded=True)
+        threading.Thread(target=server.serve_forever, daemon=True).start()
+        service_url = f"http://127.0.0.1:{server.server_port}"
+        app.config["CXLAYER"]["service"]["public_url"] = service_url
+        apply(make_client(), mappings, service_url)
+        install(app)
+        indexed = scan(app, datetime(2000, 1, 1, tzinfo=UTC)).examined
+        print(f"duplicate index: {indexed} tickets scanned", flush=True)
+
+        sandbox_url = zd.base_url
         admin = requests.Session()
-        admin.auth = (f"{SANDBOX_EMAIL}/token", SANDBOX_TOKEN)
+        admin.auth = zd.auth
         api = sandbox_url + "/api/v2"
         ids = [t["id"] for t in admin.get(f"{api}/tickets.json", timeout=30).json()["tickets"]]
         ids = ids[: options.tickets]
+        zd.reset_stats()
         browser = requests.Session()  # the agent's browser: no API credentials
         first, panel, total, health, direct = [], [], [], [], []
         first_wall, panel_wall = [], []
+        api_calls = 0
         for ticket_id in ids:
             page = browser.get(f"{sandbox_url}/agent/tickets/{ticket_id}", timeout=30).text
             token = TOKEN.search(page)
@@ -146,6 +128,7 @@ def main() -> int:
             if token is None or url is None:
                 raise SystemExit("the agent page did not load the sidebar")
             action = url.group(1).replace("&amp;", "&")
+            before = zd.stats()["total"]
             started = time.perf_counter()
             loaded = browser.post(action, data={"token": token.group(1)}, timeout=30)
             first_wall.append((time.perf_counter() - started) * 1000)
@@ -162,7 +145,8 @@ def main() -> int:
             )
             panel_wall.append((time.perf_counter() - started) * 1000)
             if answered.status_code != 200:
-                raise SystemExit(f"panel answered {answered.status_code}; see {log_path}")
+                raise SystemExit(f"panel answered {answered.status_code}: {answered.text[:500]}")
+            api_calls += zd.stats()["total"] - before
             first.append(server_ms(loaded))
             panel.append(server_ms(answered))
             total.append(first[-1] + panel[-1])
@@ -176,19 +160,14 @@ def main() -> int:
             admin.get(f"{api}/users/show_many.json", params={"ids": authors}, timeout=30)
             admin.get(f"{api}/groups.json", timeout=30)
             direct.append((time.perf_counter() - started) * 1000)
-        stats_after = requests.get(f"{sandbox_url}/sandbox/stats", timeout=10).json()["total"]
-    finally:
-        demo.send_signal(signal.SIGINT)
-        try:
-            demo.wait(timeout=30)
-        except subprocess.TimeoutExpired:
-            demo.kill()
+        server.shutdown()
 
     result: dict[str, Any] = {
         "command": "python " + shlex.join(["bench/sidebar_bench.py", *sys.argv[1:]]),
         "machine": {"python": platform.python_version(), "cpus": os.cpu_count()},
         "seeded_tickets": options.seed_size,
         "duplicate_index_tickets": indexed,
+        "setup": "sandbox and service web app in one process (threaded werkzeug), SQLite",
         "target": "first paint under 300 ms server time (load + panel)",
         "server_time": {
             "first_load_post_sidebar": summary(first),
@@ -204,8 +183,8 @@ def main() -> int:
             "zendesk_reads_direct": summary(direct),
         },
     }
-    # Every API request of the loop, minus the direct baseline reads (4 per ticket).
-    result["api_calls_per_open"] = round((stats_after - stats_before) / len(ids) - 4, 1)
+    # Zendesk API requests per sidebar open (first load + panel), from the sandbox's counters.
+    result["api_calls_per_open"] = round(api_calls / len(ids), 1)
     result["ratios"] = {
         "panel_server_p50_over_direct_zendesk_reads_p50": round(
             result["server_time"]["panel_get"]["p50_ms"]

@@ -9,6 +9,7 @@ change is audited with the agent named.
 
 from __future__ import annotations
 
+import time
 from collections.abc import Callable
 from dataclasses import dataclass
 from datetime import UTC, datetime
@@ -37,6 +38,8 @@ from triggers.model import Decision, TicketSnapshot
 from triggers.router import audit_records
 
 SERVICE_USER_EXTENSION = "cxlayer.sidebar_service_user"
+GROUPS_EXTENSION = "cxlayer.sidebar_groups"
+GROUPS_SECONDS = 300.0  # groups change rarely; a panel then costs one API call less
 MAX_CONFLICT_ROUNDS = 3
 SHOWN_CANDIDATES = 3
 AGENT_ROLES = ("agent", "admin")
@@ -138,7 +141,14 @@ def load_panel(app: Flask, ticket_id: int, now: datetime | None = None) -> dict[
     with app.app_context():
         mappings = current_mappings()
     with client_for(app) as client, client.operation("sidebar panel"):
+        cached = app.extensions.get(GROUPS_EXTENSION)
+        if cached is not None and time.monotonic() - cached[0] < GROUPS_SECONDS:
+            client.prime_cache("groups", cached[1])
         snapshot = client.read_snapshot(ticket_id, with_comments=True)
+        app.extensions[GROUPS_EXTENSION] = (
+            cached[0] if cached is not None and cached[1] is client.groups() else time.monotonic(),
+            client.groups(),
+        )
         service_id = _service_user_id(app, client)
     return words.panel(
         snapshot,

@@ -3,6 +3,7 @@ signed POST into the iframe, the ZAF SDK talking to the host page, buttons writi
 
 from __future__ import annotations
 
+import os
 import re
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
@@ -25,7 +26,10 @@ DATE = re.compile(r"(Monday|Tuesday|Wednesday|Thursday|Friday|Saturday|Sunday), 
 
 
 def _shot(page: Any, name: str) -> None:
-    """Keep the docs' screenshots current (docs/sidebar/, referenced from the README)."""
+    """The README's screenshots (docs/sidebar/), refreshed with CXLAYER_TEST_SCREENSHOTS=1
+    (a normal run leaves the committed files alone)."""
+    if not os.environ.get("CXLAYER_TEST_SCREENSHOTS"):
+        return
     SCREENSHOTS.mkdir(parents=True, exist_ok=True)
     page.screenshot(path=str(SCREENSHOTS / name), full_page=True)
 
