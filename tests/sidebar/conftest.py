@@ -194,6 +194,9 @@ def sidebar_desk(
 
     app.extensions[FACTORY_EXTENSION] = lambda _app: make_client()
     server: BaseWSGIServer = make_server("127.0.0.1", 0, app, threaded=True)
+    # server_close() then waits for requests still running (a browser's last refresh), so none
+    # holds a database connection when the test's database is dropped.
+    server.daemon_threads = False  # type: ignore[attr-defined]
     threading.Thread(target=server.serve_forever, name="cxlayer-sidebar-test", daemon=True).start()
     service_url = f"http://127.0.0.1:{server.server_port}"
     app.config["CXLAYER"]["service"]["public_url"] = service_url
