@@ -16,6 +16,7 @@ import duplicates
 import mappings
 import onboarding
 import service
+import sidebar
 import store
 import sync
 import webhooks
@@ -60,6 +61,7 @@ def _create_app(overrides: Mapping[str, Any] | None) -> Flask:
     service.init_app(app)
     autosolve.init_app(app)  # before duplicates: its deciders keep who spoke last current
     duplicates.init_app(app)
+    sidebar.init_app(app)
     onboarding.init_app(app)
     console.init_app(app)  # last: its mapping versions become the mappings in force
     app.add_url_rule("/healthz", "healthz", healthz)

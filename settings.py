@@ -29,6 +29,7 @@ SECRETS: dict[tuple[str, str], type] = {
     ("admin", "password_hash"): str,
     ("console", "secret_key"): str,
     ("console", "oauth_client_secret"): str,
+    ("sidebar", "secret"): str,  # signs the agent sidebar's sessions
 }
 
 Settings = dict[str, dict[str, Any]]

@@ -93,6 +93,36 @@ def tour(sandbox_url: str, timeout: float = 60.0) -> None:
     print("tour: not processed yet; see the log above", flush=True)
 
 
+def sidebar_link(sandbox_url: str) -> str:
+    """A demo ticket on the sandbox's agent page, with the sidebar: a human agent asks the
+    requester a question (status "Awaiting requester reply"), so the auto-solve clock runs."""
+    api = f"{sandbox_url}/api/v2"
+    admin = (f"{SANDBOX_EMAIL}/token", SANDBOX_TOKEN)
+    users = requests.get(f"{api}/users.json", auth=admin, timeout=10).json()["users"]
+    agent = next(u["email"] for u in users if u["role"] == "agent")
+    statuses = requests.get(f"{api}/custom_statuses.json", auth=admin, timeout=10).json()
+    awaiting = next(
+        s["id"]
+        for s in statuses["custom_statuses"]
+        if s["agent_label"] == "Awaiting requester reply"
+    )
+    ticket_id = requests.get(f"{api}/tickets.json", auth=admin, timeout=10).json()["tickets"][0][
+        "id"
+    ]
+    requests.put(
+        f"{api}/tickets/{ticket_id}.json",
+        json={
+            "ticket": {
+                "custom_status_id": awaiting,
+                "comment": {"body": "Which campaign is affected?", "public": True},
+            }
+        },
+        headers={"Authorization": f"Bearer {SANDBOX_BEARER}", "X-On-Behalf-Of": agent},
+        timeout=10,
+    ).raise_for_status()
+    return f"{sandbox_url}/agent/tickets/{ticket_id}"
+
+
 def _wait_until_up(
     url: str, auth: tuple[str, str] | None, process: subprocess.Popen[bytes], timeout: float
 ) -> None:
@@ -237,7 +267,7 @@ def main(argv: list[str] | None = None) -> int:
             120,
         )
         _run([*flask, "db", "upgrade"], env)
-        _run([*flask, "zendesk", "apply"], env)
+        _run([*flask, "zendesk", "apply", "--with-sidebar"], env)
         # The seeded account already has tickets, on Zendesk's generic statuses: bring them in
         # line (bulk, no notes), then let the sweep act on the pending ones once, as nightly.
         _run([*flask, "zendesk", "adopt"], env)
@@ -254,6 +284,7 @@ def main(argv: list[str] | None = None) -> int:
             f"  service:  {service_url}  (health: {service_url}/healthz)\n"
             f"  sandbox:  {sandbox_url}/api/v2  (user {SANDBOX_EMAIL}, API token {SANDBOX_TOKEN})\n"
             f"  requests: {sandbox_url}/sandbox/stats\n"
+            f"  sidebar:  {sidebar_link(sandbox_url)}  (a demo ticket with the agent sidebar)\n"
             "The seeded tickets were adopted (`zendesk adopt`) and the auto-solve sweep ran once\n"
             "(its report is in instance/sweep/). Change a ticket in the sandbox (e.g. put one on\n"
             "hold) and watch the log: the webhook arrives and a rule acts; the audit table says\n"

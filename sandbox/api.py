@@ -13,7 +13,7 @@ from typing import Any
 from flask import Flask, Response, g, request
 from werkzeug.exceptions import HTTPException
 
-from sandbox import errors, search
+from sandbox import apps, errors, search
 from sandbox.account import ADMIN_EMAIL, API_TOKEN, OAUTH_TOKEN, Change
 from sandbox.core import Sandbox
 from sandbox.errors import ApiError
@@ -195,8 +195,8 @@ def create_app(sb: Sandbox) -> Flask:
 
     @app.before_request
     def gatekeeper() -> Response | None:
-        if request.path.startswith(("/sandbox/", "/oauth/")):
-            return None
+        if request.path.startswith(("/sandbox/", "/oauth/", "/agent/")):
+            return None  # controls, OAuth, and the agent interface (sandbox/apps.py): no API auth
         g.counted = endpoint_name()
         faults = sb.faults
         if faults.applies(request.path):
@@ -870,6 +870,7 @@ def create_app(sb: Sandbox) -> Flask:
         return Response(status=204)
 
     search.register(app, sb, json_response, base_url, present_ticket)
+    apps.register(app, sb, json_response)
     register_admin(app, sb)
     return app
 

@@ -26,6 +26,7 @@ EXIT_CHANGES = 2
 
 log = get_logger("cxlayer.provisioning")
 
+SIDEBAR_INSTALLER = "cxlayer.sidebar_installer"
 FAILURES = (ZendeskError, SettingsError, MappingError, StoreError)
 
 
@@ -55,7 +56,8 @@ def plan_command(prune: bool) -> None:
 
 @zendesk_cli.command("apply")
 @click.option("--prune", is_flag=True, help="Remove options missing from mappings if unused.")
-def apply_command(prune: bool) -> None:
+@click.option("--with-sidebar", is_flag=True, help="Also upload and install the agent sidebar app.")
+def apply_command(prune: bool, with_sidebar: bool) -> None:
     """Make Zendesk match mappings/; a second run changes nothing."""
     try:
         require_current(current_app)
@@ -67,4 +69,14 @@ def apply_command(prune: bool) -> None:
         sys.exit(EXIT_ERROR)
     click.echo(report.render())
     click.echo(f"({op.calls} API call(s))")
+    if with_sidebar:
+        # The sidebar package (a layer above sync/) registers its installer on the app.
+        installer = current_app.extensions.get(SIDEBAR_INSTALLER)
+        try:
+            if installer is None:
+                raise ZendeskError("the sidebar is not part of this app")
+            click.echo(installer(current_app._get_current_object()).render())  # type: ignore[attr-defined]
+        except FAILURES as exc:
+            click.echo(f"error: {exc}", err=True)
+            sys.exit(EXIT_ERROR)
     log.info("zendesk apply", changes=len(report.plan.pending), api_calls=op.calls)

@@ -403,6 +403,10 @@ class ZendeskClient:
     def forget_caches(self) -> None:
         self._cache.clear()
 
+    def prime_cache(self, name: str, items: list[dict[str, Any]]) -> None:
+        """Hand this client a list another client read (e.g. a process-wide cache of groups)."""
+        self._cache[name] = items
+
     # ----------------------------------------------------------------- snapshots
     def read_snapshot(self, ticket_id: int, *, with_comments: bool = False) -> TicketSnapshot:
         """The ticket now, as rules see it (see sync/snapshot.py)."""

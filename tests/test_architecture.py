@@ -24,6 +24,7 @@ PACKAGES = (
     "onboarding",
     "service",
     "demo",
+    "sidebar",
     "sandbox",
     "console",
 )

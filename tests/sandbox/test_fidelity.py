@@ -3,6 +3,9 @@ the test fails if a route is added without being covered here."""
 
 from __future__ import annotations
 
+import io
+import json
+import zipfile
 from typing import Any
 
 import requests
@@ -22,7 +25,34 @@ NOT_IN_OAS = {
     "DELETE /api/v2/webhooks/<webhook_id>": "this test (204, no body)",
     "GET /api/v2/webhooks/<webhook_id>/signing_secret": "test_config.py::test_webhooks_crud_and_signing_secret",
     "POST /api/v2/webhooks/<webhook_id>/signing_secret": "this test",
+    # The Apps API is not in the OAS; tests/sidebar/test_app_and_auth.py drives it with the
+    # real install command, this test only proves each route answers.
+    "POST /api/v2/apps/uploads": "tests/sidebar/test_app_and_auth.py",
+    "POST /api/v2/apps": "tests/sidebar/test_app_and_auth.py",
+    "PUT /api/v2/apps/<int:app_id>": "tests/sidebar/test_app_and_auth.py",
+    "GET /api/v2/apps/job_statuses/<job_id>": "tests/sidebar/test_app_and_auth.py",
+    "GET /api/v2/apps/owned": "tests/sidebar/test_app_and_auth.py",
+    "GET /api/v2/apps/<int:app_id>/public_key.pem": "tests/sidebar/test_app_and_auth.py",
+    "GET /api/v2/apps/installations": "tests/sidebar/test_app_and_auth.py",
+    "POST /api/v2/apps/installations": "tests/sidebar/test_app_and_auth.py",
+    "PUT /api/v2/apps/installations/<int:installation_id>": "tests/sidebar/test_app_and_auth.py",
 }
+
+
+def _app_zip() -> bytes:
+    """The smallest package the sandbox's app build accepts."""
+    manifest = {
+        "name": "probe",
+        "author": {"name": "a", "email": "a@example.com"},
+        "defaultLocale": "en",
+        "location": {"support": {"ticket_sidebar": {"url": "https://example.com/"}}},
+        "frameworkVersion": "2.0",
+    }
+    buffer = io.BytesIO()
+    with zipfile.ZipFile(buffer, "w") as archive:
+        archive.writestr("manifest.json", json.dumps(manifest))
+        archive.writestr("translations/en.json", "{}")
+    return buffer.getvalue()
 
 
 def test_every_route_answers_as_the_oas_documents(sandbox: SandboxHandle, oas: Any) -> None:
@@ -224,6 +254,20 @@ def test_every_route_answers_as_the_oas_documents(sandbox: SandboxHandle, oas: A
     call("DELETE", f"ticket_fields/{field['id']}.json", 204)
     call("DELETE", f"groups/{group['id']}.json", 204)
     call("DELETE", f"organizations/{org['id']}.json", 204)
+
+    package = _app_zip()
+    upload = call("POST", "apps/uploads.json", 201, files={"uploaded_data": ("a.zip", package)})
+    job = call("POST", "apps.json", 202, json={"name": "probe", "upload_id": upload["id"]})
+    app_id = call("GET", f"apps/job_statuses/{job['job_id']}.json", 200)["app_id"]
+    call("PUT", f"apps/{app_id}.json", 202, json={"upload_id": upload["id"]})
+    call("GET", "apps/owned.json", 200)
+    pem = sandbox.api("GET", f"apps/{app_id}/public_key.pem")
+    assert pem.status_code == 200 and pem.text.startswith("-----BEGIN PUBLIC KEY-----")
+    installed = call(
+        "POST", "apps/installations.json", 201, json={"app_id": app_id, "settings": {"name": "p"}}
+    )
+    call("GET", "apps/installations.json", 200)
+    call("PUT", f"apps/installations/{installed['id']}.json", 200, json={"enabled": False})
 
     routes = {
         f"{method} {rule.rule}"

@@ -1,0 +1,202 @@
+"""Benchmark: the agent sidebar's first paint, server time, on a sandbox account.
+
+Set-up (like tests/sidebar): a sandbox seeded with the demo account (`--seed-size` tickets),
+an app on a fresh SQLite database, provisioning and the sidebar installed through the Apps
+API, the seeded tickets indexed for duplicate detection (`duplicates.detection.scan`), and the
+service's web app served on a loopback port. Then, for each of N tickets, what Zendesk and the
+page do:
+
+1. the sandbox's agent page signs the app JWT (read from its HTML, as the browser posts it);
+2. `POST /sidebar/` with that token (verification, the agent's role, the page) — first paint;
+3. `GET /sidebar/api/tickets/<id>` with the session — the panel's content.
+
+Server time is the `Server-Timing: app;dur=` the service reports; wall time is the client's.
+Baselines in the same run: `GET /healthz` of the same service (framework and loopback
+overhead), and the Zendesk reads the panel cannot avoid, made directly with `requests`
+(ticket, comments, their authors, groups). Writes bench/results/sidebar.json.
+
+    .venv/bin/python bench/sidebar_bench.py [--tickets 60] [--seed-size 2000]
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import os
+import platform
+import re
+import shlex
+import statistics
+import sys
+import tempfile
+import threading
+import time
+from datetime import UTC, datetime
+from pathlib import Path
+from typing import Any
+
+import requests
+from werkzeug.serving import make_server
+
+ROOT = Path(__file__).resolve().parent.parent
+sys.path.insert(0, str(ROOT))
+
+from app import create_app  # noqa: E402 - after the path set-up, for direct runs
+from duplicates.detection import scan  # noqa: E402
+from mappings import load_mappings  # noqa: E402
+from sandbox.testing import run_sandbox  # noqa: E402
+from sidebar.cli import install  # noqa: E402
+from store.migrate import upgrade  # noqa: E402
+from sync import FACTORY_EXTENSION, DbStateStore, ZendeskClient  # noqa: E402
+from sync.provisioning import apply  # noqa: E402
+
+TOKEN = re.compile(r'name="token" value="([^"]+)"')
+ACTION = re.compile(r'action="([^"]+)"')
+BOOT = re.compile(r'<script id="boot" type="application/json">(.*?)</script>', re.S)
+
+
+def server_ms(response: requests.Response) -> float:
+    match = re.search(r"app;dur=([\d.]+)", response.headers.get("Server-Timing", ""))
+    if match is None:
+        raise SystemExit(f"no Server-Timing on {response.url}: {response.status_code}")
+    return float(match.group(1))
+
+
+def summary(values: list[float]) -> dict[str, float]:
+    ordered = sorted(values)
+    return {
+        "n": len(ordered),
+        "p50_ms": round(statistics.median(ordered), 1),
+        "p95_ms": round(ordered[min(len(ordered) - 1, int(len(ordered) * 0.95))], 1),
+        "max_ms": round(ordered[-1], 1),
+    }
+
+
+def main() -> int:
+    parser = argparse.ArgumentParser(description=__doc__)
+    parser.add_argument("--tickets", type=int, default=60)
+    parser.add_argument("--seed-size", type=int, default=2000)
+    parser.add_argument("--output", type=Path, default=ROOT / "bench" / "results" / "sidebar.json")
+    options = parser.parse_args()
+    instance = Path(tempfile.mkdtemp(prefix="sidebar-bench-"))
+    mappings = load_mappings()
+
+    with run_sandbox(seed=options.seed_size) as zd:
+        settings = {
+            "zendesk": {"subdomain": zd.subdomain, "url": zd.base_url, "email": zd.email, "token": zd.token},
+        }  # fmt: skip
+        app = create_app(
+            {
+                "ENVIRON": {"CXLAYER_DATABASE_URL": f"sqlite:///{instance / 'cxlayer.sqlite3'}"},
+                "INSTANCE_PATH": str(instance),
+                "SETTINGS": settings,
+            }
+        )
+        upgrade(app)
+
+        def make_client() -> ZendeskClient:
+            return ZendeskClient.from_settings(
+                app.config["CXLAYER"], DbStateStore(app), mappings=mappings,
+                poll_initial_seconds=0.01, poll_max_seconds=0.05,
+            )  # fmt: skip
+
+        app.extensions[FACTORY_EXTENSION] = lambda _app: make_client()
+        server = make_server("127.0.0.1", 0, app, threaded=True)
+        threading.Thread(target=server.serve_forever, daemon=True).start()
+        service_url = f"http://127.0.0.1:{server.server_port}"
+        app.config["CXLAYER"]["service"]["public_url"] = service_url
+        apply(make_client(), mappings, service_url)
+        install(app)
+        indexed = scan(app, datetime(2000, 1, 1, tzinfo=UTC)).examined
+        print(f"duplicate index: {indexed} tickets scanned", flush=True)
+
+        sandbox_url = zd.base_url
+        admin = requests.Session()
+        admin.auth = zd.auth
+        api = sandbox_url + "/api/v2"
+        ids = [t["id"] for t in admin.get(f"{api}/tickets.json", timeout=30).json()["tickets"]]
+        ids = ids[: options.tickets]
+        zd.reset_stats()
+        browser = requests.Session()  # the agent's browser: no API credentials
+        first, panel, total, health, direct = [], [], [], [], []
+        first_wall, panel_wall = [], []
+        api_calls = 0
+        for ticket_id in ids:
+            page = browser.get(f"{sandbox_url}/agent/tickets/{ticket_id}", timeout=30).text
+            token = TOKEN.search(page)
+            url = ACTION.search(page)
+            if token is None or url is None:
+                raise SystemExit("the agent page did not load the sidebar")
+            action = url.group(1).replace("&amp;", "&")
+            before = zd.stats()["total"]
+            started = time.perf_counter()
+            loaded = browser.post(action, data={"token": token.group(1)}, timeout=30)
+            first_wall.append((time.perf_counter() - started) * 1000)
+            if loaded.status_code != 200:
+                raise SystemExit(f"sidebar load answered {loaded.status_code}")
+            boot_match = BOOT.search(loaded.text)
+            assert boot_match is not None
+            session = json.loads(boot_match.group(1))["session"]
+            started = time.perf_counter()
+            answered = browser.get(
+                f"{service_url}/sidebar/api/tickets/{ticket_id}",
+                headers={"Authorization": f"Bearer {session}"},
+                timeout=30,
+            )
+            panel_wall.append((time.perf_counter() - started) * 1000)
+            if answered.status_code != 200:
+                raise SystemExit(f"panel answered {answered.status_code}: {answered.text[:500]}")
+            api_calls += zd.stats()["total"] - before
+            first.append(server_ms(loaded))
+            panel.append(server_ms(answered))
+            total.append(first[-1] + panel[-1])
+            started = time.perf_counter()
+            browser.get(service_url + "/healthz", timeout=30)
+            health.append((time.perf_counter() - started) * 1000)
+            started = time.perf_counter()
+            comments = admin.get(f"{api}/tickets/{ticket_id}/comments.json", timeout=30).json()
+            admin.get(f"{api}/tickets/{ticket_id}.json", timeout=30)
+            authors = ",".join(str(c["author_id"]) for c in comments["comments"])
+            admin.get(f"{api}/users/show_many.json", params={"ids": authors}, timeout=30)
+            admin.get(f"{api}/groups.json", timeout=30)
+            direct.append((time.perf_counter() - started) * 1000)
+        server.shutdown()
+
+    result: dict[str, Any] = {
+        "command": "python " + shlex.join(["bench/sidebar_bench.py", *sys.argv[1:]]),
+        "machine": {"python": platform.python_version(), "cpus": os.cpu_count()},
+        "seeded_tickets": options.seed_size,
+        "duplicate_index_tickets": indexed,
+        "setup": "sandbox and service web app in one process (threaded werkzeug), SQLite",
+        "target": "first paint under 300 ms server time (load + panel)",
+        "server_time": {
+            "first_load_post_sidebar": summary(first),
+            "panel_get": summary(panel),
+            "first_paint_total": summary(total),
+        },
+        "client_wall_time": {
+            "first_load_post_sidebar": summary(first_wall),
+            "panel_get": summary(panel_wall),
+        },
+        "baselines_wall_time": {
+            "healthz_same_service": summary(health),
+            "zendesk_reads_direct": summary(direct),
+        },
+    }
+    # Zendesk API requests per sidebar open (first load + panel), from the sandbox's counters.
+    result["api_calls_per_open"] = round(api_calls / len(ids), 1)
+    result["ratios"] = {
+        "panel_server_p50_over_direct_zendesk_reads_p50": round(
+            result["server_time"]["panel_get"]["p50_ms"]
+            / result["baselines_wall_time"]["zendesk_reads_direct"]["p50_ms"],
+            2,
+        ),
+    }
+    options.output.parent.mkdir(parents=True, exist_ok=True)
+    options.output.write_text(json.dumps(result, indent=2) + "\n")
+    print(json.dumps(result, indent=2))
+    return 0
+
+
+if __name__ == "__main__":
+    raise SystemExit(main())

@@ -1,0 +1,183 @@
+"""The sidebar in a real Chromium, inside the sandbox's agent ticket page, as Zendesk hosts it:
+signed POST into the iframe, the ZAF SDK talking to the host page, buttons writing to Zendesk."""
+
+from __future__ import annotations
+
+import os
+import re
+from datetime import UTC, datetime, timedelta
+from pathlib import Path
+from typing import Any
+
+import pytest
+
+import store
+from autosolve.sweep import run_sweep
+from duplicates.detection import suppressed_pairs
+from duplicates.models import DupFlag
+from settings import ROOT
+from triggers.duplicates import pair_key
+
+from .conftest import SidebarDesk, sidebar_frame
+
+pytestmark = pytest.mark.integration
+SCREENSHOTS = ROOT / "docs" / "sidebar"
+DATE = re.compile(r"(Monday|Tuesday|Wednesday|Thursday|Friday|Saturday|Sunday), \w+ \d{1,2}, \d{4}")
+
+
+def _shot(page: Any, name: str) -> None:
+    """The README's screenshots (docs/sidebar/), refreshed with CXLAYER_TEST_SCREENSHOTS=1
+    (a normal run leaves the committed files alone)."""
+    if not os.environ.get("CXLAYER_TEST_SCREENSHOTS"):
+        return
+    SCREENSHOTS.mkdir(parents=True, exist_ok=True)
+    page.screenshot(path=str(SCREENSHOTS / name), full_page=True)
+
+
+def test_agent_sees_the_clock_pauses_auto_solve_and_the_sweep_leaves_it_alone(
+    sidebar_desk: SidebarDesk, page: Any, tmp_path: Path
+) -> None:
+    desk = sidebar_desk
+    ticket = desk.awaiting_ticket(asked_days_ago=1)
+    page.goto(desk.agent_page(ticket))
+    frame = sidebar_frame(page)
+    status = frame.locator("#status-label")
+    status.wait_for()
+    assert "Awaiting your reply" in status.inner_text()
+    explanation = frame.locator("#clock-explanation").inner_text()
+    assert "has until the end of" in explanation
+    remind = frame.locator("#clock-remind").inner_text()
+    solve = frame.locator("#clock-solve").inner_text()
+    assert DATE.fullmatch(remind) and DATE.fullmatch(solve), (remind, solve)
+    assert "All Media" in frame.locator("#clock-calendar").inner_text()
+    _shot(page, "clock.png")
+
+    before = {
+        int(t["id"]): t["decision"]
+        for t in run_sweep(
+            desk.app,
+            client=desk.make_client(),
+            full=True,
+            as_of=datetime.now(UTC) + timedelta(days=14),
+            report_path=tmp_path / "before.json",
+        ).report["tickets"]
+    }
+    frame.locator("#pause-auto-solve").click()
+    frame.locator("#resume-auto-solve").wait_for()
+    assert "paused" in frame.locator("#clock-explanation").inner_text()
+    # The host page shows the tag once Zendesk has it (it polls the ticket, as Zendesk updates).
+    page.locator("#ticket-tags .tag", has_text="no_autosolve").wait_for()
+    assert "no_autosolve" in desk.ticket(ticket)["tags"]
+    notes = desk.service_comments(ticket, public=False)
+    assert any("Auto-solve paused by Alex Agent" in n for n in notes), notes
+    with store.session(desk.app) as session:
+        audited = [e.rule for e in store.list_audit(session, ticket_id=ticket)]
+    assert "sidebar.pause_auto_solve" in audited
+    history = frame.locator("#history-list").inner_text()
+    assert "Auto-solve paused (sidebar)" in history
+    _shot(page, "paused.png")
+
+    # The real sweep, evaluated two weeks on (past the solve date; a future as_of is a dry
+    # run): the paused ticket is left out of its listing, so it is never reminded or solved.
+    after = run_sweep(
+        desk.app,
+        client=desk.make_client(),
+        full=True,
+        as_of=datetime.now(UTC) + timedelta(days=14),
+        report_path=tmp_path / "after.json",
+    )
+    assert ticket not in {int(t["id"]) for t in after.report["tickets"]}
+    assert before[ticket] == "solve"  # the same sweep, before the pause, would have solved it
+
+    frame.locator("#resume-auto-solve").click()
+    frame.locator("#pause-auto-solve").wait_for()
+    assert "no_autosolve" not in desk.ticket(ticket)["tags"]
+
+
+def test_agent_marks_a_flagged_candidate_not_a_duplicate(
+    sidebar_desk: SidebarDesk, page: Any
+) -> None:
+    desk = sidebar_desk
+    first = desk.open_ticket(
+        desk.requester,
+        "Campaign export to Prisma times out",
+        "Exporting campaign 4411 to Prisma times out after ten minutes with error E-504.",
+    )
+    desk.process_events()
+    second = desk.open_ticket(
+        desk.requester,
+        "Prisma campaign export timing out",
+        "The export of campaign 4411 to Prisma times out after ten minutes, error E-504 again.",
+    )
+    desk.process_events()
+    assert "possible_duplicate" in desk.ticket(second)["tags"], desk.service_comments(
+        second, public=False
+    )
+
+    page.goto(desk.agent_page(second))
+    frame = sidebar_frame(page)
+    candidate = frame.locator(f"#duplicate-list li[data-ticket-id='{first}']")
+    candidate.wait_for()
+    text = candidate.inner_text()
+    assert "(flagged)" in text and "score" in text
+    assert "↔" in text or "mentions" in text  # the strongest evidence is shown
+    _shot(page, "duplicates.png")
+
+    candidate.locator("button.not-duplicate").click()
+    frame.locator(f"#duplicate-list li[data-ticket-id='{first}']").wait_for(state="detached")
+    current = desk.ticket(second)
+    assert "possible_duplicate" not in current["tags"]
+    assert desk.field_value(second, "duplicate_of") in (None, "")
+    with store.session(desk.app) as session:
+        assert pair_key(first, second) in suppressed_pairs(session, second)
+        flag = session.get(DupFlag, second)
+        assert flag is not None and flag.feedback_at is not None
+    page.locator("#ticket-tags .tag", has_text="possible_duplicate").wait_for(state="detached")
+    # The service's own update raises webhooks; none of them flags the pair again.
+    desk.process_events()
+    assert "possible_duplicate" not in desk.ticket(second)["tags"]
+
+
+def test_the_lumina_only_warning_shows_before_solving(sidebar_desk: SidebarDesk, page: Any) -> None:
+    desk = sidebar_desk
+    ticket = desk.awaiting_ticket(product="mo_product_prod")
+    page.goto(desk.agent_page(ticket))
+    frame = sidebar_frame(page)
+    frame.locator("#status-label").wait_for()
+    assert frame.locator("#draft-notice").is_hidden()
+    field_id = desk.provisioned.field_id("resolution_type")
+    page.select_option(f"#field-{field_id}", "mo_res_configuration_request")
+    warning = frame.locator("#draft-notice.warning")
+    warning.wait_for()
+    text = warning.inner_text()
+    assert "Before you solve" in text
+    assert "Lumina only" in text and "“Prod”" in text
+    _shot(page, "lumina-warning.png")
+    # Nothing was written: the warning came before any change to the ticket.
+    assert desk.field_value(ticket, "resolution_type") in (None, "")
+    page.select_option(f"#field-{field_id}", "")
+    warning.wait_for(state="hidden")
+
+
+def test_opening_a_candidate_routes_the_host_to_that_ticket(
+    sidebar_desk: SidebarDesk, page: Any
+) -> None:
+    """ "Open" asks the host (ZAF invoke routeTo) to show the linked ticket."""
+    desk = sidebar_desk
+    first = desk.open_ticket(
+        desk.requester,
+        "Invoice batch stuck in approval",
+        "Invoice batch 2290 is stuck in approval since Monday, status pending forever.",
+    )
+    desk.process_events()
+    second = desk.open_ticket(
+        desk.requester,
+        "Invoice batch 2290 stuck in approval",
+        "Our invoice batch 2290 is still stuck in approval since Monday, pending forever.",
+    )
+    desk.process_events()
+    page.goto(desk.agent_page(second))
+    frame = sidebar_frame(page)
+    frame.locator(f"#duplicate-list li[data-ticket-id='{first}'] button.open-ticket").click()
+    page.wait_for_url(re.compile(rf"/agent/tickets/{first}\b"))
+    assert page.locator("#ticket-subject").inner_text() == "Invoice batch stuck in approval"
