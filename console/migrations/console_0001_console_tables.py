@@ -1,7 +1,7 @@
 """console: mapping versions and admins' duplicate verdicts; an index for audit search by rule.
 
 Revision ID: console_0001
-Revises: admin_dup_0001
+Revises: admin_dup_0002
 Create Date: 2026-11-29
 """
 
@@ -13,7 +13,7 @@ from alembic import op
 from store.db import UTCDateTime
 
 revision = "console_0001"
-down_revision = "admin_dup_0001"
+down_revision = "admin_dup_0002"
 branch_labels = None
 depends_on = None
 

@@ -69,3 +69,8 @@ def test_moved_models_match_the_migrated_schema(tmp_path: Path) -> None:
         and d[0] in {"add_table", "remove_table", "add_column", "remove_column"}
     ]
     assert table_or_column_changes == []
+
+
+def test_migrations_form_one_chain(tmp_path: Path) -> None:
+    """Each area's revisions chain after the current head, so every database has one history."""
+    assert len(head_revisions(_app(tmp_path))) == 1
