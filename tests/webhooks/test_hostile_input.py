@@ -112,13 +112,15 @@ ODD = st.one_of(
         ["", " ", "0", "-1", str(2**63), "1e3", "2026-11-29T03:00:00Z", "status_changed"]
     ),
 )
-JSONISH = st.recursive(
-    ODD,
-    lambda children: (
-        st.lists(children, max_size=4) | st.dictionaries(st.text(max_size=8), children, max_size=4)
-    ),
-    max_leaves=12,
-)
+
+
+def _containers(children: st.SearchStrategy[Any]) -> st.SearchStrategy[Any]:
+    return st.lists(children, max_size=4) | st.dictionaries(
+        st.text(max_size=8), children, max_size=4
+    )
+
+
+JSONISH = st.recursive(ODD, _containers, max_leaves=12)
 FIELDS = (
     "event",
     "ticket_id",
