@@ -3,9 +3,12 @@
 from __future__ import annotations
 
 import collections
+import html
+import json
 import threading
 from collections.abc import Callable
 from dataclasses import dataclass, field
+from html.parser import HTMLParser
 from typing import Any
 
 from sandbox import errors
@@ -39,6 +42,62 @@ VIA_API: dict[str, Any] = {"channel": "api", "source": {"from": {}, "to": {}, "r
 
 TICKET_UPDATE_LIMIT = 30
 TICKET_UPDATE_WINDOW = 600
+
+# Zendesk's default automation "Close ticket 4 days after status is set to solved" (hours since
+# solved > 96); see sandbox/README.md "Behaviour".
+CLOSE_AFTER_SOLVED_SECONDS = 96 * 3600
+# Statuses an end user's comment takes back to open (Zendesk: "the ticket is reopened when the
+# requester or a CC replies"); see sandbox/README.md.
+REOPENED_BY_END_USER = ("pending", "hold", "solved")
+
+_BLOCK_TAGS = {
+    "p",
+    "div",
+    "br",
+    "li",
+    "tr",
+    "h1",
+    "h2",
+    "h3",
+    "h4",
+    "h5",
+    "h6",
+    "blockquote",
+    "pre",
+}
+
+
+class _TextRenderer(HTMLParser):
+    """HTML → the plain text Zendesk stores in `body`/`plain_body`: tags dropped, entities
+    decoded, block elements on their own lines."""
+
+    def __init__(self) -> None:
+        super().__init__(convert_charrefs=True)
+        self.parts: list[str] = []
+
+    def handle_starttag(self, tag: str, attrs: list[tuple[str, str | None]]) -> None:
+        if tag in _BLOCK_TAGS:
+            self.parts.append("\n")
+
+    def handle_endtag(self, tag: str) -> None:
+        if tag in _BLOCK_TAGS:
+            self.parts.append("\n")
+
+    def handle_data(self, data: str) -> None:
+        self.parts.append(data)
+
+
+def html_to_text(markup: str) -> str:
+    """The plain-text rendering of an HTML comment body (see _TextRenderer)."""
+    renderer = _TextRenderer()
+    renderer.feed(markup)
+    renderer.close()
+    lines = [" ".join(line.split()) for line in "".join(renderer.parts).splitlines()]
+    out: list[str] = []
+    for line in lines:
+        if line or (out and out[-1]):
+            out.append(line)
+    return "\n".join(out).strip()
 
 
 def normalise_tags(value: Any) -> list[str]:
@@ -111,7 +170,7 @@ def _check_comment(name: str, comment: Any) -> None:
         return
     if not isinstance(comment, dict):
         raise errors.invalid(name, f"{name}: must be an object with a body")
-    for key in ("body", "html_body"):
+    for key in ("body", "html_body", "value"):
         if comment.get(key) is not None and not isinstance(comment[key], str):
             raise errors.invalid(name, f"{name}: {key} must be a string")
     if comment.get("author_id") is not None and not _int_like(comment["author_id"]):
@@ -174,6 +233,8 @@ class Change:
     actor_id: int
     comment: dict[str, Any] | None = None
     audit: dict[str, Any] = field(default_factory=dict)
+    # Triggers that fired in this update (in order), when the trigger pass ran before storing.
+    fired: list[dict[str, Any]] | None = None
 
 
 class Account:
@@ -182,6 +243,9 @@ class Account:
     def __init__(self, store: Store) -> None:
         self.store = store
         self.listeners: list[Callable[[Change], None]] = []
+        # Called with the update before it is stored; may change `change.after` (trigger
+        # actions) and sets `change.fired`.
+        self.before_store: list[Callable[[Change], None]] = []
         self.ticket_update_limit = TICKET_UPDATE_LIMIT
         self.ticket_update_window = TICKET_UPDATE_WINDOW
         self._ticket_updates: dict[int, collections.deque[int]] = {}
@@ -427,6 +491,44 @@ class Account:
             self.store.put("custom_status", doc)
         return doc
 
+    def set_default_statuses(self, ids: Any) -> None:
+        """PUT /custom_status/default: each listed status becomes its category's default (the
+        previous default of that category stops being one). All or nothing."""
+        if isinstance(ids, str):
+            parts = [p.strip() for p in ids.split(",") if p.strip()]
+        elif isinstance(ids, list):
+            parts = [str(p) for p in ids]
+        else:
+            raise errors.invalid("ids", "Ids: must be a comma-separated list of status ids")
+        if not parts:
+            raise errors.invalid("ids", "Ids: cannot be blank", "BlankValue")
+        with self.store.tx():
+            chosen: dict[str, dict[str, Any]] = {}
+            for part in parts:
+                doc = self.store.get("custom_status", part) if part.isdigit() else None
+                if doc is None:
+                    raise errors.invalid("ids", f"Ids: custom status {part} does not exist")
+                if not doc["active"]:
+                    raise errors.invalid(
+                        "ids", f"Ids: custom status {part} is inactive and cannot be a default"
+                    )
+                if doc["status_category"] in chosen:
+                    raise errors.invalid(
+                        "ids",
+                        f"Ids: more than one default given for {doc['status_category']}",
+                    )
+                chosen[doc["status_category"]] = doc
+            now = iso(self.store.now())
+            for other in self.store.all("custom_status"):
+                pick = chosen.get(other["status_category"])
+                if pick is None:
+                    continue
+                flag = int(other["id"]) == int(pick["id"])
+                if other["default"] != flag:
+                    other["default"] = flag
+                    other["updated_at"] = now
+                    self.store.put("custom_status", other)
+
     def default_status_id(self, category: str) -> int | None:
         for doc in self.store.all("custom_status"):
             if doc["status_category"] == category and doc["default"]:
@@ -669,6 +771,42 @@ class Account:
                         tags.remove(spec["tag"])
             values[str(field_id)] = value
 
+    def apply_trigger_action(self, doc: dict[str, Any], name: str, value: Any) -> None:
+        """One trigger action on a ticket about to be stored (Zendesk's trigger actions: status,
+        custom status, priority, type, group, assignee, tags, custom fields). A value that is
+        not valid for the ticket leaves it unchanged, as Zendesk skips such an action."""
+        try:
+            if name == "status":
+                self._apply_status(doc, {"status": value})
+            elif name in ("custom_status_id", "status_id"):
+                self._apply_status(doc, {"custom_status_id": value})
+            elif name == "priority" and value in PRIORITIES:
+                doc["priority"] = value or None
+            elif name == "type" and value in TYPES:
+                doc["type"] = value or None
+            elif name in ("group_id", "assignee_id"):
+                target = None if value in ("", None) else int(value)
+                if name == "group_id":
+                    self._check_ref(name, "group", target)
+                else:
+                    self._check_user(name, target)
+                doc[name] = target
+            elif name in ("current_tags", "remove_tags", "set_tags"):
+                tags = normalise_tags(value)
+                if name == "current_tags":
+                    doc["tags"] = normalise_tags(list(doc.get("tags") or []) + tags)
+                elif name == "remove_tags":
+                    doc["tags"] = [t for t in doc.get("tags") or [] if t not in set(tags)]
+                else:
+                    doc["tags"] = tags
+                self._sync_fields_from_tags(doc)
+            elif name.startswith("custom_fields_"):
+                self._set_custom_fields(
+                    doc, [{"id": name[len("custom_fields_") :], "value": value}]
+                )
+        except (ApiError, TypeError, ValueError):
+            return
+
     def _sync_fields_from_tags(self, doc: dict[str, Any]) -> None:
         """Setting tags directly also sets the drop-down fields whose option tags they carry."""
         values: dict[str, Any] = doc.setdefault("_cf", {})
@@ -720,20 +858,33 @@ class Account:
             data = {"body": data}
         if not isinstance(data, dict):
             raise errors.invalid("comment", "Comment: must be an object")
-        body = data.get("body") or data.get("html_body") or ""
-        if not str(body).strip():
+        # Zendesk takes the text as `body` or `value` (imports), or HTML as `html_body`, whose
+        # plain-text rendering becomes `body` and `plain_body`.
+        markup = data.get("html_body")
+        body = data.get("body") or data.get("value")
+        if not body and markup:
+            body = html_to_text(str(markup))
+        body = str(body or "")
+        if not body.strip():
             raise errors.invalid("comment", "Comment: cannot be blank", "BlankValue")
         author_id = data.get("author_id") or actor_id
         self._check_user("author_id", author_id)
         created = data.get("created_at")
         ts = parse_iso(created) if created else created_ts
+        rendered = (
+            str(markup)
+            if markup
+            else '<div class="zd-comment" dir="auto"><p dir="auto">'
+            + html.escape(body).replace("\n", "<br>")
+            + "</p></div>"
+        )
         return {
             "id": self.store.next_id("comment"),
             "type": "Comment",
             "author_id": int(author_id),
-            "body": str(body),
-            "html_body": f'<div class="zd-comment" dir="auto"><p dir="auto">{body}</p></div>',
-            "plain_body": str(body),
+            "body": body,
+            "html_body": rendered,
+            "plain_body": body,
             "public": bool(data.get("public", True)),
             "attachments": [],
             "audit_id": audit_id,
@@ -1037,6 +1188,10 @@ class Account:
                 and actor["role"] in AGENT_ROLES
             ):
                 doc["assignee_id"] = actor_id
+            pending = Change("Create", None, doc, actor_id, comments[0] if comments else None)
+            if not imported:  # imports run no triggers
+                for hook in self.before_store:
+                    hook(pending)
             self._update_metrics(doc, None, comments[0] if comments else None, created_ts)
             if imported and data.get("solved_at"):
                 doc["_m"]["solved_at"] = iso(parse_iso(data["solved_at"]))
@@ -1071,7 +1226,9 @@ class Account:
                         "events": [{k: v for k, v in comment.items() if not k.startswith("_")}],
                     }
                     self.store.add_audit(later)
-        change = Change("Create", None, doc, actor_id, comments[0] if comments else None, audit)
+        change = Change(
+            "Create", None, doc, actor_id, comments[0] if comments else None, audit, pending.fired
+        )
         if not imported:
             self._notify(change)
         return change
@@ -1187,19 +1344,27 @@ class Account:
                 author = self.user(comment["author_id"])
                 if (
                     not explicit
-                    and comment["public"]
-                    and comment["author_id"] == doc["requester_id"]
                     and author["role"] == "end-user"
-                    and doc["status"] in ("pending", "solved")
+                    and doc["status"] in REOPENED_BY_END_USER
                 ):
-                    # As Zendesk: the requester answering a pending or solved ticket reopens it.
-                    self._apply_status(doc, {"status": "open"})
-                elif not explicit and doc["status"] == "new" and author["role"] in AGENT_ROLES:
+                    # Zendesk: an end user's comment (requester, CC or follower; public or
+                    # private, e.g. a CC's e-mail reply) reopens a pending, on-hold or solved
+                    # ticket.
                     self._apply_status(doc, {"status": "open"})
                 if comment["public"]:
                     doc["is_public"] = True
-            if not explicit and doc["status"] == "new" and doc.get("assignee_id"):
+            updater = self.user(comment["author_id"]) if comment is not None else actor
+            if (
+                not explicit
+                and doc["status"] == "new"
+                and (updater["role"] in AGENT_ROLES or doc.get("assignee_id"))
+            ):
+                # Zendesk: an agent's update (a comment, a field, a tag) takes a New ticket to
+                # Open unless the update sets the status itself; so does an assignee.
                 self._apply_status(doc, {"status": "open"})
+            pending = Change("Change", before, doc, actor_id, comment)
+            for hook in self.before_store:
+                hook(pending)
             if doc["status"] in ("solved", "closed") and not doc.get("assignee_id"):
                 if actor["role"] in AGENT_ROLES:
                     doc["assignee_id"] = actor_id
@@ -1226,9 +1391,27 @@ class Account:
                 ts=ts,
             )
             self.store.add_audit(audit)
-        change = Change("Change", before, doc, actor_id, comment, audit)
+        change = Change("Change", before, doc, actor_id, comment, audit, pending.fired)
         self._notify(change)
         return change
+
+    def close_solved(self) -> list[int]:
+        """Zendesk's default automation: a ticket solved more than CLOSE_AFTER_SOLVED_SECONDS
+        ago (sandbox clock) becomes closed; closed tickets then refuse updates. Automations run
+        hourly in Zendesk; the sandbox runs this on requests (at most once a sandbox minute) and
+        whenever the clock is moved. Returns the ids it closed."""
+        closed: list[int] = []
+        with self.store.tx() as db:
+            rows = db.execute("SELECT doc FROM tickets WHERE status = 'solved'").fetchall()
+            due = self.store.now() - CLOSE_AFTER_SOLVED_SECONDS
+            for row in rows:
+                doc = json.loads(row["doc"])
+                solved_at = (doc.get("_m") or {}).get("solved_at")
+                if solved_at and parse_iso(solved_at) <= due:
+                    closed.append(int(doc["id"]))
+            for ticket_id in closed:
+                self.update_ticket(ticket_id, {"status": "closed"}, int(self.admin()["id"]))
+        return closed
 
     def merge(self, target_id: Any, data: dict[str, Any], actor_id: int) -> dict[str, Any]:
         """Merge source tickets into the target: sources get a comment and are closed."""

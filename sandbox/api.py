@@ -217,6 +217,7 @@ def create_app(sb: Sandbox) -> Flask:
         user = _authenticate(sb)
         if user is None:
             return json_response(errors.UNAUTHORIZED, 401)
+        sb.run_automations()
         g.user = user
         allowed, remaining, reset = sb.limiter.hit()
         g.rate = (remaining, reset)
@@ -607,6 +608,9 @@ def create_app(sb: Sandbox) -> Flask:
         if request.args.get("active") is not None:
             active = request.args["active"] == "true"
             items = [s for s in items if s["active"] == active]
+        if request.args.get("default") is not None:
+            default = request.args["default"] == "true"
+            items = [s for s in items if s["default"] == default]
         return json_response({"custom_statuses": [present_status(s) for s in items]})
 
     @app.post("/api/v2/custom_statuses")
@@ -614,6 +618,14 @@ def create_app(sb: Sandbox) -> Flask:
         return json_response(
             {"custom_status": account.create_custom_status(body("custom_status"))}, 201
         )
+
+    @app.put("/api/v2/custom_status/default")
+    def set_default_custom_statuses() -> Response:
+        payload = request.get_json(silent=True)
+        if not isinstance(payload, dict) or "ids" not in payload:
+            raise errors.bad_request("ids is required")
+        account.set_default_statuses(payload["ids"])
+        return json_response({})
 
     @app.get("/api/v2/custom_statuses/<int:status_id>")
     def show_custom_status(status_id: int) -> Response:
@@ -912,6 +924,7 @@ def register_admin(app: Flask, sb: Sandbox) -> None:
     @app.post("/sandbox/clock")
     def clock() -> Response:
         sb.store.clock_offset += float(data().get("advance_seconds", 0))
+        sb.run_automations(force=True)
         return json_response({"now": iso(sb.store.now())})
 
     @app.route("/sandbox/webhooks", methods=["GET", "POST"])

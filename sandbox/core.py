@@ -23,6 +23,17 @@ class Sandbox:
         self.deliverer = Deliverer(self.store)
         self.triggers = TriggerEngine(self.account, self.deliverer)
         self.account.listeners.append(self.triggers.on_change)
+        self.account.before_store.append(self.triggers.before_store)
+        self._closed_checked_at = float("-inf")
+
+    def run_automations(self, force: bool = False) -> None:
+        """Zendesk's time-based default automation (close solved tickets after 4 days), at most
+        once per sandbox-clock minute unless forced (the clock was moved)."""
+        now = self.store.now()
+        if not force and now - self._closed_checked_at < 60:
+            return
+        self._closed_checked_at = now
+        self.account.close_solved()
 
     def start(self) -> None:
         self.jobs.start()

@@ -3,6 +3,7 @@ handing matched notifications to the deliverer."""
 
 from __future__ import annotations
 
+import copy
 import json
 import re
 import secrets
@@ -48,6 +49,20 @@ VALUE_OPERATORS = {
     "not_present",
 }
 OTHER_FIELDS = {"update_type", "comment_is_public", "current_tags", "role"}
+# Trigger actions the sandbox applies (sandbox/README.md "Behaviour"); others are refused.
+TICKET_ACTIONS = {
+    "status",
+    "custom_status_id",
+    "status_id",
+    "priority",
+    "type",
+    "group_id",
+    "assignee_id",
+    "current_tags",
+    "remove_tags",
+    "set_tags",
+}
+PRIORITY_ORDER = ("low", "normal", "high", "urgent")
 PLACEHOLDER = re.compile(r"\{\{\s*([\w.]+)\s*\}\}")
 UNSUPPORTED = "{kind}: {name} is not supported by the sandbox"
 
@@ -101,10 +116,11 @@ def validate_trigger(account: Account, data: dict[str, Any]) -> None:
     if not all(isinstance(a, dict) for a in actions):
         raise errors.invalid("actions", "Actions: must be objects with field and value")
     for action in actions:
-        if action.get("field") != "notification_webhook":
-            raise errors.invalid(
-                "actions", UNSUPPORTED.format(kind="Action", name=action.get("field"))
-            )
+        name = str(action.get("field", ""))
+        if name in TICKET_ACTIONS or name.startswith("custom_fields_"):
+            continue
+        if name != "notification_webhook":
+            raise errors.invalid("actions", UNSUPPORTED.format(kind="Action", name=name))
         value = action.get("value")
         if not isinstance(value, list) or len(value) != 2:
             raise errors.invalid(
@@ -160,12 +176,47 @@ class TriggerEngine:
         self.account = account
         self.deliverer = deliverer
 
-    def on_change(self, change: Change) -> None:
+    def active(self) -> list[dict[str, Any]]:
         triggers = [t for t in self.account.store.all("trigger") if t.get("active", True)]
         triggers.sort(key=lambda t: (t.get("position") or 0, t["id"]))
-        for trigger in triggers:
-            if self.matches(trigger, change):
-                self.fire(trigger, change)
+        return triggers
+
+    def before_store(self, change: Change) -> None:
+        """Zendesk's trigger cycle on one update, before it is saved: triggers are checked in
+        order; one that matches fires (its ticket actions change the ticket) and the check
+        starts again from the top; each trigger fires at most once per update."""
+        triggers = self.active()
+        fired: list[dict[str, Any]] = []
+        done: set[Any] = set()
+        restart = True
+        while restart:
+            restart = False
+            for trigger in triggers:
+                if trigger["id"] in done or not self.matches(trigger, change):
+                    continue
+                done.add(trigger["id"])
+                fired.append(trigger)
+                changed = False
+                for action in trigger.get("actions") or []:
+                    name = str(action.get("field", ""))
+                    if name == "notification_webhook":
+                        continue
+                    before = copy.deepcopy(change.after)
+                    self.account.apply_trigger_action(change.after, name, action.get("value"))
+                    changed = changed or before != change.after
+                if changed:
+                    restart = True
+                    break
+        change.fired = fired
+
+    def on_change(self, change: Change) -> None:
+        """After the update is stored: the notifications of the triggers that fired."""
+        if change.fired is None:
+            fired = [t for t in self.active() if self.matches(t, change)]
+        else:
+            fired = change.fired
+        for trigger in fired:
+            self.fire(trigger, change)
 
     def matches(self, trigger: dict[str, Any], change: Change) -> bool:
         conditions = trigger.get("conditions") or {}
@@ -212,10 +263,11 @@ class TriggerEngine:
             return current == wanted
         if op == "is_not":
             return current != wanted
-        if op in ("less_than", "greater_than") and field == "status":
-            if current not in STATUS_ORDER or wanted not in STATUS_ORDER:
+        if op in ("less_than", "greater_than") and field in ("status", "priority"):
+            order = STATUS_ORDER if field == "status" else PRIORITY_ORDER
+            if current not in order or wanted not in order:
                 return False
-            delta = STATUS_ORDER.index(current) - STATUS_ORDER.index(wanted)
+            delta = order.index(current) - order.index(wanted)
             return delta < 0 if op == "less_than" else delta > 0
         if op == "changed":
             return changed

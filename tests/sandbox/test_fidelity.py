@@ -87,6 +87,7 @@ def test_every_route_answers_as_the_oas_documents(sandbox: SandboxHandle, oas: A
         },
     )["custom_status"]
     call("GET", "custom_statuses.json", 200)
+    call("GET", "custom_statuses.json?default=true", 200)
     call("GET", f"custom_statuses/{status['id']}.json", 200)
     call(
         "PUT",
@@ -94,6 +95,7 @@ def test_every_route_answers_as_the_oas_documents(sandbox: SandboxHandle, oas: A
         200,
         json={"custom_status": {"description": "Waiting on the client"}},
     )
+    call("PUT", "custom_status/default.json", 200, json={"ids": str(status["id"])})
     field = call(
         "POST",
         "ticket_fields.json",

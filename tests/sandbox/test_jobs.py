@@ -79,7 +79,11 @@ def test_update_many_over_100_is_400_and_queues_nothing(sandbox: SandboxHandle) 
 
 def test_conflicting_ticket_alone_fails_inside_a_batch(sandbox: SandboxHandle) -> None:
     fresh, stale = create(sandbox), create(sandbox)
-    sandbox.api("PUT", f"tickets/{stale['id']}.json", json={"ticket": {"priority": "low"}})
+    sandbox.api(
+        "PUT",
+        f"tickets/{stale['id']}.json",
+        json={"ticket": {"priority": "low", "status": "new"}},  # stays New: status given
+    )
     response = sandbox.api(
         "PUT",
         "tickets/update_many.json",

@@ -170,30 +170,82 @@ def test_unknown_custom_status_is_422(sandbox: SandboxHandle) -> None:
     assert sandbox.api("GET", f"tickets/{ticket['id']}.json").json()["ticket"]["status"] == "new"
 
 
-@pytest.mark.parametrize("status", ["pending", "solved"])
-def test_requester_public_comment_reopens(sandbox: SandboxHandle, status: str) -> None:
+@pytest.mark.parametrize("status", ["pending", "hold", "solved"])
+@pytest.mark.parametrize("who", ["requester", "cc", "follower"])
+@pytest.mark.parametrize("public", [True, False])
+def test_end_user_comment_reopens(
+    sandbox: SandboxHandle, status: str, who: str, public: bool
+) -> None:
+    """Zendesk: an end user's comment (the requester's, a CC's or a follower's; public or
+    private, as a CC's e-mail reply can arrive) takes a pending, on-hold or solved ticket to
+    Open, with the open category's default custom status."""
     requester = make_user(sandbox)
-    ticket = create(sandbox, requester_id=requester["id"], status=status)
+    other = make_user(sandbox, "end-user", "Casey CC")
+    people = {"cc": {"email_cc_ids": [other["id"]]}, "follower": {"follower_ids": [other["id"]]}}
+    ticket = create(sandbox, requester_id=requester["id"], status=status, **people.get(who, {}))
+    author = requester["id"] if who == "requester" else other["id"]
     updated = sandbox.api(
         "PUT",
         f"tickets/{ticket['id']}.json",
-        json={"ticket": {"comment": {"body": "Still broken", "author_id": requester["id"]}}},
+        json={
+            "ticket": {"comment": {"body": "Still broken", "author_id": author, "public": public}}
+        },
     ).json()["ticket"]
     assert updated["status"] == "open"
     assert updated["custom_status_id"] == statuses(sandbox)["open"]
 
 
-def test_requester_private_comment_and_agent_comment_do_not_reopen(sandbox: SandboxHandle) -> None:
+def test_agent_comment_does_not_reopen_and_a_given_status_wins(sandbox: SandboxHandle) -> None:
     requester = make_user(sandbox)
     agent = make_user(sandbox, "agent", "Dana Agent")
     ticket = create(sandbox, requester_id=requester["id"], status="pending")
-    for author, public in ((agent["id"], True), (requester["id"], False)):
+    for author, public in ((agent["id"], True), (agent["id"], False)):
         updated = sandbox.api(
             "PUT",
             f"tickets/{ticket['id']}.json",
             json={"ticket": {"comment": {"body": "note", "public": public, "author_id": author}}},
         ).json()["ticket"]
         assert updated["status"] == "pending"
+    kept = sandbox.api(
+        "PUT",
+        f"tickets/{ticket['id']}.json",
+        json={
+            "ticket": {
+                "status": "pending",
+                "comment": {"body": "one more thing", "author_id": requester["id"]},
+            }
+        },
+    ).json()["ticket"]
+    assert kept["status"] == "pending"
+
+
+@pytest.mark.parametrize(
+    "update",
+    [{"tags": ["triaged"]}, {"priority": "high"}, {"comment": {"body": "On it", "public": False}}],
+)
+def test_agent_update_on_new_opens_unless_it_sets_a_status(
+    sandbox: SandboxHandle, update: dict[str, Any]
+) -> None:
+    """Zendesk: an agent's update to a New ticket makes it Open, unless the update sets the
+    status (a requester's own update leaves it New)."""
+    requester = make_user(sandbox)
+    ticket = create(sandbox, requester_id=requester["id"])
+    new_status = statuses(sandbox)["new"]
+    kept = sandbox.api(
+        "PUT",
+        f"tickets/{ticket['id']}.json",
+        json={"ticket": {**update, "custom_status_id": new_status}},
+    ).json()["ticket"]
+    assert kept["status"] == "new"
+    by_requester = sandbox.api(
+        "PUT",
+        f"tickets/{ticket['id']}.json",
+        json={"ticket": {"comment": {"body": "more detail", "author_id": requester["id"]}}},
+    ).json()["ticket"]
+    assert by_requester["status"] == "new"
+    opened = sandbox.api("PUT", f"tickets/{ticket['id']}.json", json={"ticket": update}).json()
+    assert opened["ticket"]["status"] == "open"
+    assert opened["ticket"]["custom_status_id"] == statuses(sandbox)["open"]
 
 
 def test_closed_ticket_cannot_be_updated(sandbox: SandboxHandle) -> None:
