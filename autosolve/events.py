@@ -100,7 +100,13 @@ def auto_solve_clock_started(
     facts = ticket_facts(app, session, snapshot)
     team = mappings.team_for_group(snapshot.group)
     result = autosolve_decide(
-        snapshot, facts, team, config, datetime.now(UTC), _episode(session, snapshot.id)
+        snapshot,
+        facts,
+        team,
+        config,
+        datetime.now(UTC),
+        _episode(session, snapshot.id),
+        reopened_by_end_user=_by_end_user(snapshot, event),
     )
     if result.decision is Outcome.SOLVE:
         return None  # the date is shown; the sweep solves
@@ -126,6 +132,16 @@ def auto_solve_clock_started(
     if result.decision is Outcome.SKIP and result.due is not None:
         reason = autosolve_texts.CLOCK_STARTED_REASON
     return Decision(rule=RULE_CLOCK, reason=reason, actions=result.actions)
+
+
+def _by_end_user(snapshot: TicketSnapshot, event: TicketEvent) -> bool:
+    """The change was made by the requester, a CC or an end user who commented."""
+    actor = event.actor_id
+    if actor is None:
+        return False
+    if actor == snapshot.requester_id or actor in snapshot.collaborator_ids:
+        return True
+    return any(c.author_id == actor and not c.author_is_agent for c in snapshot.comments)
 
 
 def _shown(snapshot: TicketSnapshot) -> object:

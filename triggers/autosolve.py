@@ -401,8 +401,14 @@ def decide(  # noqa: PLR0917  the clock's states, one branch each
     config: AutoSolveConfig,
     now: datetime,
     state: EpisodeState | None,
+    *,
+    reopened_by_end_user: bool = False,
 ) -> AutoSolveDecision:
     """Decide what auto-solve does to one ticket at `now` (aware). Pure: same inputs, same output.
+
+    `reopened_by_end_user` (webhook handler): the change being handled was made by an end user
+    (their mail system); an auto-reply that reopened a ticket whose clock ran puts it back to
+    "Awaiting your reply" (Zendesk reopens on any mail from the requester's side).
 
     `last_public` is the ticket's `ClockFacts` (or, for older callers, the latest public comment
     not by cxlayer); `team` the ticket's team (`mappings.team_for_group(snapshot.group)`);
@@ -423,6 +429,17 @@ def decide(  # noqa: PLR0917  the clock's states, one branch each
         reason = texts.REASON_NOT_AWAITING.format(status=status)
         if snapshot.status in ("solved", "closed"):
             return replace(base, reason=reason)  # the solve itself leaves no clock; see solve
+        if reopened_by_end_user and _reopened_by_auto_reply(snapshot, facts):
+            actions: list[Action] = [SetCustomStatus(min(config.awaiting_statuses))]
+            shown_due = _as_date(snapshot.field(FIELD_AUTO_SOLVE_DUE))
+            if facts.auto_reply_untold and shown_due is not None:
+                hint = (
+                    texts.EXEMPT_HINT.format(tag=min(config.exempt_tags))
+                    if config.exempt_tags
+                    else ""
+                )
+                actions.append(_auto_reply_note(facts, team, shown_due, hint))
+            return replace(base, reason=texts.REASON_AUTO_REPLY_REOPENED, actions=tuple(actions))
         cleared = _clear_due(snapshot, texts.WHY_NOT_AWAITING.format(status=status))
         if cleared:
             reason = texts.REASON_DUE_CLEARED.format(
@@ -624,6 +641,17 @@ def decide(  # noqa: PLR0917  the clock's states, one branch each
         reason=texts.REASON_NOT_YET.format(remind_date=remind_date.isoformat(), **words),
         actions=actions,
     )
+
+
+def _reopened_by_auto_reply(snapshot: TicketSnapshot, facts: ClockFacts) -> bool:
+    """Zendesk reopened (Open) a ticket whose clock ran ("Auto-solve due" shown) on an
+    auto-reply, the latest thing that happened: nobody replied, nobody else spoke since."""
+    start = facts.clock_start
+    if snapshot.status != "open" or start is None or facts.auto_reply is None:
+        return False
+    if _as_date(snapshot.field(FIELD_AUTO_SOLVE_DUE)) is None or facts.auto_reply <= start:
+        return False
+    return facts.service_public is None or facts.auto_reply > facts.service_public
 
 
 def _auto_reply_note(facts: ClockFacts, team: Team, due: date, hint: str) -> InternalNote:

@@ -171,6 +171,10 @@ REASON_UNDONE = (
     "auto-solve was undone in this waiting episode; not auto-solved again until an agent's "
     "new public comment"
 )
+REASON_AUTO_REPLY_REOPENED = (
+    "an automatic reply reopened the ticket; it is not a reply, so the ticket is back in "
+    "Awaiting your reply and the auto-solve clock keeps running"
+)
 REASON_DUE_CLEARED = "Auto-solve due cleared: {why}"
 WHY_NOT_AWAITING = "the ticket left Awaiting your reply (status {status})"
 WHY_EXEMPT = "the ticket is exempt ({exempt})"
