@@ -3,7 +3,7 @@
 JSON interface (public; other tools read it):
 
     {"run_id", "as_of", "dry_run", "totals": {decision: count}, "api_calls",
-     "api_calls_per_1000_examined", "api_calls_per_1000_changed",
+     "api_calls_per_1000_examined", "api_calls_per_1000_changed", "history_learned",
      "tickets": [{"id", "decision", "reason", "team", "clock_start",
                   "business_days_elapsed", "due"}]}
 
@@ -72,6 +72,7 @@ REPORT_SCHEMA: dict[str, Any] = {
         "api_calls": {"type": "integer", "minimum": 0},
         "api_calls_per_1000_examined": {"type": ["number", "null"], "minimum": 0},
         "api_calls_per_1000_changed": {"type": ["number", "null"], "minimum": 0},
+        "history_learned": {"type": "integer", "minimum": 0},
         "tickets": {
             "type": "array",
             "items": {
@@ -139,6 +140,7 @@ def build_report(
     api_calls: int,
     examined: int,
     changed: int,
+    learned: int = 0,
 ) -> dict[str, Any]:
     """The run report as a JSON-ready dict (see the module docstring); one decision per ticket.
 
@@ -162,6 +164,8 @@ def build_report(
         "api_calls": api_calls,
         "api_calls_per_1000_examined": _per_1000(api_calls, _count("examined", examined)),
         "api_calls_per_1000_changed": _per_1000(api_calls, _count("changed", changed)),
+        # Tickets whose history cxlayer had not seen, so this run read their comments.
+        "history_learned": _count("learned", learned),
         "tickets": rows,
     }
 
@@ -245,6 +249,7 @@ def render_html(report: Mapping[str, Any]) -> str:
             texts.REPORT_PER_1000_CHANGED.format(
                 value=_rate(report.get("api_calls_per_1000_changed"))
             ),
+            texts.REPORT_LEARNED.format(count=report.get("history_learned", 0)),
         )
     )
     totals = "".join(

@@ -551,6 +551,20 @@ def _overlay_fact(
     return _Fact(comment.created_at, comment.author_id, comment.public, kind, auto_reply)
 
 
+HISTORY_SLACK = timedelta(minutes=1)
+
+
+def _history_seen(snap: TicketSnapshot, facts: Sequence[_Fact]) -> bool:
+    """Does cxlayer know the ticket's comments from its first one on? A ticket's first comment
+    is made when it is created; without it (an import, or comments older than the export
+    cursor when cxlayer started), who spoke last is not known and must be learned."""
+    if not facts:
+        return False
+    if snap.created_at is None:
+        return True
+    return min(f.created_at for f in facts) <= snap.created_at + HISTORY_SLACK
+
+
 def _known_roles(sess: Session, user_ids: Iterable[int]) -> dict[int, bool]:
     ids = sorted(set(user_ids))
     out: dict[int, bool] = {}
@@ -675,11 +689,11 @@ class _Run:
             stored = stored_facts(sess, ids)
         for ticket_id in ids:
             stored.setdefault(ticket_id, []).extend(self.overlay.get(ticket_id, ()))
-        unseen = [s for s in snapshots if not stored[s.id]]
+        unseen = [s for s in snapshots if not _history_seen(s, stored[s.id])]
         if unseen:
             learned = self.learn(unseen)
             for ticket_id, facts in learned.items():
-                stored[ticket_id] = facts
+                stored[ticket_id].extend(facts)
         self.resolve_roles(snapshots, stored)
         by_id = {s.id: s for s in snapshots}
         return {i: clock_facts(by_id[i], stored[i], self.roles) for i in ids}
@@ -870,7 +884,9 @@ class _Run:
             if episode is not None
             else None
         )
-        state = next_state(decision, previous, now)
+        # The run decides as of `as_of` (now, for real runs; earlier in tests and replays): the
+        # reminder's time is counted on that clock, like every other date of the decision.
+        state = next_state(decision, previous, min(now, self.as_of))
         if state is None:
             if episode is not None:
                 sess.delete(episode)
@@ -1195,6 +1211,7 @@ def run_sweep(
             api_calls=budget.calls,
             examined=len(decisions),
             changed=run.changed,
+            learned=run.learned,
         )
         with store.session(app) as sess:
             row = sess.get(SweepRun, run_id)

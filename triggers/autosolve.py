@@ -558,11 +558,7 @@ def decide(  # noqa: PLR0917  the clock's states, one branch each
                     InternalNote(note + told),
                 ),
             )
-        reason = (
-            texts.REASON_ALREADY_REMINDED.format(**words)
-            if due == computed
-            else texts.REASON_PROMISED.format(**words)
-        )
+        reason = texts.REASON_ALREADY_REMINDED.format(**words)
         if shown is not None and shown < due:
             # Later than shown: show the new date; the requester was promised the old one.
             moved = texts.DUE_MOVED_NOTE.format(

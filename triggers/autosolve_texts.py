@@ -163,10 +163,6 @@ REASON_REMIND_FIRST = (
     "{elapsed} business days without a reply, but no reminder was sent in this waiting "
     "episode: reminder first; auto-solve after {due_date}"
 )
-REASON_PROMISED = (
-    "reminder sent in this waiting episode; {elapsed} business days; the date promised is "
-    "{due_date}: auto-solve after it"
-)
 REASON_UNDONE = (
     "auto-solve was undone in this waiting episode; not auto-solved again until an agent's "
     "new public comment"
@@ -223,6 +219,7 @@ REPORT_AS_OF = "As of {as_of}"
 REPORT_API_CALLS = "API calls: {api_calls}"
 REPORT_PER_1000_EXAMINED = "per 1,000 tickets examined: {value}"
 REPORT_PER_1000_CHANGED = "per 1,000 tickets changed: {value}"
+REPORT_LEARNED = "history learned for {count} tickets (comments read: cxlayer had not seen them)"
 REPORT_NOT_APPLICABLE = "n/a"
 REPORT_NO_TICKETS = "No tickets were examined."
 REPORT_COLUMNS = (
