@@ -7,9 +7,11 @@ leave the ticket "waiting on the team" forever. Markers, each with its source:
   `auto_mailer` (3) or `auto_vacation` (8) ("Cause of suspension reference", Zendesk developer
   docs); an agent who recovers it leaves that cause in the comment's via source
   (`via.source.rel`), so those names mark the comment (`AUTO_REPLY_RELS`).
-- The only channel auto-replies arrive by is e-mail (a person typing in the help center or an
-  agent's workspace is never an automatic reply): comments whose via channel is known and not
-  e-mail are never auto-replies (Zendesk "Via object reference": `via.channel`).
+- Auto-replies arrive by mail, directly ("email") or through an integration that posts mail
+  with the API ("api"); a person typing in the help center, the agent workspace, a chat or a
+  call is never an automatic reply, so comments whose via channel is one of those are never
+  auto-replies (Zendesk "Via object reference": `via.channel` values "web", "mobile",
+  "mobile_sdk", "chat", "voice", "sms", "native_messaging", "help_center").
 - RFC 3834 ("Recommendations for Automatic Responses to Electronic Mail", section 5): automatic
   responses carry `Auto-Submitted: auto-replied`; mail clients often quote it in the body.
 - Subject prefixes mail clients put on automatic replies (Microsoft Outlook / Exchange "Automatic
@@ -33,7 +35,9 @@ __all__ = ["AUTO_REPLY_RELS", "is_auto_reply"]
 
 # Zendesk suspension causes for automatic mail (Cause of suspension reference: 3, 8).
 AUTO_REPLY_RELS = frozenset({"auto_mailer", "auto_vacation"})
-EMAIL_CHANNELS = frozenset({"email", "mail"})
+HUMAN_CHANNELS = frozenset(
+    {"web", "mobile", "mobile_sdk", "chat", "voice", "sms", "native_messaging", "help_center"}
+)
 
 # RFC 3834 section 5: "Auto-Submitted: auto-replied" (and auto-generated).
 _RFC3834 = r"auto-submitted:\s*auto-(?:replied|generated)"
@@ -94,7 +98,7 @@ def is_auto_reply(comment: Comment) -> bool:
     if comment.via_rel is not None and comment.via_rel in AUTO_REPLY_RELS:
         return True
     channel = (comment.via or "").strip().lower()
-    if channel and channel not in EMAIL_CHANNELS:
+    if channel in HUMAN_CHANNELS:
         return False
     head = comment.body[:_HEAD_CHARS]
     first_line = head.strip().split("\n", 1)[0] if head.strip() else ""

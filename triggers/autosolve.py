@@ -440,7 +440,14 @@ def decide(  # noqa: PLR0917  the clock's states, one branch each
                 )
                 actions.append(_auto_reply_note(facts, team, shown_due, hint))
             return replace(base, reason=texts.REASON_AUTO_REPLY_REOPENED, actions=tuple(actions))
-        cleared = _clear_due(snapshot, texts.WHY_NOT_AWAITING.format(status=status))
+        shown = _as_date(snapshot.field(FIELD_AUTO_SOLVE_DUE))
+        note = None
+        if shown is not None and facts.agent_public is not None and facts.clock_start is None:
+            # An end user's reply reopened it (Zendesk does): the clock stopped; agents are told.
+            note = texts.CLOCK_STOPPED_NOTE.format(
+                who=_who(snapshot, facts.end_user_id or 0), due_date=texts.long_date(shown)
+            )
+        cleared = _clear_due(snapshot, texts.WHY_NOT_AWAITING.format(status=status), note)
         if cleared:
             reason = texts.REASON_DUE_CLEARED.format(
                 why=texts.WHY_NOT_AWAITING.format(status=status)
