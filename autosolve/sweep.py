@@ -1212,6 +1212,7 @@ def run_sweep(
             examined=len(decisions),
             changed=run.changed,
             learned=run.learned,
+            teams=mappings.teams,
         )
         with store.session(app) as sess:
             row = sess.get(SweepRun, run_id)

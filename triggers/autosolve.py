@@ -430,7 +430,7 @@ def decide(  # noqa: PLR0917  the clock's states, one branch each
         if snapshot.status in ("solved", "closed"):
             return replace(base, reason=reason)  # the solve itself leaves no clock; see solve
         if reopened_by_end_user and _reopened_by_auto_reply(snapshot, facts):
-            actions: list[Action] = [SetCustomStatus(min(config.awaiting_statuses))]
+            restore: list[Action] = [SetCustomStatus(min(config.awaiting_statuses))]
             shown_due = _as_date(snapshot.field(FIELD_AUTO_SOLVE_DUE))
             if facts.auto_reply_untold and shown_due is not None:
                 hint = (
@@ -438,8 +438,8 @@ def decide(  # noqa: PLR0917  the clock's states, one branch each
                     if config.exempt_tags
                     else ""
                 )
-                actions.append(_auto_reply_note(facts, team, shown_due, hint))
-            return replace(base, reason=texts.REASON_AUTO_REPLY_REOPENED, actions=tuple(actions))
+                restore.append(_auto_reply_note(facts, team, shown_due, hint))
+            return replace(base, reason=texts.REASON_AUTO_REPLY_REOPENED, actions=tuple(restore))
         shown = _as_date(snapshot.field(FIELD_AUTO_SOLVE_DUE))
         note = None
         if shown is not None and facts.agent_public is not None and facts.clock_start is None:

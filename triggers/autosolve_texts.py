@@ -221,6 +221,8 @@ REPORT_PER_1000_EXAMINED = "per 1,000 tickets examined: {value}"
 REPORT_PER_1000_CHANGED = "per 1,000 tickets changed: {value}"
 REPORT_LEARNED = "history learned for {count} tickets (comments read: cxlayer had not seen them)"
 REPORT_NOT_APPLICABLE = "n/a"
+REPORT_CALENDARS = "Team calendar corrections (mappings/teams.toml)"
+REPORT_CALENDAR_ROW = "{team}: {date} {kind} ({name})"
 REPORT_NO_TICKETS = "No tickets were examined."
 REPORT_COLUMNS = (
     "Ticket",
