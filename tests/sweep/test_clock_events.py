@@ -5,10 +5,10 @@ sweep. One test per failure listed under "Why" in the issue."""
 from __future__ import annotations
 
 import random
-from datetime import date
 import threading
 from collections.abc import Callable, Iterator
 from dataclasses import dataclass, field
+from datetime import date
 from typing import Any
 
 import pytest
@@ -27,8 +27,8 @@ from sync.provisioning import apply
 from sync.snapshot import Provisioned
 from tests.desk import create_user, fast_client, sandbox_settings, served
 from triggers import autosolve_texts as texts
-from triggers.autosolve_texts import long_date
 from triggers.autosolve import RESOLUTION_AUTO_SOLVED, TAG_REMINDED, TAG_SOLVED
+from triggers.autosolve_texts import long_date
 from webhooks.worker import process_one
 
 from .conftest import Desk, utc
@@ -370,3 +370,90 @@ def test_a_requester_message_merged_in_stops_the_clock(events: EventDesk):
             for r in sess.scalars(select(SweepComment).where(SweepComment.ticket_id == ticket))
         ]
     assert kinds.count("end_user") >= 2  # the opening message and the merged one
+
+
+def _expected_running(desk: EventDesk, ticket_id: int) -> bool:
+    """The clock the pure state machine sees in the comments as Zendesk lists them now."""
+    from triggers.clock import facts_from_comments
+    from triggers.model import Comment
+
+    roles = {desk.agent_id: True, desk.service_id: True}
+    comments = [
+        Comment(
+            int(c["author_id"]),
+            bool(c["public"]),
+            utc(c["created_at"]),
+            str(c.get("body") or ""),
+            roles.get(int(c["author_id"]), False),
+        )
+        for c in desk.comments(ticket_id)
+    ]
+    facts = facts_from_comments(comments, [desk.service_id])
+    ticket = desk.ticket(ticket_id)
+    awaiting = ticket.get("custom_status_id") == desk.status_id("awaiting_reply")
+    return awaiting and "no_autosolve" not in ticket["tags"] and facts.clock_start is not None
+
+
+@pytest.mark.parametrize("seed", range(4))
+def test_random_histories_end_to_end_keep_the_clock_invariants(
+    events: EventDesk, tmp_path: Any, seed: int
+):
+    """A small sample of random histories on the sandbox, each change's webhooks delivered
+    shuffled and twice: after every change "Auto-solve due" is shown iff the state machine says
+    a clock runs; a second delivery of the same events writes nothing; the real sweep agrees."""
+    rng = random.Random(seed)
+    events.rng = random.Random(seed + 100)
+    ticket = asked(events)
+    events.update_as(events.agent_id, ticket, collaborator_ids=[events.cc_id])
+    events.deliver()
+    for _step in range(7):
+        kind = rng.choice(
+            [
+                "agent_asks",
+                "agent_note",
+                "requester",
+                "cc_private",
+                "auto_reply",
+                "status",
+                "exempt",
+            ]
+        )
+        if kind == "agent_asks":
+            events.update_as(
+                events.agent_id,
+                ticket,
+                custom_status_id=events.status_id("awaiting_reply"),
+                comment={"body": "Could you confirm?", "public": True},
+            )
+        elif kind == "agent_note":
+            events.update_as(events.agent_id, ticket, comment={"body": "FYI", "public": False})
+        elif kind == "requester":
+            events.update_as(
+                events.requester_id, ticket, comment={"body": "Done.", "public": rng.random() < 0.7}
+            )
+        elif kind == "cc_private":
+            events.update_as(events.cc_id, ticket, comment={"body": "Seen.", "public": False})
+        elif kind == "auto_reply":
+            events.update_as(
+                events.requester_id,
+                ticket,
+                comment={"body": "Réponse automatique : je suis absente jusqu'au 5."},
+            )
+        elif kind == "status":
+            value = rng.choice(["awaiting_reply", "open_cx", "open_product"])
+            events.update_as(events.agent_id, ticket, custom_status_id=events.status_id(value))
+        else:
+            # With a note: the provisioned triggers send no event for a tag change alone.
+            tags = ["no_autosolve"] if rng.random() < 0.5 else []
+            events.update_as(
+                events.agent_id, ticket, tags=tags, comment={"body": "Tags.", "public": False}
+            )
+        events.deliver()
+        shown = events.field_value(ticket, "auto_solve_due") is not None
+        assert shown == _expected_running(events, ticket), (seed, _step, kind)
+        events.zd.reset_stats()
+        # The same events again, shuffled: nothing more to write.
+        assert events.deliver() == 0 or not events.writes()
+    row = sweep(events, tmp_path, dry_run=True, full=True).get(ticket)
+    if _expected_running(events, ticket):
+        assert row is not None and row["clock_start"] is not None
