@@ -67,7 +67,7 @@ def test_corrections_load_and_move_the_business_days(tmp_path: Path) -> None:
         ),
         ('closed = [{ date = "24/12/2026", name = "A" }]\n', "closed[0].date"),
         ('closed = [{ date = 2026-12-24, name = "" }]\n', "closed[0].name"),
-        ('closed = [{ date = 2026-12-24 }]\n', "Missing data for required field"),
+        ("closed = [{ date = 2026-12-24 }]\n", "Missing data for required field"),
     ],
 )
 def test_a_bad_correction_is_refused_with_one_precise_message(
@@ -125,7 +125,9 @@ def test_counting_with_corrections_matches_a_day_by_day_walk(
     walked = 0
     day = begin.astimezone(business_day_end(team, begin.date()).tzinfo).date() - timedelta(days=1)
     while day <= end.date() + timedelta(days=1):
-        window_start = business_day_end(team, day).replace(hour=team.start.hour, minute=team.start.minute)
+        window_start = business_day_end(team, day).replace(
+            hour=team.start.hour, minute=team.start.minute
+        )
         if (
             is_business_day(team, day)
             and window_start >= begin
