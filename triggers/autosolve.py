@@ -1,32 +1,40 @@
 """Auto-solve decisions: who is due a reminder or a solve, undo, and the requester-reply rule. No I/O.
 
-The sweep (which lists tickets, reads who spoke last and writes updates) is a thin loop:
-`last_public_comment` from comment events, `decide` on each listed ticket, one safe update of
+The sweep (which lists tickets, folds the clock's facts and writes updates) is a thin loop:
+`ClockFacts` from the stored comments, `decide` on each listed ticket, one safe update of
 `decision.actions` (unless dry run); when Zendesk refuses it (409: the ticket changed), the
 sweep re-reads the ticket and calls `decide` again, reporting `conflict` if it still cannot
 write; `next_state` goes into the store after a successful write. Undo is `undo_decision` per
-solved ticket; the webhook worker calls `after_requester_reply`.
+solved ticket; the webhook worker calls `decide` (minus reminders and solves) and
+`after_requester_reply`.
 
-Rules, in the order `decide` applies them:
+Rules, in the order `decide` applies them (the clock's states are `triggers.clock`'s):
 
-1. a ticket that is not in an "Awaiting your reply" status → "skip" (nothing to do);
-2. an exempt ticket (tag, priority, organization, group, ticket form from [sweep]) → "exempt";
-3. no public comment by an agent known → "skip" (the clock has not started);
-4. the last public comment is the requester's, a CC's or another end user's → "waiting_on_us",
-   no actions ever;
-5. otherwise the clock starts at the agent's last public comment; elapsed time is counted in
-   business days of the ticket's team (triggers.business_days), and
-   - elapsed >= solve_after → "solve" (whether or not a reminder went out: a ticket that has
-     waited that long is due, e.g. on the first run after the service is deployed);
-   - elapsed >= remind_after and no reminder in this episode → "remind";
-   - else "skip", with the due date.
+1. a ticket that is not in an "Awaiting your reply" status → "skip"; a shown "Auto-solve due"
+   is cleared (reason in the audit; a note when an end user's reply reopened it). An auto-reply
+   that reopened a ticket whose clock ran puts it back to "Awaiting your reply" (webhooks);
+2. an exempt ticket (tag, priority, organization, group, ticket form from [sweep]) → "exempt"
+   (a shown date is cleared);
+3. no agent public comment known → "skip"; an end user spoke (any comment, public or private,
+   auto-replies aside) at or after the agent's last public comment → "waiting_on_us", the
+   shown date cleared with the "clock stopped" note;
+4. the episode's auto-solve was undone → "skip" (not again until a new agent comment);
+5. otherwise the clock runs from the agent's last public comment; the due date is the later
+   of the calendar's (`solve_after` business days of the ticket's current team) and every date
+   already shown in this episode (promises hold: never earlier, a later one is shown), and
+   - reminded in this episode, the due date's working day over, and at least
+     `solve_after - remind_after` business days since the reminder → "solve";
+   - not reminded and elapsed >= remind_after → "remind" (also past solve_after: reminder
+     first), promising a date at least `solve_after - remind_after` business days ahead;
+   - else "skip", with the date shown (moved later with a note, and after a reminder a public
+     comment telling the requester the new date).
 
 A *waiting episode* is identified by its clock start (the agent comment's time). A reminder
-was sent in this episode when the store's `EpisodeState` says so for this clock start, or when
-the ticket carries the reminder tag and its "Auto-solve due" field equals this episode's due
-date. The second test is what makes a crash between the Zendesk write and the store write
-harmless: the reminder comment, tag and due field are written in one update, and a later
-episode always has a later due date (its clock starts after the reminder).
+was sent in this episode when the store's `EpisodeState` says so for this clock start, when
+cxlayer's own public comment follows the clock start, or when the ticket carries the reminder
+tag and shows a date no earlier than this episode's. The last test is what makes a crash
+between the Zendesk write and the store write harmless: the reminder comment, tag and due
+field are written in one update, and a later episode always has a later due date.
 
 Writes, notes and their cost: the "Auto-solve due" field shows agents the solve date from the
 moment the clock starts, so "skip" sets it when it differs from the ticket's value, with an
