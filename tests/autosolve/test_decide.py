@@ -482,3 +482,35 @@ def test_listing_cutoff_bounds_every_ticket_due_a_reminder_or_a_solve(
                 checked += 1
             start += timedelta(hours=1)
     assert checked > 1000
+
+
+def test_a_later_date_after_a_reminder_is_shown_and_told_to_the_requester(
+    mappings: Mappings, config: AutoSolveConfig
+) -> None:
+    """Reminded with Thursday Dec 3 shown; the ticket moves to a team whose calendar makes it
+    later: the new date is shown, agents get a note and the requester a comment; an earlier
+    calendar keeps the promised date."""
+    from triggers.autosolve import TAG_REMINDED
+
+    shown = snapshot(fields={FIELD_AUTO_SOLVE_DUE: "2026-12-03"}, tags=frozenset({TAG_REMINDED}))
+    state = EpisodeState(THANKSGIVING_EVE, reminded_at=ny(2026, 12, 2, 2), due=date(2026, 12, 3))
+    later_team = replace(
+        mappings.team("all_media"), closed=((date(2026, 12, 3), "Company closure"),)
+    )
+    moved = decide(
+        shown, agent_comment(THANKSGIVING_EVE), later_team, config, ny(2026, 12, 3, 2), state
+    )
+    assert moved.decision is Outcome.SKIP and moved.due == date(2026, 12, 4)
+    assert isinstance(moved.actions[0], PublicComment)
+    assert "Friday, December 4, 2026" in moved.actions[0].body
+    assert SetField(FIELD_AUTO_SOLVE_DUE, date(2026, 12, 4)) in moved.actions
+    assert any(isinstance(a, InternalNote) and "moved from" in a.body for a in moved.actions)
+    early = decide(
+        shown,
+        agent_comment(THANKSGIVING_EVE),
+        mappings.team("all_media"),
+        config,
+        ny(2026, 12, 3, 12),
+        state,
+    )
+    assert early.due == date(2026, 12, 3) and early.actions == ()

@@ -457,3 +457,27 @@ def test_random_histories_end_to_end_keep_the_clock_invariants(
     row = sweep(events, tmp_path, dry_run=True, full=True).get(ticket)
     if _expected_running(events, ticket):
         assert row is not None and row["clock_start"] is not None
+
+
+def test_a_promise_holds_when_the_ticket_moves_to_a_faster_calendar(
+    events: EventDesk, tmp_path: Any
+):
+    """Reminded on Jan 1 on the Canadian Spot calendar ("by the end of Monday, January 5"),
+    then moved to All Media, whose calendar alone would give Jan 2: not solved before Jan 5."""
+    ticket = events.import_ticket(
+        [(events.requester_id, "2025-12-22T14:00:00Z", True), (events.agent_id, ASKED, True)],
+        group="Canadian Spot",
+    )
+    first = sweep(events, tmp_path, as_of=utc("2026-01-01T12:00:00Z"))
+    assert first[ticket]["decision"] == "remind"
+    assert "Monday, January 5, 2026" in events.service_comments(ticket, public=True)[-1]
+    events.deliver()
+    events.update_as(events.agent_id, ticket, group_id=events.groups["All Media"])
+    events.deliver()
+    held = sweep(events, tmp_path, as_of=utc("2026-01-03T12:00:00Z"))
+    assert held[ticket]["decision"] == "skip"
+    assert held[ticket]["team"] == "all_media" and held[ticket]["due"] == "2026-01-05"
+    assert events.ticket(ticket)["status"] == "pending"
+    assert sweep(events, tmp_path, as_of=utc("2026-01-06T12:00:00Z"))[ticket]["decision"] == (
+        "solve"
+    )
