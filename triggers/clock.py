@@ -34,6 +34,7 @@ from collections.abc import Iterable
 from dataclasses import dataclass, replace
 from datetime import datetime
 from enum import StrEnum
+from functools import lru_cache
 
 from triggers.autoreply import is_auto_reply
 from triggers.autosolve_texts import AUTO_REPLY_NOTE_MARK
@@ -80,13 +81,20 @@ def is_merge_comment(comment: Comment) -> bool:
 
 
 def classify(comment: Comment, service_ids: Iterable[int]) -> Speaker:
+    """Who a comment speaks for (see `_classify`); cached: a ticket's comments are folded on
+    every event and every run, and the text markers are regular expressions."""
+    return _classify(comment, frozenset(service_ids))
+
+
+@lru_cache(maxsize=8192)
+def _classify(comment: Comment, service_ids: frozenset[int]) -> Speaker:
     """Who a comment speaks for, as far as the clock is concerned.
 
     A merge comment is written by the agent who merged, but it carries the merged request's
     last message (in practice, an end user's: the requester's second request about the same
     issue), so it counts as an end user's: the ticket holds a message nobody answered.
     """
-    if comment.author_id in frozenset(service_ids):
+    if comment.author_id in service_ids:
         if not comment.public and AUTO_REPLY_NOTE_MARK in comment.body:
             return Speaker.TOLD
         return Speaker.SERVICE
