@@ -81,6 +81,7 @@ def test_report_matches_the_public_json_interface(
         "api_calls_per_1000_examined",
         "api_calls_per_1000_changed",
         "history_learned",
+        "calendar_corrections",
         "tickets",
     ]
     assert report["as_of"] == "2026-12-04T07:00:00Z"
