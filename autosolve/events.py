@@ -16,7 +16,6 @@ never count as "who spoke last".
 
 from __future__ import annotations
 
-from dataclasses import replace
 from datetime import UTC, datetime
 from typing import Any
 
@@ -31,15 +30,12 @@ from triggers.autosolve import (
     EpisodeState,
     Outcome,
     after_requester_reply,
+    webhook_actions,
 )
 from triggers.autosolve import decide as autosolve_decide
 from triggers.clock import ClockFacts
 from triggers.model import (
-    FIELD_AUTO_SOLVE_DUE,
     Decision,
-    InternalNote,
-    PublicComment,
-    SetField,
     TicketEvent,
     TicketSnapshot,
 )
@@ -108,30 +104,13 @@ def auto_solve_clock_started(
         _episode(session, snapshot.id),
         reopened_by_end_user=_by_end_user(snapshot, event),
     )
-    if result.decision is Outcome.SOLVE:
-        return None  # the date is shown; the sweep solves
-    if result.decision is Outcome.REMIND:
-        # Reminder first: the sweep reminds; agents see the date it will promise at the earliest.
-        if result.due is None or result.due == _shown(snapshot):
-            return None
-        result = replace(
-            result,
-            reason=autosolve_texts.CLOCK_STARTED_REASON,
-            actions=(
-                SetField(FIELD_AUTO_SOLVE_DUE, result.due),
-                InternalNote(
-                    autosolve_texts.PLAN_NOTE_OVERDUE.format(
-                        due_date=autosolve_texts.long_date(result.due)
-                    )
-                ),
-            ),
-        )
-    if not result.actions or any(isinstance(a, PublicComment) for a in result.actions):
-        return None  # a public comment (a moved promise) is the sweep's, with its report
+    actions = webhook_actions(result, snapshot)
+    if not actions:
+        return None
     reason = result.reason
-    if result.decision is Outcome.SKIP and result.due is not None:
+    if result.decision is not Outcome.WAITING_ON_US and result.due is not None:
         reason = autosolve_texts.CLOCK_STARTED_REASON
-    return Decision(rule=RULE_CLOCK, reason=reason, actions=result.actions)
+    return Decision(rule=RULE_CLOCK, reason=reason, actions=actions)
 
 
 def _by_end_user(snapshot: TicketSnapshot, event: TicketEvent) -> bool:
@@ -142,8 +121,3 @@ def _by_end_user(snapshot: TicketSnapshot, event: TicketEvent) -> bool:
     if actor == snapshot.requester_id or actor in snapshot.collaborator_ids:
         return True
     return any(c.author_id == actor and not c.author_is_agent for c in snapshot.comments)
-
-
-def _shown(snapshot: TicketSnapshot) -> object:
-    value = snapshot.field(FIELD_AUTO_SOLVE_DUE)
-    return datetime.fromisoformat(value).date() if isinstance(value, str) and value else value

@@ -101,6 +101,7 @@ __all__ = [
     "next_state",
     "undo_actions",
     "undo_decision",
+    "webhook_actions",
 ]
 
 RULE = "auto_solve"
@@ -670,6 +671,21 @@ def _auto_reply_note(facts: ClockFacts, team: Team, due: date, hint: str) -> Int
     return InternalNote(
         texts.AUTO_REPLY_NOTE.format(when=when, due_date=texts.long_date(due), exempt_hint=hint)
     )
+
+
+def webhook_actions(decision: AutoSolveDecision, snapshot: TicketSnapshot) -> tuple[Action, ...]:
+    """What the webhook handler writes of a decision: all of it, except what is the nightly
+    sweep's (reminders, solves and any public comment, with its budget, report and undo). A
+    ticket due a reminder or a solve still shows its date at once ("Auto-solve due" is shown
+    whenever a clock runs), with a note saying the sweep acts on it."""
+    if decision.decision in (Outcome.REMIND, Outcome.SOLVE):
+        if decision.due is None or _as_date(snapshot.field(FIELD_AUTO_SOLVE_DUE)) is not None:
+            return ()
+        note = texts.PLAN_NOTE_OVERDUE.format(due_date=texts.long_date(decision.due))
+        return (SetField(FIELD_AUTO_SOLVE_DUE, decision.due), InternalNote(note))
+    if any(isinstance(a, PublicComment) for a in decision.actions):
+        return ()
+    return decision.actions
 
 
 def next_state(

@@ -89,10 +89,10 @@ PLAN_NOTE_REMINDED = (
     "calendar).{exempt_hint}"
 )
 PLAN_NOTE_OVERDUE = (
-    "Auto-solve due set to {due_date}: this ticket awaits the requester's reply, and the "
-    "requester has not been reminded in this waiting episode. cxlayer's nightly sweep sends "
-    'them a reminder first and solves the ticket as "Auto-solved › No response from user" '
-    "no earlier than after the end of {due_date}. A reply from the requester stops the clock."
+    "Auto-solve due set to {due_date}: this ticket awaits the requester's reply and its "
+    "auto-solve clock runs. cxlayer's nightly sweep acts on it: it reminds the requester first "
+    "if no reminder went out in this waiting episode, and never solves before the end of "
+    "{due_date}. A reply from the requester stops the clock."
 )
 CLOCK_STARTED_REASON = "an agent asked the requester for information; the auto-solve clock started"
 EXEMPT_HINT = " To keep the ticket open, add the tag {tag}."

@@ -47,6 +47,7 @@ from triggers.autosolve import (
     decide,
     next_state,
     undo_actions,
+    webhook_actions,
 )
 from triggers.business_days import business_day_end as deadline
 from triggers.business_days import business_days_between
@@ -183,11 +184,7 @@ class Desk:
         and the reply rule; each event delivered twice (the second must change nothing)."""
         for delivery in (1, 2):
             result = self.decide(by_end_user)
-            actions: tuple[Any, ...] = ()
-            if result.decision not in (Outcome.REMIND, Outcome.SOLVE) and not any(
-                isinstance(a, PublicComment) for a in result.actions
-            ):
-                actions = result.actions
+            actions: tuple[Any, ...] = webhook_actions(result, self.ticket)
             reply = after_requester_reply(self.ticket, self.facts())
             if reply is not None:
                 actions = actions + reply.actions

@@ -237,7 +237,7 @@ def test_back_to_awaiting_without_a_comment_gets_a_reminder_first(events: EventD
     events.update_as(events.agent_id, ticket, custom_status_id=events.status_id("awaiting_reply"))
     events.deliver()
     assert events.field_value(ticket, "auto_solve_due") is not None
-    overdue = [n for n in events.notes(ticket) if "has not been reminded" in n]
+    overdue = [n for n in events.notes(ticket) if "it reminds the requester first" in n]
     assert len(overdue) == 1
     first = sweep(events, tmp_path)
     assert first[ticket]["decision"] == "remind"
