@@ -82,6 +82,7 @@ class SweepEpisode(Base):
     clock_start: Mapped[datetime] = mapped_column(UTCDateTime)
     reminded_at: Mapped[datetime | None] = mapped_column(UTCDateTime)
     due: Mapped[date | None] = mapped_column(Date)
+    undone: Mapped[bool] = mapped_column(Boolean, default=False)
 
 
 class SweepUserRole(Base):
@@ -91,3 +92,23 @@ class SweepUserRole(Base):
 
     user_id: Mapped[int] = mapped_column(BigInteger, primary_key=True)
     is_agent: Mapped[bool] = mapped_column(Boolean)
+
+
+class SweepComment(Base):
+    """One comment as cxlayer first saw it: the auto-solve clock's facts (triggers.clock).
+
+    Kept as first seen, so an author's role is the one they had when they wrote (an agent
+    later made an end user does not turn their old question into a reply). `kind` is a
+    `triggers.clock.Speaker` value, or "unknown" while the author's role is not known (export
+    events carry only the author's id); `auto_reply` and `merge` are what the body said.
+    """
+
+    __tablename__ = "sweep_comment"
+
+    ticket_id: Mapped[int] = mapped_column(BigInteger, primary_key=True)
+    created_at: Mapped[datetime] = mapped_column(UTCDateTime, primary_key=True)
+    author_id: Mapped[int] = mapped_column(BigInteger, primary_key=True)
+    public: Mapped[bool] = mapped_column(Boolean)
+    kind: Mapped[str] = mapped_column(String(30))
+    auto_reply: Mapped[bool] = mapped_column(Boolean, default=False)
+    merge: Mapped[bool] = mapped_column(Boolean, default=False)

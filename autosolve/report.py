@@ -3,7 +3,7 @@
 JSON interface (public; other tools read it):
 
     {"run_id", "as_of", "dry_run", "totals": {decision: count}, "api_calls",
-     "api_calls_per_1000_examined", "api_calls_per_1000_changed",
+     "api_calls_per_1000_examined", "api_calls_per_1000_changed", "history_learned",
      "tickets": [{"id", "decision", "reason", "team", "clock_start",
                   "business_days_elapsed", "due"}]}
 
@@ -30,12 +30,14 @@ from datetime import UTC, date, datetime
 from pathlib import Path
 from typing import Any
 
+from mappings.model import Team
 from triggers import autosolve_texts as texts
 from triggers.autosolve import AutoSolveDecision, Outcome
 
 __all__ = [
     "REPORT_SCHEMA",
     "build_report",
+    "calendar_corrections",
     "dumps_report",
     "render_html",
     "write_report",
@@ -72,6 +74,21 @@ REPORT_SCHEMA: dict[str, Any] = {
         "api_calls": {"type": "integer", "minimum": 0},
         "api_calls_per_1000_examined": {"type": ["number", "null"], "minimum": 0},
         "api_calls_per_1000_changed": {"type": ["number", "null"], "minimum": 0},
+        "history_learned": {"type": "integer", "minimum": 0},
+        "calendar_corrections": {
+            "type": "array",
+            "items": {
+                "type": "object",
+                "additionalProperties": False,
+                "required": ["team", "date", "name", "kind"],
+                "properties": {
+                    "team": {"type": "string"},
+                    "date": {"type": "string", "pattern": r"^\d{4}-\d\d-\d\d$"},
+                    "name": {"type": "string"},
+                    "kind": {"enum": ["closed", "working"]},
+                },
+            },
+        },
         "tickets": {
             "type": "array",
             "items": {
@@ -130,6 +147,17 @@ def _row(decision: AutoSolveDecision) -> dict[str, Any]:
     }
 
 
+def calendar_corrections(teams: Iterable[Team]) -> list[dict[str, str]]:
+    """Each team's extra closed and working dates (`mappings/teams.toml`), by team and date."""
+    rows = [
+        {"team": team.key, "date": day.isoformat(), "name": name, "kind": kind}
+        for team in teams
+        for kind, days in (("closed", team.closed), ("working", team.working))
+        for day, name in days
+    ]
+    return sorted(rows, key=lambda r: (r["team"], r["date"]))
+
+
 def build_report(
     run_id: str,
     as_of: datetime,
@@ -139,6 +167,8 @@ def build_report(
     api_calls: int,
     examined: int,
     changed: int,
+    learned: int = 0,
+    teams: Iterable[Team] = (),
 ) -> dict[str, Any]:
     """The run report as a JSON-ready dict (see the module docstring); one decision per ticket.
 
@@ -162,6 +192,10 @@ def build_report(
         "api_calls": api_calls,
         "api_calls_per_1000_examined": _per_1000(api_calls, _count("examined", examined)),
         "api_calls_per_1000_changed": _per_1000(api_calls, _count("changed", changed)),
+        # Tickets whose history cxlayer had not seen, so this run read their comments.
+        "history_learned": _count("learned", learned),
+        # The admins' corrections to the team calendars the dates were counted on.
+        "calendar_corrections": calendar_corrections(teams),
         "tickets": rows,
     }
 
@@ -245,12 +279,20 @@ def render_html(report: Mapping[str, Any]) -> str:
             texts.REPORT_PER_1000_CHANGED.format(
                 value=_rate(report.get("api_calls_per_1000_changed"))
             ),
+            texts.REPORT_LEARNED.format(count=report.get("history_learned", 0)),
         )
     )
     totals = "".join(
         f'<li class="{_css_class(str(decision))}"><span class="n">{_text(count)}</span>'
         f"{_text(texts.DECISION_LABELS.get(str(decision), decision))}</li>"
         for decision, count in report["totals"].items()
+    )
+    corrections = "".join(
+        f"<li>{_text(texts.REPORT_CALENDAR_ROW.format(**row))}</li>"
+        for row in report.get("calendar_corrections") or ()
+    )
+    calendars = (
+        f"<h2>{_text(texts.REPORT_CALENDARS)}</h2>\n<ul>{corrections}</ul>\n" if corrections else ""
     )
     head = "".join(f"<th>{_text(c)}</th>" for c in texts.REPORT_COLUMNS)
     rows = []
@@ -285,7 +327,7 @@ def render_html(report: Mapping[str, Any]) -> str:
         f"<h1>{_text(title)}</h1>\n"
         f'<p class="meta">{mode} {_text(meta)}</p>\n'
         f'<ul class="totals">{totals}</ul>\n'
-        f"{body}\n</body>\n</html>\n"
+        f"{calendars}{body}\n</body>\n</html>\n"
     )
 
 

@@ -67,8 +67,8 @@ from autosolve.models import (
     WRITE_NONE,
     WRITE_OK,
     WRITE_PENDING,
+    SweepComment,
     SweepEpisode,
-    SweepLastComment,
     SweepRun,
     SweepRunTicket,
     SweepUserRole,
@@ -79,11 +79,11 @@ from mappings import Mappings
 from sync import TicketChange, TicketResult, ZendeskClient, client_for
 from sync.http import RateLimitBudgetExhausted, TicketConflict, ZendeskError
 from sync.snapshot import Provisioned, build_updates, snapshot_from_ticket
+from triggers.autoreply import is_auto_reply
 from triggers.autosolve import (
     AutoSolveConfig,
     AutoSolveDecision,
     EpisodeState,
-    LastPublicComment,
     Outcome,
     conflict,
     decide,
@@ -91,9 +91,11 @@ from triggers.autosolve import (
     next_state,
     undo_decision,
 )
+from triggers.clock import ClockFacts, Speaker, classify, is_merge_comment
 from triggers.model import (
     FIELD_AUTO_SOLVE_DUE,
     Action,
+    Comment,
     InternalNote,
     PublicComment,
     TicketSnapshot,
@@ -134,6 +136,7 @@ LISTING_DUE, LISTING_ALL = "due", "all"
 LISTING_CHOICES = (LISTING_DUE, LISTING_ALL)
 DAY_NAMES = ("monday", "tuesday", "wednesday", "thursday", "friday", "saturday", "sunday")
 UNCONFIRMED_WINDOW = timedelta(hours=1)
+KIND_UNKNOWN = "unknown"  # a stored comment whose author's role is not known yet
 # Report reason (admins) for the one decision the sweep itself adds to triggers.autosolve's.
 REASON_WRITE_UNCONFIRMED = (
     "an earlier run ({run_id}) sent an update that is not confirmed yet (its job may still be "
@@ -327,6 +330,18 @@ def sweep_lock(
 # ------------------------------------------------------------------- who spoke last
 
 
+def _kind(
+    comment: Comment, service_ids: frozenset[int], role_known: bool
+) -> tuple[str, bool, bool]:
+    """(kind, auto_reply, merge) of a comment as first seen; "unknown" while the role is not."""
+    as_end_user = replace(comment, author_is_agent=False)
+    auto_reply = is_auto_reply(as_end_user)
+    merge = is_merge_comment(comment)
+    if comment.author_id in service_ids or merge or role_known:
+        return classify(comment, service_ids).value, auto_reply, merge
+    return KIND_UNKNOWN, auto_reply, merge
+
+
 def record_comment(  # noqa: PLR0917  the webhook handler's call, positional by design
     app: Flask,
     session: Session,
@@ -335,41 +350,53 @@ def record_comment(  # noqa: PLR0917  the webhook handler's call, positional by 
     public: bool,
     created_at: datetime,
     author_is_agent: bool | None,
+    body: str = "",
+    via: str | None = None,
+    via_rel: str | None = None,
 ) -> bool:
-    """Remember a comment for "who spoke last" (webhook handler and events export).
+    """Remember one comment as a fact of the auto-solve clock (webhook handler, export, sweep).
 
-    Private comments and cxlayer's own comments (its reminders must not restart the clock)
-    are ignored. Keeps the latest; of two at the same instant the later-recorded one wins.
-    Returns True when the record changed. `app` is unused today and kept for the handler's
-    stable signature.
+    The first sighting wins: a comment seen again (a duplicate event, the export after a
+    webhook) keeps its kind, so roles are those the authors had when they wrote; a comment
+    stored with an unknown role gets it once known. Returns True when something was stored.
+    `app` is unused and kept for the handler's stable signature.
     """
     del app
-    if not public:
-        return False
     service_id = store.get_state(session, SERVICE_USER_ID)
-    if service_id is not None and int(service_id) == int(author_id):
-        return False
+    services = frozenset({int(service_id)}) if service_id is not None else frozenset()
     created_at = _utc(created_at)
     if author_is_agent is not None:
         _remember_role(session, author_id, author_is_agent)
-    row = session.get(SweepLastComment, int(ticket_id))
+    comment = Comment(
+        author_id=int(author_id),
+        public=bool(public),
+        created_at=created_at,
+        body=body,
+        author_is_agent=bool(author_is_agent),
+        via=via,
+        via_rel=via_rel,
+    )
+    kind, auto_reply, merge = _kind(comment, services, author_is_agent is not None)
+    key = (int(ticket_id), created_at, int(author_id))
+    row = session.get(SweepComment, key)
     if row is None:
         session.add(
-            SweepLastComment(
-                ticket_id=int(ticket_id),
+            SweepComment(
+                ticket_id=key[0],
                 created_at=created_at,
-                author_id=int(author_id),
-                author_is_agent=author_is_agent,
+                author_id=key[2],
+                public=bool(public),
+                kind=kind,
+                auto_reply=auto_reply,
+                merge=merge,
             )
         )
         session.flush()
         return True
-    if created_at < row.created_at:
-        return False
-    row.created_at = created_at
-    row.author_id = int(author_id)
-    row.author_is_agent = author_is_agent
-    return True
+    if row.kind == KIND_UNKNOWN and kind != KIND_UNKNOWN:
+        row.kind = kind
+        return True
+    return False
 
 
 def _remember_role(session: Session, user_id: int, is_agent: bool) -> None:
@@ -381,24 +408,78 @@ def _remember_role(session: Session, user_id: int, is_agent: bool) -> None:
         row.is_agent = bool(is_agent)
 
 
-@dataclass
-class _Spoken:
+@dataclass(frozen=True)
+class _Fact:
+    """A stored comment fact (a `SweepComment` row, or one a dry run read and did not keep)."""
+
     created_at: datetime
     author_id: int
-    author_is_agent: bool | None
+    public: bool
+    kind: str
+    auto_reply: bool = False
 
 
-def _comment_events(event: Mapping[str, Any]) -> Iterator[tuple[int, int, datetime]]:
-    """(ticket id, author id, created at) of each public comment in one export event."""
+def _resolved(fact: _Fact, snap: TicketSnapshot, roles: Mapping[int, bool]) -> Speaker:
+    """The speaker of a fact whose role was unknown when stored: the requester and CCs are end
+    users; others by their role now (an author whose role cannot be read is an end user:
+    never solve on doubt)."""
+    if fact.kind != KIND_UNKNOWN:
+        return Speaker(fact.kind)
+    end_user = fact.author_id == snap.requester_id or fact.author_id in snap.collaborator_ids
+    if not end_user and roles.get(fact.author_id, False):
+        return Speaker.AGENT
+    return Speaker.AUTO_REPLY if fact.auto_reply else Speaker.END_USER
+
+
+def clock_facts(
+    snap: TicketSnapshot, facts: Iterable[_Fact], roles: Mapping[int, bool]
+) -> ClockFacts:
+    """Fold a ticket's stored facts into its `ClockFacts` (any order, duplicates harmless)."""
+    out = ClockFacts()
+    for fact in facts:
+        out = out.add(_resolved(fact, snap, roles), fact.public, fact.created_at, fact.author_id)
+    return out
+
+
+def stored_facts(session: Session, ticket_ids: Sequence[int]) -> dict[int, list[_Fact]]:
+    """The stored comment facts of these tickets (500 per query)."""
+    out: dict[int, list[_Fact]] = {}
+    for start in range(0, len(ticket_ids), 500):
+        chunk = list(ticket_ids[start : start + 500])
+        for row in session.scalars(select(SweepComment).where(SweepComment.ticket_id.in_(chunk))):
+            out.setdefault(row.ticket_id, []).append(
+                _Fact(row.created_at, row.author_id, row.public, row.kind, row.auto_reply)
+            )
+    return out
+
+
+def _comment_events(event: Mapping[str, Any]) -> Iterator[tuple[int, Comment]]:
+    """(ticket id, comment) of each comment, public or private, in one export event; the
+    author's role is not in the event (`author_is_agent` is False and means unknown)."""
     ticket_id = int(event["ticket_id"])
     for child in event.get("child_events") or ():
-        if child.get("event_type") != "Comment" or not child.get("public"):
+        if child.get("event_type") != "Comment":
             continue
         created = child.get("created_at") or event.get("created_at")
         author = child.get("author_id", event.get("updater_id"))
         if created is None or author is None:
             continue
-        yield ticket_id, int(author), _parse_time(created)
+        via = child.get("via")
+        yield (
+            ticket_id,
+            Comment(
+                author_id=int(author),
+                public=bool(child.get("public")),
+                created_at=_parse_time(created),
+                body=str(child.get("plain_body") or child.get("body") or ""),
+                via=str(via.get("channel")) if isinstance(via, dict) else None,
+                via_rel=(
+                    str((via.get("source") or {}).get("rel"))
+                    if isinstance(via, dict) and (via.get("source") or {}).get("rel")
+                    else None
+                ),
+            ),
+        )
 
 
 def catch_up_comments(
@@ -408,9 +489,9 @@ def catch_up_comments(
     persist: bool,
     service_ids: frozenset[int],
     budget: _Budget | None = None,
-    overlay: dict[int, _Spoken] | None = None,
+    overlay: dict[int, list[_Fact]] | None = None,
     start_default: int = 0,
-) -> tuple[dict[int, _Spoken], bool]:
+) -> tuple[dict[int, list[_Fact]], bool]:
     """Read the ticket-events export (with comment events) from the sweep's cursor to the end.
 
     With `persist`, each page's comments and the advanced cursor are saved in one transaction
@@ -427,23 +508,30 @@ def catch_up_comments(
         page = client.call(
             "GET", EVENTS_PATH, params={"start_time": start, "include": "comment_events"}
         )
-        comments = [
-            c
-            for event in page.get("ticket_events") or ()
-            for c in _comment_events(event)
-            if c[1] not in service_ids
-        ]
+        comments = [c for event in page.get("ticket_events") or () for c in _comment_events(event)]
         end = int(page.get("end_time") or start)
         if persist:
             with store.session(app) as sess:
-                for ticket_id, author_id, created in comments:
-                    _record_event_comment(sess, ticket_id, author_id, created)
+                roles = _known_roles(sess, {c.author_id for _, c in comments})
+                for ticket_id, c in comments:
+                    record_comment(
+                        app,
+                        sess,
+                        ticket_id,
+                        c.author_id,
+                        c.public,
+                        c.created_at,
+                        roles.get(c.author_id),
+                        c.body,
+                        c.via,
+                        c.via_rel,
+                    )
                 store.set_state(sess, STATE_EVENTS_START, end)
         else:
-            for ticket_id, author_id, created in comments:
-                known = overlay.get(ticket_id)
-                if known is None or created >= known.created_at:
-                    overlay[ticket_id] = _Spoken(created, author_id, None)
+            with store.session(app) as sess:
+                roles = _known_roles(sess, {c.author_id for _, c in comments})
+            for ticket_id, c in comments:
+                overlay.setdefault(ticket_id, []).append(_overlay_fact(c, service_ids, roles))
         # Pages overlap by the last second (start_time is inclusive); records are idempotent.
         if end <= start and not page.get("end_of_stream"):
             # A full page within one second cannot advance a time-based cursor.
@@ -453,25 +541,39 @@ def catch_up_comments(
         start = end
 
 
-def _record_event_comment(sess: Session, ticket_id: int, author_id: int, created: datetime) -> None:
-    """An export comment: the role is not in the event; keep a known role for the same author."""
-    row = sess.get(SweepLastComment, ticket_id)
-    if row is not None and created < row.created_at:
-        return
-    role = sess.get(SweepUserRole, author_id)
-    is_agent = role.is_agent if role is not None else None
-    if row is None:
-        sess.add(
-            SweepLastComment(
-                ticket_id=ticket_id,
-                created_at=created,
-                author_id=author_id,
-                author_is_agent=is_agent,
-            )
-        )
-        sess.flush()
-    else:
-        row.created_at, row.author_id, row.author_is_agent = created, author_id, is_agent
+def _overlay_fact(
+    comment: Comment, service_ids: frozenset[int], roles: Mapping[int, bool]
+) -> _Fact:
+    known = roles.get(comment.author_id)
+    if known is not None:
+        comment = replace(comment, author_is_agent=known)
+    kind, auto_reply, _merge = _kind(comment, service_ids, known is not None)
+    return _Fact(comment.created_at, comment.author_id, comment.public, kind, auto_reply)
+
+
+HISTORY_SLACK = timedelta(minutes=1)
+
+
+def _history_seen(snap: TicketSnapshot, facts: Sequence[_Fact]) -> bool:
+    """Does cxlayer know the ticket's comments from its first one on? A ticket's first comment
+    is made when it is created; without it (an import, or comments older than the export
+    cursor when cxlayer started), who spoke last is not known and must be learned."""
+    if not facts:
+        return False
+    if snap.created_at is None:
+        return True
+    return min(f.created_at for f in facts) <= snap.created_at + HISTORY_SLACK
+
+
+def _known_roles(sess: Session, user_ids: Iterable[int]) -> dict[int, bool]:
+    ids = sorted(set(user_ids))
+    out: dict[int, bool] = {}
+    for start in range(0, len(ids), 500):
+        for row in sess.scalars(
+            select(SweepUserRole).where(SweepUserRole.user_id.in_(ids[start : start + 500]))
+        ):
+            out[row.user_id] = row.is_agent
+    return out
 
 
 # ------------------------------------------------------------------------- listing
@@ -553,7 +655,8 @@ class _Run:
         self.provisioned = Provisioned.load(client)
         self.group_names = {int(g["id"]): str(g["name"]) for g in client.groups()}
         self.group_ids = {name: gid for gid, name in self.group_names.items()}
-        self.overlay: dict[int, _Spoken] = {}
+        self.overlay: dict[int, list[_Fact]] = {}
+        self.learned = 0  # tickets whose comments this run had to read (history not seen)
         self.roles: dict[int, bool] = {}
         self.service_ids: frozenset[int] = frozenset()
         self.decisions: dict[int, AutoSolveDecision] = {}
@@ -614,43 +717,91 @@ class _Run:
             if raw.get("custom_status_id") is not None and int(raw["custom_status_id"]) not in known
         ]
 
-    def spoken(self, ticket_ids: Sequence[int]) -> dict[int, _Spoken]:
-        out: dict[int, _Spoken] = {}
+    def facts(self, snapshots: Sequence[TicketSnapshot]) -> dict[int, ClockFacts]:
+        """Each ticket's clock facts: the stored comments (plus a dry run's overlay), roles
+        learned in bulk for authors stored as unknown, and, for tickets with no comment known
+        at all (imported, or older than the export cursor), their comments read now."""
+        ids = [s.id for s in snapshots]
         with store.session(self.app) as sess:
-            for start in range(0, len(ticket_ids), 500):
-                chunk = ticket_ids[start : start + 500]
-                rows = sess.scalars(
-                    select(SweepLastComment).where(SweepLastComment.ticket_id.in_(chunk))
+            stored = stored_facts(sess, ids)
+        for ticket_id in ids:
+            stored.setdefault(ticket_id, []).extend(self.overlay.get(ticket_id, ()))
+        unseen = [s for s in snapshots if not _history_seen(s, stored[s.id])]
+        if unseen:
+            learned = self.learn(unseen)
+            for ticket_id, facts in learned.items():
+                stored[ticket_id].extend(facts)
+        self.resolve_roles(snapshots, stored)
+        by_id = {s.id: s for s in snapshots}
+        return {i: clock_facts(by_id[i], stored[i], self.roles) for i in ids}
+
+    def learn(self, snapshots: Sequence[TicketSnapshot]) -> dict[int, list[_Fact]]:
+        """Read the comments of tickets whose history cxlayer has not seen (one call per ticket:
+        Zendesk has no bulk comments endpoint; authors' roles in bulk, 100 per call) and keep
+        them as first seen. Counted in the report ("learned")."""
+        out: dict[int, list[_Fact]] = {}
+        items: dict[int, list[dict[str, Any]]] = {}
+        for snap in snapshots:
+            if self.budget.exhausted():
+                break
+            items[snap.id] = list(self.client.comments(snap.id))
+        authors = {int(c["author_id"]) for cs in items.values() for c in cs}
+        with store.session(self.app) as sess:
+            known = _known_roles(sess, authors)
+        missing = authors - set(known) - set(self.service_ids)
+        if missing:
+            known.update(
+                {int(u["id"]): u.get("role") in AGENT_ROLES for u in self.client.users(missing)}
+            )
+        for ticket_id, comments in items.items():
+            parsed = [
+                Comment(
+                    author_id=int(c["author_id"]),
+                    public=bool(c.get("public")),
+                    created_at=_parse_time(c["created_at"]),
+                    body=str(c.get("plain_body") or c.get("body") or ""),
+                    author_is_agent=known.get(int(c["author_id"]), False),
+                    via=str((c.get("via") or {}).get("channel") or "") or None,
+                    via_rel=str(((c.get("via") or {}).get("source") or {}).get("rel") or "")
+                    or None,
                 )
-                for row in rows:
-                    out[row.ticket_id] = _Spoken(row.created_at, row.author_id, row.author_is_agent)
-        for ticket_id in ticket_ids:
-            extra = self.overlay.get(ticket_id)
-            if extra is not None and (
-                ticket_id not in out or extra.created_at >= out[ticket_id].created_at
-            ):
-                out[ticket_id] = extra
+                for c in comments
+            ]
+            out[ticket_id] = [_overlay_fact(c, self.service_ids, known) for c in parsed]
+            if not self.dry_run:
+                with store.session(self.app) as sess:
+                    for c in parsed:
+                        record_comment(
+                            self.app,
+                            sess,
+                            ticket_id,
+                            c.author_id,
+                            c.public,
+                            c.created_at,
+                            known.get(c.author_id),
+                            c.body,
+                            c.via,
+                            c.via_rel,
+                        )
+        self.learned += len(out)
         return out
 
     def resolve_roles(
-        self, snapshots: Sequence[TicketSnapshot], spoken: Mapping[int, _Spoken]
+        self, snapshots: Sequence[TicketSnapshot], stored: Mapping[int, Sequence[_Fact]]
     ) -> None:
-        """Learn the roles of last-comment authors that are not the requester or a CC."""
+        """Learn the roles of authors stored as unknown who are not the requester or a CC."""
         unknown: set[int] = set()
         for snap in snapshots:
-            who = spoken.get(snap.id)
-            if who is None or who.author_is_agent is not None:
-                continue
-            if who.author_id == snap.requester_id or who.author_id in snap.collaborator_ids:
-                continue
-            unknown.add(who.author_id)
+            for fact in stored.get(snap.id, ()):
+                if fact.kind != KIND_UNKNOWN:
+                    continue
+                if fact.author_id == snap.requester_id or fact.author_id in snap.collaborator_ids:
+                    continue
+                unknown.add(fact.author_id)
         unknown -= set(self.roles)
         if unknown:
             with store.session(self.app) as sess:
-                for row in sess.scalars(
-                    select(SweepUserRole).where(SweepUserRole.user_id.in_(sorted(unknown)))
-                ):
-                    self.roles[row.user_id] = row.is_agent
+                self.roles.update(_known_roles(sess, unknown))
             unknown -= set(self.roles)
         if unknown:
             users = self.client.users(unknown)
@@ -661,20 +812,6 @@ class _Run:
                     for user_id, is_agent in learned.items():
                         _remember_role(sess, user_id, is_agent)
 
-    def last_public(self, snap: TicketSnapshot, who: _Spoken | None) -> LastPublicComment | None:
-        if who is None:
-            return None
-        if who.author_is_agent is not None:
-            is_agent = who.author_is_agent
-        elif who.author_id == snap.requester_id or who.author_id in snap.collaborator_ids:
-            is_agent = False
-        else:
-            # An author whose role could not be read counts as an end user: never solve on doubt.
-            is_agent = self.roles.get(who.author_id, False)
-        return LastPublicComment(
-            created_at=who.created_at, author_id=who.author_id, author_is_agent=is_agent
-        )
-
     def episodes(self, ticket_ids: Sequence[int]) -> dict[int, EpisodeState]:
         out: dict[int, EpisodeState] = {}
         with store.session(self.app) as sess:
@@ -683,20 +820,21 @@ class _Run:
                 for row in sess.scalars(
                     select(SweepEpisode).where(SweepEpisode.ticket_id.in_(chunk))
                 ):
-                    out[row.ticket_id] = EpisodeState(row.clock_start, row.reminded_at, row.due)
+                    out[row.ticket_id] = EpisodeState(
+                        row.clock_start, row.reminded_at, row.due, bool(row.undone)
+                    )
         return out
 
     def decide_all(self, snapshots: Sequence[TicketSnapshot]) -> list[AutoSolveDecision]:
         ids = [s.id for s in snapshots]
-        spoken = self.spoken(ids)
-        self.resolve_roles(snapshots, spoken)
+        facts = self.facts(snapshots)
         states = self.episodes(ids)
         in_flight = self.unconfirmed_writes(snapshots)
         out = []
         for snap in snapshots:
             decision = decide(
                 snap,
-                self.last_public(snap, spoken.get(snap.id)),
+                facts[snap.id],
                 self.mappings.team_for_group(snap.group),
                 self.config,
                 self.as_of,
@@ -777,11 +915,15 @@ class _Run:
             row.write = WRITE_OK
         episode = sess.get(SweepEpisode, decision.ticket_id)
         previous = (
-            EpisodeState(episode.clock_start, episode.reminded_at, episode.due)
+            EpisodeState(
+                episode.clock_start, episode.reminded_at, episode.due, bool(episode.undone)
+            )
             if episode is not None
             else None
         )
-        state = next_state(decision, previous, now)
+        # The run decides as of `as_of` (now, for real runs; earlier in tests and replays): the
+        # reminder's time is counted on that clock, like every other date of the decision.
+        state = next_state(decision, previous, min(now, self.as_of))
         if state is None:
             if episode is not None:
                 sess.delete(episode)
@@ -792,6 +934,7 @@ class _Run:
                     clock_start=state.clock_start,
                     reminded_at=state.reminded_at,
                     due=state.due,
+                    undone=state.undone,
                 )
             )
         note = next((a.body for a in decision.actions if isinstance(a, InternalNote)), "")
@@ -1107,6 +1250,8 @@ def run_sweep(
             api_calls=budget.calls,
             examined=len(decisions),
             changed=run.changed,
+            learned=run.learned,
+            teams=mappings.teams,
         )
         report["drift"] = drift
         with store.session(app) as sess:
@@ -1192,6 +1337,7 @@ def undo_run(
                 stored = sess.get(SweepRunTicket, (run_id, row.ticket_id))
                 if stored is not None and result.reopened:
                     stored.undone_at = store.utcnow()
+                    _episode_undone(sess, row.ticket_id, row.clock_start)
                 if stored is not None:
                     stored.undo_result = result.reason
                 store.record_audit(
@@ -1205,6 +1351,21 @@ def undo_run(
                 )
             results.append(result)
     return results
+
+
+def _episode_undone(sess: Session, ticket_id: int, clock_start: datetime | None) -> None:
+    """Undo means "not again in this waiting episode": remember it for the episode's clock
+    start (an agent's new public comment starts a new episode, without the mark)."""
+    if clock_start is None:
+        return
+    episode = sess.get(SweepEpisode, ticket_id)
+    if episode is None:
+        sess.add(SweepEpisode(ticket_id=ticket_id, clock_start=clock_start, undone=True))
+    elif episode.clock_start == clock_start:
+        episode.undone = True
+    else:
+        episode.clock_start, episode.reminded_at, episode.due = clock_start, None, None
+        episode.undone = True
 
 
 def _undo_one(  # noqa: PLR0917  small private helper

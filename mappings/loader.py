@@ -193,6 +193,8 @@ def _build(loaded: dict[str, dict[str, Any]]) -> Mappings:
                 holiday_country=t["holidays"]["country"],
                 holiday_subdivision=t["holidays"].get("subdivision"),
                 support=t["support"],
+                closed=tuple((d["date"], d["name"]) for d in t.get("closed") or ()),
+                working=tuple((d["date"], d["name"]) for d in t.get("working") or ()),
             )
         )
     products = tuple(Product(**p) for p in loaded["products.toml"]["product"])

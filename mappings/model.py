@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 from dataclasses import dataclass, field
-from datetime import time
+from datetime import date, time
 
 CATEGORIES = ("new", "open", "pending", "hold", "solved")
 CUSTOMER_STATUSES = ("Open", "Awaiting your reply", "Fixed – Pending RCA", "Solved")
@@ -71,6 +71,10 @@ class Team:
     holiday_country: str
     holiday_subdivision: str | None = None
     support: bool = True
+    # Admins' corrections to the holiday calendar, (date, name): extra closed dates (a company
+    # closure, a substitute holiday the `holidays` package lacks) and extra working dates.
+    closed: tuple[tuple[date, str], ...] = ()
+    working: tuple[tuple[date, str], ...] = ()
 
     @property
     def weekdays(self) -> frozenset[int]:

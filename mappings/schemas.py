@@ -158,6 +158,13 @@ class HolidaysSchema(Strict):
             )
 
 
+class CalendarDaySchema(Strict):
+    """One admin correction to a team's calendar: a date and what it is called."""
+
+    date = fields.Date(required=True)
+    name = fields.String(required=True, validate=NON_EMPTY)
+
+
 class TeamSchema(Strict):
     key = fields.String(required=True, validate=MACHINE_VALUE)
     name = fields.String(required=True, validate=NON_EMPTY)
@@ -169,6 +176,22 @@ class TeamSchema(Strict):
     )
     hours = fields.String(required=True)
     holidays = fields.Nested(HolidaysSchema, required=True)
+    # Corrections admins make to the holiday calendar (issue 14): a company closure or a
+    # regional substitute day the `holidays` package does not know; a working day it lists.
+    closed = fields.List(fields.Nested(CalendarDaySchema), load_default=list)
+    working = fields.List(fields.Nested(CalendarDaySchema), load_default=list)
+
+    @validates_schema
+    def _calendar(self, data: dict[str, Any], **_: Any) -> None:
+        seen: dict[Any, str] = {}
+        for kind in ("closed", "working"):
+            for entry in data.get(kind) or ():
+                day = entry["date"]
+                if day in seen:
+                    raise ValidationError(
+                        {kind: [f"{day.isoformat()} is listed twice (also in {seen[day]})"]}
+                    )
+                seen[day] = kind
 
     @validates("timezone")
     def _timezone(self, value: str, **_: Any) -> None:

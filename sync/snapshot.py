@@ -182,6 +182,16 @@ def snapshot_from_ticket(
     )
 
 
+def _via(comment: Mapping[str, Any]) -> tuple[str | None, str | None]:
+    """(via.channel, via.source.rel) of a comment, when Zendesk sent them."""
+    via = comment.get("via")
+    if not isinstance(via, Mapping):
+        return None, None
+    source = via.get("source")
+    rel = source.get("rel") if isinstance(source, Mapping) else None
+    return (str(via["channel"]) if via.get("channel") else None, str(rel) if rel else None)
+
+
 def read_snapshot(
     client: TicketAPI, ticket_id: int, *, with_comments: bool = False
 ) -> TicketSnapshot:
@@ -203,6 +213,8 @@ def read_snapshot(
                 created_at=_parse_time(c.get("created_at")) or datetime.min,
                 body=str(c.get("body") or ""),
                 author_is_agent=roles.get(int(c["author_id"])) in ("agent", "admin"),
+                via=_via(c)[0],
+                via_rel=_via(c)[1],
             )
             for c in items
         ]

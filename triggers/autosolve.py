@@ -1,32 +1,40 @@
 """Auto-solve decisions: who is due a reminder or a solve, undo, and the requester-reply rule. No I/O.
 
-The sweep (which lists tickets, reads who spoke last and writes updates) is a thin loop:
-`last_public_comment` from comment events, `decide` on each listed ticket, one safe update of
+The sweep (which lists tickets, folds the clock's facts and writes updates) is a thin loop:
+`ClockFacts` from the stored comments, `decide` on each listed ticket, one safe update of
 `decision.actions` (unless dry run); when Zendesk refuses it (409: the ticket changed), the
 sweep re-reads the ticket and calls `decide` again, reporting `conflict` if it still cannot
 write; `next_state` goes into the store after a successful write. Undo is `undo_decision` per
-solved ticket; the webhook worker calls `after_requester_reply`.
+solved ticket; the webhook worker calls `decide` (minus reminders and solves) and
+`after_requester_reply`.
 
-Rules, in the order `decide` applies them:
+Rules, in the order `decide` applies them (the clock's states are `triggers.clock`'s):
 
-1. a ticket that is not in an "Awaiting your reply" status → "skip" (nothing to do);
-2. an exempt ticket (tag, priority, organization, group, ticket form from [sweep]) → "exempt";
-3. no public comment by an agent known → "skip" (the clock has not started);
-4. the last public comment is the requester's, a CC's or another end user's → "waiting_on_us",
-   no actions ever;
-5. otherwise the clock starts at the agent's last public comment; elapsed time is counted in
-   business days of the ticket's team (triggers.business_days), and
-   - elapsed >= solve_after → "solve" (whether or not a reminder went out: a ticket that has
-     waited that long is due, e.g. on the first run after the service is deployed);
-   - elapsed >= remind_after and no reminder in this episode → "remind";
-   - else "skip", with the due date.
+1. a ticket that is not in an "Awaiting your reply" status → "skip"; a shown "Auto-solve due"
+   is cleared (reason in the audit; a note when an end user's reply reopened it). An auto-reply
+   that reopened a ticket whose clock ran puts it back to "Awaiting your reply" (webhooks);
+2. an exempt ticket (tag, priority, organization, group, ticket form from [sweep]) → "exempt"
+   (a shown date is cleared);
+3. no agent public comment known → "skip"; an end user spoke (any comment, public or private,
+   auto-replies aside) at or after the agent's last public comment → "waiting_on_us", the
+   shown date cleared with the "clock stopped" note;
+4. the episode's auto-solve was undone → "skip" (not again until a new agent comment);
+5. otherwise the clock runs from the agent's last public comment; the due date is the later
+   of the calendar's (`solve_after` business days of the ticket's current team) and every date
+   already shown in this episode (promises hold: never earlier, a later one is shown), and
+   - reminded in this episode, the due date's working day over, and at least
+     `solve_after - remind_after` business days since the reminder → "solve";
+   - not reminded and elapsed >= remind_after → "remind" (also past solve_after: reminder
+     first), promising a date at least `solve_after - remind_after` business days ahead;
+   - else "skip", with the date shown (moved later with a note, and after a reminder a public
+     comment telling the requester the new date).
 
 A *waiting episode* is identified by its clock start (the agent comment's time). A reminder
-was sent in this episode when the store's `EpisodeState` says so for this clock start, or when
-the ticket carries the reminder tag and its "Auto-solve due" field equals this episode's due
-date. The second test is what makes a crash between the Zendesk write and the store write
-harmless: the reminder comment, tag and due field are written in one update, and a later
-episode always has a later due date (its clock starts after the reminder).
+was sent in this episode when the store's `EpisodeState` says so for this clock start, when
+cxlayer's own public comment follows the clock start, or when the ticket carries the reminder
+tag and shows a date no earlier than this episode's. The last test is what makes a crash
+between the Zendesk write and the store write harmless: the reminder comment, tag and due
+field are written in one update, and a later episode always has a later due date.
 
 Writes, notes and their cost: the "Auto-solve due" field shows agents the solve date from the
 moment the clock starts, so "skip" sets it when it differs from the ticket's value, with an
@@ -50,7 +58,8 @@ from zoneinfo import ZoneInfo
 
 from mappings.model import Mappings, Team
 from triggers import autosolve_texts as texts
-from triggers.business_days import add_business_days, business_days_between
+from triggers.business_days import add_business_days, business_day_end, business_days_between
+from triggers.clock import ClockFacts
 from triggers.comments import latest_public
 from triggers.model import (
     FIELD_AUTO_SOLVE_DUE,
@@ -83,6 +92,7 @@ __all__ = [
     "LastPublicComment",
     "Outcome",
     "after_requester_reply",
+    "as_facts",
     "conflict",
     "decide",
     "exemption",
@@ -91,6 +101,7 @@ __all__ = [
     "next_state",
     "undo_actions",
     "undo_decision",
+    "webhook_actions",
 ]
 
 RULE = "auto_solve"
@@ -135,7 +146,8 @@ class EpisodeState:
 
     clock_start: datetime
     reminded_at: datetime | None = None
-    due: date | None = None
+    due: date | None = None  # the latest date shown (to agents or in the reminder)
+    undone: bool = False  # an auto-solve of this episode was undone: not again in it
 
 
 def _int_set(name: str, values: Iterable[Any]) -> frozenset[int]:
@@ -305,11 +317,57 @@ def _who(snapshot: TicketSnapshot, author_id: int) -> str:
 
 
 def _reminded_in_episode(
-    snapshot: TicketSnapshot, state: EpisodeState | None, clock_start: datetime, due: date
-) -> bool:
+    snapshot: TicketSnapshot,
+    state: EpisodeState | None,
+    facts: ClockFacts,
+    clock_start: datetime,
+    computed: date,
+) -> tuple[bool, datetime | None]:
+    """(a reminder went out in this episode, when if known).
+
+    Known from the store (written after the reminder's update), from cxlayer's own public
+    comment after the clock start, or from the reminder tag with a shown date (a reminder
+    writes comment, tag and date in one update: a crash before the store write is harmless).
+    """
+    when = None
     if state is not None and state.clock_start == clock_start and state.reminded_at is not None:
-        return True
-    return TAG_REMINDED in snapshot.tags and _as_date(snapshot.field(FIELD_AUTO_SOLVE_DUE)) == due
+        when = state.reminded_at
+    if facts.reminder is not None and (when is None or facts.reminder < when):
+        when = facts.reminder
+    if when is not None:
+        return True, when
+    shown = _as_date(snapshot.field(FIELD_AUTO_SOLVE_DUE))
+    # A later episode's due date always lies after an earlier one's (its clock starts later),
+    # so a shown date before this episode's is an earlier episode's reminder.
+    if TAG_REMINDED in snapshot.tags and shown is not None and shown >= computed:
+        return True, None
+    return False, None
+
+
+def _promised(
+    snapshot: TicketSnapshot, state: EpisodeState | None, clock_start: datetime
+) -> date | None:
+    """The latest date shown in this episode: to agents ("Auto-solve due") or in a reminder."""
+    dates = [_as_date(snapshot.field(FIELD_AUTO_SOLVE_DUE))]
+    if state is not None and state.clock_start == clock_start:
+        dates.append(state.due)
+    known = [d for d in dates if d is not None]
+    return max(known) if known else None
+
+
+def _clear_due(snapshot: TicketSnapshot, why: str, note: str | None = None) -> tuple[Action, ...]:
+    """Clear a shown "Auto-solve due" (no clock runs); nothing when none is shown. `why` goes
+    to the audit through the decision's reason; `note` (agents) only when a person's act
+    stopped a clock they may be counting on."""
+    del why
+    if _as_date(snapshot.field(FIELD_AUTO_SOLVE_DUE)) is None:
+        return ()
+    actions: list[Action] = [SetField(FIELD_AUTO_SOLVE_DUE, None)]
+    if TAG_REMINDED in snapshot.tags:
+        actions.append(RemoveTags((TAG_REMINDED,)))
+    if note:
+        actions.append(InternalNote(note))
+    return tuple(actions)
 
 
 def _due_field_actions(snapshot: TicketSnapshot, due: date, note: str) -> tuple[Action, ...]:
@@ -324,19 +382,49 @@ def _due_field_actions(snapshot: TicketSnapshot, due: date, note: str) -> tuple[
     return tuple(actions)
 
 
-def decide(  # noqa: PLR0917  the six inputs of a decision, positional as the sweep calls it
+def as_facts(last_public: ClockFacts | LastPublicComment | None) -> ClockFacts:
+    """Clock facts from the older "who spoke last" input (tests and callers that have only it)."""
+    if isinstance(last_public, ClockFacts):
+        return last_public
+    if last_public is None:
+        return ClockFacts()
+    if last_public.by_service:
+        raise ValueError(
+            "last_public is cxlayer's own comment; pass the latest public comment not "
+            "written by cxlayer (its reminders do not restart the clock)"
+        )
+    if last_public.author_is_agent:
+        return ClockFacts(agent_public=last_public.created_at)
+    return ClockFacts(end_user=last_public.created_at, end_user_id=last_public.author_id)
+
+
+def _deadline(team: Team, day: date) -> datetime:
+    """The end of `day`'s working hours on the team's calendar: when a promise for it is kept."""
+    return business_day_end(team, day)
+
+
+def decide(  # noqa: PLR0917  the clock's states, one branch each
     snapshot: TicketSnapshot,
-    last_public: LastPublicComment | None,
+    last_public: ClockFacts | LastPublicComment | None,
     team: Team,
     config: AutoSolveConfig,
     now: datetime,
     state: EpisodeState | None,
+    *,
+    reopened_by_end_user: bool = False,
 ) -> AutoSolveDecision:
     """Decide what auto-solve does to one ticket at `now` (aware). Pure: same inputs, same output.
 
-    `team` is the ticket's team (`mappings.team_for_group(snapshot.group)`); `state` the
-    store's record of the ticket's episode, or None.
+    `reopened_by_end_user` (webhook handler): the change being handled was made by an end user
+    (their mail system); an auto-reply that reopened a ticket whose clock ran puts it back to
+    "Awaiting your reply" (Zendesk reopens on any mail from the requester's side).
+
+    `last_public` is the ticket's `ClockFacts` (or, for older callers, the latest public comment
+    not by cxlayer); `team` the ticket's team (`mappings.team_for_group(snapshot.group)`);
+    `state` the store's record of the ticket's episode, or None. See `triggers.clock` for the
+    states and the module docstring for the invariants.
     """
+    facts = as_facts(last_public)
     base = AutoSolveDecision(
         ticket_id=snapshot.id,
         decision=Outcome.SKIP,
@@ -347,46 +435,94 @@ def decide(  # noqa: PLR0917  the six inputs of a decision, positional as the sw
     )
     if snapshot.custom_status not in config.awaiting_statuses:
         status = snapshot.custom_status or snapshot.status
-        return replace(base, reason=texts.REASON_NOT_AWAITING.format(status=status))
-    if last_public is not None and last_public.by_service:
-        raise ValueError(
-            f"ticket {snapshot.id}: last_public is cxlayer's own comment; pass the latest "
-            "public comment not written by cxlayer (its reminders do not restart the clock)"
-        )
+        reason = texts.REASON_NOT_AWAITING.format(status=status)
+        if snapshot.status in ("solved", "closed"):
+            return replace(base, reason=reason)  # the solve itself leaves no clock; see solve
+        if reopened_by_end_user and _reopened_by_auto_reply(snapshot, facts):
+            restore: list[Action] = [SetCustomStatus(min(config.awaiting_statuses))]
+            shown_due = _as_date(snapshot.field(FIELD_AUTO_SOLVE_DUE))
+            if facts.auto_reply_untold and shown_due is not None:
+                hint = (
+                    texts.EXEMPT_HINT.format(tag=min(config.exempt_tags))
+                    if config.exempt_tags
+                    else ""
+                )
+                restore.append(_auto_reply_note(facts, team, shown_due, hint))
+            return replace(base, reason=texts.REASON_AUTO_REPLY_REOPENED, actions=tuple(restore))
+        shown = _as_date(snapshot.field(FIELD_AUTO_SOLVE_DUE))
+        note = None
+        if shown is not None and facts.agent_public is not None and facts.clock_start is None:
+            # An end user's reply reopened it (Zendesk does): the clock stopped; agents are told.
+            note = texts.CLOCK_STOPPED_NOTE.format(
+                who=_who(snapshot, facts.end_user_id or 0), due_date=texts.long_date(shown)
+            )
+        cleared = _clear_due(snapshot, texts.WHY_NOT_AWAITING.format(status=status), note)
+        if cleared:
+            reason = texts.REASON_DUE_CLEARED.format(
+                why=texts.WHY_NOT_AWAITING.format(status=status)
+            )
+        return replace(base, reason=reason, actions=cleared)
 
-    clock_start = (
-        last_public.created_at if last_public is not None and last_public.author_is_agent else None
-    )
+    clock_start = facts.clock_start
     elapsed = business_days_between(team, clock_start, now) if clock_start else None
 
     exempt = exemption(snapshot, config)
     if exempt is not None:
+        cleared = _clear_due(snapshot, exempt)
+        reason = (
+            texts.REASON_DUE_CLEARED.format(why=texts.WHY_EXEMPT.format(exempt=exempt))
+            if cleared
+            else exempt
+        )
         return replace(
             base,
             decision=Outcome.EXEMPT,
-            reason=exempt,
+            reason=reason,
             clock_start=clock_start,
             business_days_elapsed=elapsed,
+            actions=cleared,
         )
-    if last_public is None:
-        return replace(base, reason=texts.REASON_NO_AGENT_COMMENT)
+    shown = _as_date(snapshot.field(FIELD_AUTO_SOLVE_DUE))
     if clock_start is None or elapsed is None:
+        if facts.end_user is None:
+            reason = texts.REASON_NO_AGENT_COMMENT
+            cleared = _clear_due(snapshot, reason)
+            return replace(base, reason=reason, actions=cleared)
+        who = _who(snapshot, facts.end_user_id or 0)
+        note = (
+            texts.CLOCK_STOPPED_NOTE.format(who=who, due_date=texts.long_date(shown))
+            if shown is not None
+            else None
+        )
         return replace(
             base,
             decision=Outcome.WAITING_ON_US,
-            reason=texts.REASON_WAITING_ON_US.format(
-                who=_who(snapshot, last_public.author_id),
-                when=_utc_text(last_public.created_at),
-            ),
+            reason=texts.REASON_WAITING_ON_US.format(who=who, when=_utc_text(facts.end_user)),
+            actions=_clear_due(snapshot, "waiting on us", note),
         )
 
-    due = add_business_days(team, clock_start, config.solve_after)
+    if state is not None and state.clock_start == clock_start and state.undone:
+        why = texts.WHY_NO_CLOCK.format(state="undone in this waiting episode")
+        cleared = _clear_due(snapshot, why)
+        return replace(
+            base,
+            reason=texts.REASON_UNDONE,
+            clock_start=clock_start,
+            business_days_elapsed=elapsed,
+            actions=cleared,
+        )
+
+    computed = add_business_days(team, clock_start, config.solve_after)
+    promised = _promised(snapshot, state, clock_start)
+    due = max(computed, promised) if promised is not None else computed
+    reminded, reminded_at = _reminded_in_episode(snapshot, state, facts, clock_start, computed)
+    gap = config.solve_after - config.remind_after
     timed = replace(
         base,
         clock_start=clock_start,
         business_days_elapsed=elapsed,
         due=due,
-        announced=_as_date(snapshot.field(FIELD_AUTO_SOLVE_DUE)) == due,
+        announced=shown == due,
     )
     words = {
         "elapsed": elapsed,
@@ -396,6 +532,13 @@ def decide(  # noqa: PLR0917  the six inputs of a decision, positional as the sw
     }
     start_date = texts.long_date(clock_start.astimezone(ZoneInfo(team.timezone)).date())
     hint = texts.EXEMPT_HINT.format(tag=min(config.exempt_tags)) if config.exempt_tags else ""
+    told = (
+        texts.AUTO_REPLY_SENTENCE.format(
+            when=texts.local_moment(facts.auto_reply, team.timezone)  # type: ignore[arg-type]
+        )
+        if facts.auto_reply_untold
+        else ""
+    )
     remind_date = add_business_days(team, clock_start, config.remind_after)
     plan = {
         "due_date": texts.long_date(due),
@@ -404,63 +547,145 @@ def decide(  # noqa: PLR0917  the six inputs of a decision, positional as the sw
         "remind_after": config.remind_after,
         "solve_after": config.solve_after,
         "team_name": team.name,
-        "exempt_hint": hint,
+        "exempt_hint": hint + told,
     }
 
-    if elapsed >= config.solve_after:
-        note = texts.SOLVED_NOTE.format(
-            elapsed=elapsed,
-            team_name=team.name,
-            clock_start=texts.local_moment(clock_start, team.timezone),
-        )
-        return replace(
-            timed,
-            decision=Outcome.SOLVE,
-            reason=texts.REASON_SOLVE.format(**words),
-            actions=(
-                SetCustomStatus(STATUS_SOLVED),
-                SetField(FIELD_RESOLUTION_TYPE, RESOLUTION_AUTO_SOLVED),
-                PublicComment(texts.SOLVED_PUBLIC.format(clock_start_date=start_date)),
-                AddTags((TAG_SOLVED,)),
-                InternalNote(note),
-            ),
-        )
-
-    if elapsed >= config.remind_after:
-        if _reminded_in_episode(snapshot, state, clock_start, due):
+    if reminded:
+        gap_kept = reminded_at is None or business_days_between(team, reminded_at, now) >= gap
+        if now >= _deadline(team, due) and gap_kept:
+            note = texts.SOLVED_NOTE.format(
+                elapsed=elapsed,
+                team_name=team.name,
+                clock_start=texts.local_moment(clock_start, team.timezone),
+            )
             return replace(
                 timed,
-                reason=texts.REASON_ALREADY_REMINDED.format(**words),
-                actions=_due_field_actions(snapshot, due, texts.PLAN_NOTE_REMINDED.format(**plan)),
+                decision=Outcome.SOLVE,
+                reason=texts.REASON_SOLVE.format(**words),
+                announced=timed.announced and not told,
+                actions=(
+                    SetCustomStatus(STATUS_SOLVED),
+                    SetField(FIELD_RESOLUTION_TYPE, RESOLUTION_AUTO_SOLVED),
+                    PublicComment(texts.SOLVED_PUBLIC.format(clock_start_date=start_date)),
+                    AddTags((TAG_SOLVED,)),
+                    # No clock runs on a solved ticket: "Auto-solve due" goes with the solve.
+                    *((SetField(FIELD_AUTO_SOLVE_DUE, None),) if shown is not None else ()),
+                    *((RemoveTags((TAG_REMINDED,)),) if TAG_REMINDED in snapshot.tags else ()),
+                    InternalNote(note + told),
+                ),
             )
+        reason = texts.REASON_ALREADY_REMINDED.format(**words)
+        if shown is not None and shown < due:
+            # Later than shown: show the new date; the requester was promised the old one.
+            moved = texts.DUE_MOVED_NOTE.format(
+                old_date=texts.long_date(shown),
+                due_date=texts.long_date(due),
+                team_name=team.name,
+                reminded=texts.DUE_MOVED_REMINDED,
+            )
+            return replace(
+                timed,
+                reason=reason,
+                announced=False,
+                actions=(
+                    PublicComment(texts.DUE_MOVED_PUBLIC.format(due_date=texts.long_date(due))),
+                    SetField(FIELD_AUTO_SOLVE_DUE, due),
+                    AddTags((TAG_REMINDED,)),
+                    InternalNote(moved + told),
+                ),
+            )
+        actions = _due_field_actions(snapshot, due, texts.PLAN_NOTE_REMINDED.format(**plan))
+        if TAG_REMINDED in snapshot.tags:  # the tag belongs to this episode's reminder
+            actions = tuple(a for a in actions if not isinstance(a, RemoveTags))
+        if not actions and told:
+            actions = (_auto_reply_note(facts, team, due, hint),)
+        return replace(timed, reason=reason, actions=actions)
+
+    if elapsed >= config.remind_after:
+        # Reminder first: the reminder promises a date at least `gap` business days ahead.
+        promise = max(due, add_business_days(team, now, gap))
         note = texts.REMINDER_NOTE.format(
             elapsed=elapsed,
             team_name=team.name,
             clock_start=texts.local_moment(clock_start, team.timezone),
-            due_date=texts.long_date(due),
-            exempt_hint=hint,
+            due_date=texts.long_date(promise),
+            exempt_hint=hint + told,
         )
+        first = elapsed >= config.solve_after
         return replace(
             timed,
+            due=promise,
+            announced=shown == promise and not told,
             decision=Outcome.REMIND,
-            reason=texts.REASON_REMIND.format(**words),
+            reason=(texts.REASON_REMIND_FIRST if first else texts.REASON_REMIND).format(
+                **{**words, "due_date": promise.isoformat()}
+            ),
             actions=(
                 PublicComment(
                     texts.REMINDER_PUBLIC.format(
-                        clock_start_date=start_date, due_date=texts.long_date(due)
+                        clock_start_date=start_date, due_date=texts.long_date(promise)
                     )
                 ),
-                SetField(FIELD_AUTO_SOLVE_DUE, due),
+                SetField(FIELD_AUTO_SOLVE_DUE, promise),
                 AddTags((TAG_REMINDED,)),
                 InternalNote(note),
             ),
         )
 
+    same_episode = state is not None and state.clock_start == clock_start
+    if shown is not None and shown < due and same_episode:
+        note = (
+            texts.DUE_MOVED_NOTE.format(
+                old_date=texts.long_date(shown),
+                due_date=texts.long_date(due),
+                team_name=team.name,
+                reminded="",
+            )
+            + told
+        )
+    else:
+        note = texts.PLAN_NOTE.format(**plan)  # carries the auto-reply sentence, if any
+    actions = _due_field_actions(snapshot, due, note)
+    if not actions and told:
+        actions = (_auto_reply_note(facts, team, due, hint),)
     return replace(
         timed,
         reason=texts.REASON_NOT_YET.format(remind_date=remind_date.isoformat(), **words),
-        actions=_due_field_actions(snapshot, due, texts.PLAN_NOTE.format(**plan)),
+        actions=actions,
     )
+
+
+def _reopened_by_auto_reply(snapshot: TicketSnapshot, facts: ClockFacts) -> bool:
+    """Zendesk reopened (Open) a ticket whose clock ran ("Auto-solve due" shown) on an
+    auto-reply, the latest thing that happened: nobody replied, nobody else spoke since."""
+    start = facts.clock_start
+    if snapshot.status != "open" or start is None or facts.auto_reply is None:
+        return False
+    if _as_date(snapshot.field(FIELD_AUTO_SOLVE_DUE)) is None or facts.auto_reply <= start:
+        return False
+    return facts.service_public is None or facts.auto_reply > facts.service_public
+
+
+def _auto_reply_note(facts: ClockFacts, team: Team, due: date, hint: str) -> InternalNote:
+    when = texts.local_moment(facts.auto_reply, team.timezone)  # type: ignore[arg-type]
+    return InternalNote(
+        texts.AUTO_REPLY_NOTE.format(when=when, due_date=texts.long_date(due), exempt_hint=hint)
+    )
+
+
+def webhook_actions(decision: AutoSolveDecision, snapshot: TicketSnapshot) -> tuple[Action, ...]:
+    """What the webhook handler writes of a decision: all of it, except what is the nightly
+    sweep's (reminders, solves and any public comment, with its budget, report and undo). A
+    ticket due a reminder or a solve still shows its date at once ("Auto-solve due" is shown
+    whenever a clock runs), with a note saying the sweep acts on it."""
+    if decision.decision in (Outcome.REMIND, Outcome.SOLVE):
+        if decision.due is None or _as_date(snapshot.field(FIELD_AUTO_SOLVE_DUE)) is not None:
+            return ()
+        note = texts.PLAN_NOTE_OVERDUE.format(due_date=texts.long_date(decision.due))
+        return (SetField(FIELD_AUTO_SOLVE_DUE, decision.due), InternalNote(note))
+    if any(isinstance(a, PublicComment) for a in decision.actions):
+        return ()
+    return decision.actions
 
 
 def next_state(
@@ -468,18 +693,27 @@ def next_state(
 ) -> EpisodeState | None:
     """What the store keeps once the decision's update succeeded (never after a dry run).
 
-    A reminder is recorded for its episode; a later decision in the same episode keeps the
-    reminder; a new clock start begins a fresh record; no clock means nothing to keep.
+    A reminder is recorded for its episode with the date it promised; a later decision in the
+    same episode keeps the reminder, the latest promised date and an undo; a new clock start
+    begins a fresh record; no clock means nothing to keep.
     """
     if decision.decision in (Outcome.CONFLICT, Outcome.EXEMPT):
         return previous  # nothing was written: the store keeps what it knew
     if decision.clock_start is None:
         return None  # waiting on us, not awaiting or no agent comment: no episode runs
-    same_episode = previous is not None and previous.clock_start == decision.clock_start
-    reminded_at = previous.reminded_at if same_episode and previous is not None else None
+    same = (
+        previous if previous is not None and previous.clock_start == decision.clock_start else None
+    )
+    reminded_at = same.reminded_at if same is not None else None
     if decision.decision is Outcome.REMIND:
         reminded_at = written_at
-    return EpisodeState(clock_start=decision.clock_start, reminded_at=reminded_at, due=decision.due)
+    dues = [d for d in (decision.due, same.due if same is not None else None) if d is not None]
+    return EpisodeState(
+        clock_start=decision.clock_start,
+        reminded_at=reminded_at,
+        due=max(dues) if dues else None,
+        undone=same.undone if same is not None else False,
+    )
 
 
 def conflict(decision: AutoSolveDecision, detail: str) -> AutoSolveDecision:
@@ -529,36 +763,28 @@ def undo_decision(current: TicketSnapshot, previous_status: str, run_id: str) ->
     )
 
 
-def after_requester_reply(
-    snapshot: TicketSnapshot, *, author_is_agent: bool, public: bool
-) -> Decision | None:
-    """What to do when an end user comments publicly; None when there is nothing to do.
-
-    - After an auto-solve, Zendesk reopens the ticket on the reply; the auto-solve resolution
-      type no longer describes it, so it is cleared (only once the ticket is no longer solved:
-      a stale snapshot still showing Solved is left for the next event).
-    - The clock stops: a set "Auto-solve due" date is cleared and the reminder tag removed,
-      so agents never see a solve date on a ticket that is waiting on them.
+def after_requester_reply(snapshot: TicketSnapshot, facts: ClockFacts) -> Decision | None:
+    """After an auto-solve, an end user's reply (any comment after cxlayer's solve message)
+    reopens the ticket (Zendesk does that); the resolution type "Auto-solved › No response
+    from user" and the auto-solve tags no longer describe it, so they are cleared, with a note.
+    None when there is nothing to do; a stale snapshot still showing Solved is left for the
+    next event. (Clearing "Auto-solve due" when the clock stops is `decide`'s.)
     """
-    if author_is_agent or not public:
+    if snapshot.status in ("solved", "closed"):
         return None
-    actions: list[Action] = []
-    notes: list[str] = []
-    if snapshot.field(FIELD_RESOLUTION_TYPE) == RESOLUTION_AUTO_SOLVED and snapshot.status not in (
-        "solved",
-        "closed",
-    ):
-        actions.append(SetField(FIELD_RESOLUTION_TYPE, None))
-        notes.append(texts.REOPENED_NOTE)
-    due = _as_date(snapshot.field(FIELD_AUTO_SOLVE_DUE))
-    if due is not None and snapshot.status not in ("solved", "closed"):
-        actions.append(SetField(FIELD_AUTO_SOLVE_DUE, None))
-        if TAG_REMINDED in snapshot.tags:
-            actions.append(RemoveTags((TAG_REMINDED,)))
-        notes.append(texts.CLOCK_STOPPED_NOTE.format(due_date=texts.long_date(due)))
-    if not actions:
+    if snapshot.field(FIELD_RESOLUTION_TYPE) != RESOLUTION_AUTO_SOLVED:
         return None
-    actions.append(InternalNote(" ".join(notes)))
+    if facts.end_user is None or facts.clock_start is not None:
+        return None  # no end user spoke after the last agent comment
+    if facts.service_public is not None and facts.end_user <= facts.service_public:
+        return None  # nobody replied to the solve message: an agent reopened the ticket
+    actions: list[Action] = [SetField(FIELD_RESOLUTION_TYPE, None)]
+    stale = tuple(sorted({TAG_SOLVED, TAG_REMINDED} & snapshot.tags))
+    if stale:
+        actions.append(RemoveTags(stale))
+    actions.append(
+        InternalNote(texts.REOPENED_NOTE.format(who=_who(snapshot, facts.end_user_id or 0)))
+    )
     return Decision(rule=RULE_REPLY, reason=texts.REPLY_REASON, actions=tuple(actions))
 
 

@@ -88,24 +88,54 @@ PLAN_NOTE_REMINDED = (
     'from user" after the end of {due_date} ({solve_after} business days on the {team_name} '
     "calendar).{exempt_hint}"
 )
+PLAN_NOTE_OVERDUE = (
+    "Auto-solve due set to {due_date}: this ticket awaits the requester's reply and its "
+    "auto-solve clock runs. cxlayer's nightly sweep acts on it: it reminds the requester first "
+    "if no reminder went out in this waiting episode, and never solves before the end of "
+    "{due_date}. A reply from the requester stops the clock."
+)
 CLOCK_STARTED_REASON = "an agent asked the requester for information; the auto-solve clock started"
 EXEMPT_HINT = " To keep the ticket open, add the tag {tag}."
 
 UNDO_NOTE = (
     "Auto-solve undone (sweep run {run_id}): status restored to {status} and the resolution "
     "type Auto-solved › No response from user cleared. The requester has already received "
-    "the auto-solve message."
+    "the auto-solve message. This ticket will not be auto-solved again in this waiting "
+    "episode: the clock starts again only with a new public comment by an agent."
 )
 
 REOPENED_NOTE = (
-    "The requester replied after this ticket was auto-solved, so the resolution type "
+    "The {who} replied after this ticket was auto-solved, so the resolution type "
     "Auto-solved › No response from user was cleared. Set a resolution type again when "
     "solving."
 )
 
 CLOCK_STOPPED_NOTE = (
-    "The requester replied, so the auto-solve clock stopped and the Auto-solve due date "
+    "The {who} replied, so the auto-solve clock stopped and the Auto-solve due date "
     "({due_date}) was cleared."
+)
+
+# The words that mark cxlayer's note about an auto-reply (agents are told once per episode;
+# the clock recognises its own note by them).
+AUTO_REPLY_NOTE_MARK = "automatic reply (such as an out-of-office message)"
+AUTO_REPLY_SENTENCE = (
+    " An " + AUTO_REPLY_NOTE_MARK + " arrived from the requester's side on {when}; it is not "
+    "a reply, so the auto-solve clock keeps running."
+)
+AUTO_REPLY_NOTE = (
+    "An " + AUTO_REPLY_NOTE_MARK + " arrived from the requester's side on {when}; it is not a "
+    "reply, so the auto-solve clock keeps running: auto-solve due {due_date}.{exempt_hint}"
+)
+
+DUE_MOVED_NOTE = (
+    "Auto-solve due moved from {old_date} to {due_date}: the {team_name} calendar or the "
+    "auto-solve settings changed, and a promised date is never brought forward.{reminded}"
+)
+DUE_MOVED_REMINDED = " The requester was told the new date."
+DUE_MOVED_PUBLIC = (
+    "Hello,\n\n"
+    "An update to our earlier reminder: we will keep this request open for your reply "
+    "until the end of {due_date}.\n\n" + SIGNATURE
 )
 
 # --- reasons in the run report (for admins; ISO dates so reports diff cleanly) -------------
@@ -129,6 +159,22 @@ REASON_REMIND = (
     "auto-solve after {due_date}"
 )
 REASON_SOLVE = "{elapsed} business days without a reply (auto-solve after {solve_after})"
+REASON_REMIND_FIRST = (
+    "{elapsed} business days without a reply, but no reminder was sent in this waiting "
+    "episode: reminder first; auto-solve after {due_date}"
+)
+REASON_UNDONE = (
+    "auto-solve was undone in this waiting episode; not auto-solved again until an agent's "
+    "new public comment"
+)
+REASON_AUTO_REPLY_REOPENED = (
+    "an automatic reply reopened the ticket; it is not a reply, so the ticket is back in "
+    "Awaiting your reply and the auto-solve clock keeps running"
+)
+REASON_DUE_CLEARED = "Auto-solve due cleared: {why}"
+WHY_NOT_AWAITING = "the ticket left Awaiting your reply (status {status})"
+WHY_EXEMPT = "the ticket is exempt ({exempt})"
+WHY_NO_CLOCK = "no auto-solve clock runs ({state})"
 REASON_CONFLICT = (
     "the ticket changed between reading and writing ({detail}); left untouched, "
     "to be re-read and decided again"
@@ -173,7 +219,10 @@ REPORT_AS_OF = "As of {as_of}"
 REPORT_API_CALLS = "API calls: {api_calls}"
 REPORT_PER_1000_EXAMINED = "per 1,000 tickets examined: {value}"
 REPORT_PER_1000_CHANGED = "per 1,000 tickets changed: {value}"
+REPORT_LEARNED = "history learned for {count} tickets (comments read: cxlayer had not seen them)"
 REPORT_NOT_APPLICABLE = "n/a"
+REPORT_CALENDARS = "Team calendar corrections (mappings/teams.toml)"
+REPORT_CALENDAR_ROW = "{team}: {date} {kind} ({name})"
 REPORT_NO_TICKETS = "No tickets were examined."
 REPORT_COLUMNS = (
     "Ticket",

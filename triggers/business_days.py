@@ -5,7 +5,9 @@ The rule, used for auto-solve and shown to requesters as a date:
 - A *business day* is a calendar date, in the team's time zone, that is one of the team's
   working days and not a public holiday of the team's country (and subdivision) as the
   `holidays` package lists them, observed days included (Independence Day on a Saturday is
-  observed on the Friday before).
+  observed on the Friday before); admins correct that calendar per team in
+  `mappings/teams.toml` (`closed`: extra closed dates, `working`: extra working dates, each
+  with its name), and the corrections win.
 - A business day *counts* once its whole working window (the team's hours, e.g. 09:00-19:00
   local) lies after the clock start and has ended. A comment at 10:00 on a Wednesday therefore
   does not make that Wednesday count (the requester did not get a full working day to answer);
@@ -64,9 +66,26 @@ def _team_holidays(team: Team, year: int) -> frozenset[date]:
     return holidays_for(team.holiday_country, team.holiday_subdivision, year)
 
 
-def is_business_day(team: Team, day: date) -> bool:
-    """True when `day` is one of the team's working days and not one of its public holidays."""
+@lru_cache(maxsize=256)
+def _corrections(
+    closed: tuple[tuple[date, str], ...], working: tuple[tuple[date, str], ...]
+) -> tuple[frozenset[date], frozenset[date]]:
+    return frozenset(d for d, _ in closed), frozenset(d for d, _ in working)
+
+
+def _base_business_day(team: Team, day: date) -> bool:
     return day.weekday() in _weekdays(team) and day not in _team_holidays(team, day.year)
+
+
+def is_business_day(team: Team, day: date) -> bool:
+    """True when `day` is one of the team's working days and not one of its public holidays,
+    with the admins' corrections (`mappings/teams.toml` `closed` / `working`) on top."""
+    closed, working = _corrections(team.closed, team.working)
+    if day in working:
+        return True
+    if day in closed:
+        return False
+    return _base_business_day(team, day)
 
 
 def _zone(team: Team) -> ZoneInfo:
@@ -128,6 +147,10 @@ def business_days_between(team: Team, start: datetime, end: datetime) -> int:
             for holiday in _team_holidays(team, year)
             if first <= holiday <= last and holiday.weekday() in _weekdays(team)
         )
+    closed, working = _corrections(team.closed, team.working)
+    for day in closed | working:
+        if first <= day <= last and _base_business_day(team, day) != is_business_day(team, day):
+            count += 1 if day in working else -1
     return count
 
 

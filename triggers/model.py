@@ -55,6 +55,8 @@ class Comment:
     created_at: datetime
     body: str = ""
     author_is_agent: bool = False
+    via: str | None = None  # Zendesk's via.channel ("email", "web", "api"...), when known
+    via_rel: str | None = None  # via.source.rel ("merge", "follow_up"...), when known
 
 
 @dataclass(frozen=True)

@@ -83,9 +83,9 @@ def _handle(app: Flask, client: ZendeskClient, tevent: TicketEvent) -> None:
         mappings = current_mappings()
     router = _router()
     # Comments cost two more calls: read them only where a decision needs who spoke last.
-    now_pending = (
-        tevent.kind == STATUS_CHANGED and str(tevent.payload.get("status", "")).lower() == "pending"
-    )
+    # Any status change: the auto-solve clock decides from the comments themselves whether an
+    # end user spoke, whichever event of one update arrives first (issue 14).
+    now_pending = tevent.kind == STATUS_CHANGED and not tevent.by_service
     with_comments = (
         tevent.kind == COMMENT_ADDED
         or now_pending

@@ -69,9 +69,11 @@ def test_cc_spoke_last_is_waiting_on_us(all_media: Team, config: AutoSolveConfig
 def test_five_business_days_across_weekend_and_thanksgiving_solves(
     all_media: Team, config: AutoSolveConfig
 ) -> None:
-    """Agent spoke Wed Nov 25; Thanksgiving and the weekend skipped; solved at the Dec 4 sweep."""
+    """Agent spoke Wed Nov 25; Thanksgiving and the weekend skipped; reminded at the Dec 2
+    sweep; solved at the Dec 4 sweep."""
+    reminded = EpisodeState(THANKSGIVING_EVE, reminded_at=ny(2026, 12, 2, 2), due=date(2026, 12, 3))
     result = decide(
-        snapshot(), agent_comment(THANKSGIVING_EVE), all_media, config, ny(2026, 12, 4, 2), None
+        snapshot(), agent_comment(THANKSGIVING_EVE), all_media, config, ny(2026, 12, 4, 2), reminded
     )
     assert result.decision is Outcome.SOLVE
     assert result.business_days_elapsed == 5
@@ -98,7 +100,9 @@ def test_five_business_days_across_weekend_and_thanksgiving_solves(
 def test_one_night_earlier_is_a_reminder_not_a_solve(
     all_media: Team, config: AutoSolveConfig
 ) -> None:
-    """At the Dec 3 sweep only 4 business days have passed: remind, with the solve date."""
+    """At the Dec 3 sweep (the Dec 2 run missed) 4 business days have passed: remind. The
+    reminder promises a date at least solve_after - remind_after business days ahead: Dec 4,
+    not the Dec 3 the clock alone would give."""
     result = decide(
         snapshot(), agent_comment(THANKSGIVING_EVE), all_media, config, ny(2026, 12, 3, 2), None
     )
@@ -108,17 +112,17 @@ def test_one_night_earlier_is_a_reminder_not_a_solve(
         PublicComment(
             texts.REMINDER_PUBLIC.format(
                 clock_start_date="Wednesday, November 25, 2026",
-                due_date="Thursday, December 3, 2026",
+                due_date="Friday, December 4, 2026",
             )
         ),
-        SetField(FIELD_AUTO_SOLVE_DUE, date(2026, 12, 3)),
+        SetField(FIELD_AUTO_SOLVE_DUE, date(2026, 12, 4)),
         AddTags((TAG_REMINDED,)),
         InternalNote(
             texts.REMINDER_NOTE.format(
                 elapsed=4,
                 team_name="All Media",
                 clock_start="Wednesday, November 25, 2026 at 10:00 (America/New_York)",
-                due_date="Thursday, December 3, 2026",
+                due_date="Friday, December 4, 2026",
                 exempt_hint=texts.EXEMPT_HINT.format(tag="no_autosolve"),
             )
         ),
@@ -132,7 +136,8 @@ def test_same_dates_on_canadian_spot_with_boxing_day_are_not_yet_solved(
     days and solves; Canadian Spot also loses Boxing Day (observed Mon Dec 28) and only reminds."""
     comment = agent_comment(to(2026, 12, 23, 10))
     now = ny(2027, 1, 1, 2)
-    us = decide(snapshot(), comment, mappings.team("all_media"), config, now, None)
+    reminded = EpisodeState(comment.created_at, reminded_at=ny(2026, 12, 30, 2))
+    us = decide(snapshot(), comment, mappings.team("all_media"), config, now, reminded)
     ca = decide(
         snapshot(group="Canadian Spot"), comment, mappings.team("canadian_spot"), config, now, None
     )
@@ -144,7 +149,7 @@ def test_same_dates_on_canadian_spot_with_boxing_day_are_not_yet_solved(
     assert (ca.decision, ca.business_days_elapsed, ca.due) == (
         Outcome.REMIND,
         4,
-        date(2027, 1, 4),
+        date(2027, 1, 5),  # two business days after the reminder (Jan 1 is a holiday)
     )
     assert ca.team == "canadian_spot"
     assert not any(isinstance(a, SetCustomStatus) for a in ca.actions)
@@ -206,14 +211,21 @@ def test_reminder_and_solve_are_announced_once_the_due_date_is_shown(
     comment = agent_comment(THANKSGIVING_EVE)
     skip = decide(snapshot(), comment, all_media, config, ny(2026, 11, 30, 2), None)
     shown = apply(snapshot(), skip.actions, "s1")
-    for now, outcome in ((ny(2026, 12, 2, 2), Outcome.REMIND), (ny(2026, 12, 4, 2), Outcome.SOLVE)):
-        announced = decide(shown, comment, all_media, config, now, None)
-        unannounced = decide(snapshot(), comment, all_media, config, now, None)
+    reminded = EpisodeState(THANKSGIVING_EVE, reminded_at=ny(2026, 12, 2, 2))
+    for now, outcome, state in (
+        (ny(2026, 12, 2, 2), Outcome.REMIND, None),
+        (ny(2026, 12, 4, 2), Outcome.SOLVE, reminded),
+    ):
+        announced = decide(shown, comment, all_media, config, now, state)
+        unannounced = decide(snapshot(), comment, all_media, config, now, state)
         assert announced.decision is unannounced.decision is outcome
         assert (announced.announced, unannounced.announced) == (True, False)
-        assert announced.actions == unannounced.actions
+        # The solve also clears the date it showed (no clock runs on a solved ticket).
+        assert [a for a in announced.actions if a != SetField(FIELD_AUTO_SOLVE_DUE, None)] == list(
+            unannounced.actions
+        )
     stale = apply(snapshot(), (SetField(FIELD_AUTO_SOLVE_DUE, date(2026, 11, 20)),), "s2")
-    assert not decide(stale, comment, all_media, config, ny(2026, 12, 4, 2), None).announced
+    assert not decide(stale, comment, all_media, config, ny(2026, 12, 4, 2), reminded).announced
 
 
 def test_second_run_after_reminder_sends_no_second_reminder(
@@ -269,14 +281,17 @@ def test_new_agent_comment_starts_a_new_episode_with_its_own_reminder(
     assert remind.decision is Outcome.REMIND
 
 
-def test_reminder_skipped_when_first_seen_after_solve_after(
+def test_reminder_first_when_first_seen_after_solve_after(
     all_media: Team, config: AutoSolveConfig
 ) -> None:
-    """A ticket first evaluated after solve_after days is solved (documented choice)."""
+    """A ticket first evaluated after solve_after days is reminded first (issue 14: never
+    solved without a reminder), with a date two business days ahead."""
     result = decide(
         snapshot(), agent_comment(THANKSGIVING_EVE), all_media, config, ny(2027, 2, 1, 2), None
     )
-    assert result.decision is Outcome.SOLVE
+    assert result.decision is Outcome.REMIND
+    assert result.due == date(2027, 2, 2)
+    assert result.reason.startswith("43 business days without a reply, but no reminder")
 
 
 @pytest.mark.parametrize(
@@ -467,3 +482,35 @@ def test_listing_cutoff_bounds_every_ticket_due_a_reminder_or_a_solve(
                 checked += 1
             start += timedelta(hours=1)
     assert checked > 1000
+
+
+def test_a_later_date_after_a_reminder_is_shown_and_told_to_the_requester(
+    mappings: Mappings, config: AutoSolveConfig
+) -> None:
+    """Reminded with Thursday Dec 3 shown; the ticket moves to a team whose calendar makes it
+    later: the new date is shown, agents get a note and the requester a comment; an earlier
+    calendar keeps the promised date."""
+    from triggers.autosolve import TAG_REMINDED
+
+    shown = snapshot(fields={FIELD_AUTO_SOLVE_DUE: "2026-12-03"}, tags=frozenset({TAG_REMINDED}))
+    state = EpisodeState(THANKSGIVING_EVE, reminded_at=ny(2026, 12, 2, 2), due=date(2026, 12, 3))
+    later_team = replace(
+        mappings.team("all_media"), closed=((date(2026, 12, 3), "Company closure"),)
+    )
+    moved = decide(
+        shown, agent_comment(THANKSGIVING_EVE), later_team, config, ny(2026, 12, 3, 2), state
+    )
+    assert moved.decision is Outcome.SKIP and moved.due == date(2026, 12, 4)
+    assert isinstance(moved.actions[0], PublicComment)
+    assert "Friday, December 4, 2026" in moved.actions[0].body
+    assert SetField(FIELD_AUTO_SOLVE_DUE, date(2026, 12, 4)) in moved.actions
+    assert any(isinstance(a, InternalNote) and "moved from" in a.body for a in moved.actions)
+    early = decide(
+        shown,
+        agent_comment(THANKSGIVING_EVE),
+        mappings.team("all_media"),
+        config,
+        ny(2026, 12, 3, 12),
+        state,
+    )
+    assert early.due == date(2026, 12, 3) and early.actions == ()

@@ -17,6 +17,7 @@ from triggers.autosolve import (
     TAG_SOLVED,
     AutoSolveConfig,
     AutoSolveDecision,
+    EpisodeState,
     Outcome,
     after_requester_reply,
     conflict,
@@ -24,6 +25,7 @@ from triggers.autosolve import (
     undo_actions,
     undo_decision,
 )
+from triggers.clock import ClockFacts
 from triggers.model import (
     FIELD_AUTO_SOLVE_DUE,
     FIELD_RESOLUTION_TYPE,
@@ -34,11 +36,14 @@ from triggers.model import (
 )
 
 CLOCK = ny(2026, 11, 25, 10)
+REMINDED = EpisodeState(CLOCK, reminded_at=ny(2026, 12, 2, 2), due=date(2026, 12, 3))
 
 
 @pytest.fixture
 def solve(all_media: Team, config: AutoSolveConfig) -> AutoSolveDecision:
-    result = decide(snapshot(), agent_comment(CLOCK), all_media, config, ny(2026, 12, 4, 2), None)
+    result = decide(
+        snapshot(), agent_comment(CLOCK), all_media, config, ny(2026, 12, 4, 2), REMINDED
+    )
     assert result.decision is Outcome.SOLVE
     return result
 
@@ -51,7 +56,9 @@ def solve(all_media: Team, config: AutoSolveConfig) -> AutoSolveDecision:
 def test_redecided_on_the_unchanged_ticket_the_solve_stands(
     solve: AutoSolveDecision, all_media: Team, config: AutoSolveConfig
 ) -> None:
-    again = decide(snapshot(), agent_comment(CLOCK), all_media, config, ny(2026, 12, 4, 2), None)
+    again = decide(
+        snapshot(), agent_comment(CLOCK), all_media, config, ny(2026, 12, 4, 2), REMINDED
+    )
     assert again == solve
 
 
@@ -142,65 +149,64 @@ def test_undo_never_overwrites_later_work(current: object, reason: str) -> None:
     assert (result.actions, result.reason) == ((), reason)
 
 
-def test_requester_reply_after_auto_solve_clears_resolution_type() -> None:
-    """Zendesk reopened the ticket on the reply; the auto-solve resolution type is cleared."""
+SOLVED_AT = ny(2026, 12, 4, 2)
+REPLY = ClockFacts(
+    agent_public=CLOCK, service_public=SOLVED_AT, end_user=ny(2026, 12, 4, 9), end_user_id=500
+)
+
+
+def test_requester_reply_after_auto_solve_clears_resolution_type_and_tags() -> None:
+    """Zendesk reopened the ticket on the reply; the auto-solve resolution type and its tags
+    are cleared, with a note naming who replied."""
     reopened = snapshot(
         status="open",
         custom_status="open_cx",
         fields={FIELD_RESOLUTION_TYPE: RESOLUTION_AUTO_SOLVED},
-        tags=frozenset({TAG_SOLVED}),
+        tags=frozenset({TAG_SOLVED, TAG_REMINDED}),
     )
-    result = after_requester_reply(reopened, author_is_agent=False, public=True)
+    result = after_requester_reply(reopened, REPLY)
     assert result is not None
     assert result.actions == (
         SetField(FIELD_RESOLUTION_TYPE, None),
-        InternalNote(texts.REOPENED_NOTE),
+        RemoveTags((TAG_REMINDED, TAG_SOLVED)),
+        InternalNote(texts.REOPENED_NOTE.format(who=texts.WHO_REQUESTER)),
     )
+    cc = after_requester_reply(reopened, replace(REPLY, end_user_id=600))
+    assert cc is not None
+    assert cc.actions[-1] == InternalNote(texts.REOPENED_NOTE.format(who=texts.WHO_CC))
 
 
-def test_requester_reply_stops_the_clock_and_clears_due_date() -> None:
+def test_requester_reply_stops_the_clock_and_clears_due_date(
+    all_media: Team, config: AutoSolveConfig
+) -> None:
     """A reply while awaiting clears the due date and the reminder tag, with a note."""
     waiting = snapshot(fields={FIELD_AUTO_SOLVE_DUE: "2026-12-03"}, tags=frozenset({TAG_REMINDED}))
-    result = after_requester_reply(waiting, author_is_agent=False, public=True)
-    assert result is not None
+    facts = ClockFacts(agent_public=CLOCK, end_user=ny(2026, 12, 2, 9), end_user_id=500)
+    result = decide(waiting, facts, all_media, config, ny(2026, 12, 2, 10), REMINDED)
+    assert result.decision is Outcome.WAITING_ON_US
     assert result.actions == (
-        SetField(FIELD_AUTO_SOLVE_DUE, None),
-        RemoveTags((TAG_REMINDED,)),
-        InternalNote(texts.CLOCK_STOPPED_NOTE.format(due_date="Thursday, December 3, 2026")),
-    )
-
-
-def test_reply_rule_ignores_agents_private_notes_and_stale_solved_snapshots() -> None:
-    """Agent comments, private comments, still-solved snapshots and plain tickets: no action."""
-    auto_solved = snapshot(
-        status="solved",
-        custom_status="solved",
-        fields={FIELD_RESOLUTION_TYPE: RESOLUTION_AUTO_SOLVED, FIELD_AUTO_SOLVE_DUE: "2026-12-03"},
-    )
-    assert after_requester_reply(auto_solved, author_is_agent=False, public=True) is None
-    assert after_requester_reply(snapshot(), author_is_agent=False, public=True) is None
-    awaiting = snapshot(fields={FIELD_AUTO_SOLVE_DUE: "2026-12-03"})
-    assert after_requester_reply(awaiting, author_is_agent=True, public=True) is None
-    assert after_requester_reply(awaiting, author_is_agent=False, public=False) is None
-
-
-def test_reply_after_auto_solve_with_due_date_does_both_in_one_update() -> None:
-    """Reopened after auto-solve with a due date set: one update, one note with both reasons."""
-    reopened = snapshot(
-        status="open",
-        custom_status="open_cx",
-        fields={FIELD_RESOLUTION_TYPE: RESOLUTION_AUTO_SOLVED, FIELD_AUTO_SOLVE_DUE: "2026-12-03"},
-        tags=frozenset({TAG_REMINDED, TAG_SOLVED}),
-    )
-    result = after_requester_reply(reopened, author_is_agent=False, public=True)
-    assert result is not None
-    assert result.actions == (
-        SetField(FIELD_RESOLUTION_TYPE, None),
         SetField(FIELD_AUTO_SOLVE_DUE, None),
         RemoveTags((TAG_REMINDED,)),
         InternalNote(
-            texts.REOPENED_NOTE
-            + " "
-            + texts.CLOCK_STOPPED_NOTE.format(due_date="Thursday, December 3, 2026")
+            texts.CLOCK_STOPPED_NOTE.format(
+                who=texts.WHO_REQUESTER, due_date="Thursday, December 3, 2026"
+            )
         ),
     )
+
+
+def test_reply_rule_ignores_agents_comments_nobody_replying_and_stale_solved_snapshots() -> None:
+    """Still-solved snapshots, an agent reopening without a reply, an agent's later comment and
+    plain tickets: no action."""
+    auto_solved = snapshot(
+        status="solved",
+        custom_status="solved",
+        fields={FIELD_RESOLUTION_TYPE: RESOLUTION_AUTO_SOLVED},
+    )
+    assert after_requester_reply(auto_solved, REPLY) is None
+    assert after_requester_reply(snapshot(), REPLY) is None
+    reopened = replace(auto_solved, status="open", custom_status="open_cx")
+    no_reply = ClockFacts(agent_public=CLOCK, service_public=SOLVED_AT)
+    assert after_requester_reply(reopened, no_reply) is None
+    agent_after = replace(REPLY, agent_public=ny(2026, 12, 4, 10))
+    assert after_requester_reply(reopened, agent_after) is None

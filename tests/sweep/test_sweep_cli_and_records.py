@@ -8,10 +8,11 @@ from pathlib import Path
 
 import pytest
 from click.testing import Result
+from sqlalchemy import select
 
 import store
 from autosolve.cli import JOB_ID, cron_trigger
-from autosolve.models import SweepLastComment, SweepRun
+from autosolve.models import SweepComment, SweepRun
 from autosolve.sweep import STATE_EVENTS_START, record_comment
 from settings import SettingsError
 from webhooks.worker import JOBS_EXTENSION
@@ -19,6 +20,7 @@ from webhooks.worker import JOBS_EXTENSION
 from .conftest import Desk, utc
 
 AGENT_ASKED = "2025-12-24T15:00:00Z"
+REMINDED_AT = "2025-12-31T12:00:00Z"
 
 
 def invoke(desk: Desk, *args: str) -> Result:
@@ -29,7 +31,11 @@ def invoke(desk: Desk, *args: str) -> Result:
 def test_cli_dry_run_reports_and_writes_nothing(desk: Desk, tmp_path: Path):
     """`sweep auto-solve --dry-run --as-of --report` writes the report files and no Zendesk data."""
     ticket = desk.import_ticket(
-        [(desk.requester_id, "2025-12-22T14:00:00Z", True), (desk.agent_id, AGENT_ASKED, True)]
+        [
+            (desk.requester_id, "2025-12-22T14:00:00Z", True),
+            (desk.agent_id, AGENT_ASKED, True),
+            (desk.service_id, REMINDED_AT, True),  # cxlayer's reminder: it comes first
+        ]
     )
     desk.zd.reset_stats()
     report = tmp_path / "forecast.json"
@@ -71,7 +77,11 @@ def test_cli_rejects_bad_as_of_and_unknown_undo_run(desk: Desk):
 def test_cli_real_run_then_undo_one_ticket(desk: Desk):
     """`sweep auto-solve` solves, and `sweep undo RUN_ID --ticket ID` reopens that ticket."""
     ticket = desk.import_ticket(
-        [(desk.requester_id, "2025-12-22T14:00:00Z", True), (desk.agent_id, AGENT_ASKED, True)]
+        [
+            (desk.requester_id, "2025-12-22T14:00:00Z", True),
+            (desk.agent_id, AGENT_ASKED, True),
+            (desk.service_id, REMINDED_AT, True),  # cxlayer's reminder: it comes first
+        ]
     )
     solved = invoke(desk, "sweep", "auto-solve", "--as-of", "2026-01-03T12:00:00Z")
     assert solved.exit_code == 0, solved.output
@@ -98,33 +108,40 @@ def test_nightly_job_registered_from_settings(desk: Desk):
         cron_trigger(desk.app)
 
 
-def test_record_comment_keeps_the_latest_public_non_service_comment(desk: Desk):
-    """Private comments, cxlayer's own comments and older comments never replace the record."""
+def test_record_comment_keeps_every_comment_as_first_seen(desk: Desk):
+    """Private comments and cxlayer's own are facts too; a comment seen again keeps the kind it
+    was first stored with (the author's role when they wrote); an unknown role is filled in."""
+    asked, reply = utc(AGENT_ASKED), utc("2025-12-25T10:00:00Z")
     with store.session(desk.app) as sess:
-        assert record_comment(desk.app, sess, 7, desk.agent_id, True, utc(AGENT_ASKED), True)
-        assert not record_comment(
-            desk.app, sess, 7, desk.requester_id, False, utc("2025-12-25T10:00:00Z"), False
-        )
-        assert not record_comment(
+        assert record_comment(desk.app, sess, 7, desk.agent_id, True, asked, True)
+        assert record_comment(desk.app, sess, 7, desk.requester_id, False, reply, None)
+        assert record_comment(
             desk.app, sess, 7, desk.service_id, True, utc("2025-12-26T10:00:00Z"), True
         )
-        assert not record_comment(
-            desk.app, sess, 7, desk.requester_id, True, utc("2025-12-01T10:00:00Z"), False
-        )
+        # The agent later made an end user: the old question stays an agent's.
+        assert not record_comment(desk.app, sess, 7, desk.agent_id, True, asked, False)
+        assert record_comment(desk.app, sess, 7, desk.requester_id, False, reply, False)
+        assert not record_comment(desk.app, sess, 7, desk.requester_id, False, reply, False)
     with store.session(desk.app) as sess:
-        row = sess.get(SweepLastComment, 7)
-        assert row is not None
-        assert (row.author_id, row.author_is_agent, row.created_at) == (
-            desk.agent_id,
-            True,
-            utc(AGENT_ASKED),
-        )
+        kinds = {
+            (row.author_id, row.public): row.kind
+            for row in sess.scalars(select(SweepComment).where(SweepComment.ticket_id == 7))
+        }
+    assert kinds == {
+        (desk.agent_id, True): "agent",
+        (desk.requester_id, False): "end_user",
+        (desk.service_id, True): "service",
+    }
 
 
 def test_webhook_recorded_reply_makes_ticket_waiting_on_us(desk: Desk, tmp_path: Path):
     """A requester reply known only from a webhook event (record_comment) stops the clock."""
     ticket = desk.import_ticket(
-        [(desk.requester_id, "2025-12-22T14:00:00Z", True), (desk.agent_id, AGENT_ASKED, True)]
+        [
+            (desk.requester_id, "2025-12-22T14:00:00Z", True),
+            (desk.agent_id, AGENT_ASKED, True),
+            (desk.service_id, REMINDED_AT, True),  # cxlayer's reminder: it comes first
+        ]
     )
     result = invoke(
         desk,
@@ -162,7 +179,11 @@ def test_cli_limit_caps_examined_tickets(desk: Desk, tmp_path: Path):
     """`--limit N` examines at most N tickets and says the next run continues."""
     for _ in range(2):
         desk.import_ticket(
-            [(desk.requester_id, "2025-12-22T14:00:00Z", True), (desk.agent_id, AGENT_ASKED, True)]
+            [
+                (desk.requester_id, "2025-12-22T14:00:00Z", True),
+                (desk.agent_id, AGENT_ASKED, True),
+                (desk.service_id, REMINDED_AT, True),  # cxlayer's reminder: it comes first
+            ]
         )
     report = tmp_path / "limited.json"
     result = invoke(

@@ -28,12 +28,26 @@ def by_id(result: object) -> dict[int, dict[str, object]]:
     return {int(t["id"]): t for t in result.report["tickets"]}  # type: ignore[attr-defined]
 
 
-def asked(desk: Desk, **kwargs: object) -> int:
-    """Requester opened the ticket; the agent asked a question on Dec 24 (no answer since)."""
-    return desk.import_ticket(
-        [(desk.requester_id, OPENED, True), (desk.agent_id, AGENT_ASKED, True)],
-        **kwargs,  # type: ignore[arg-type]
-    )
+REMINDED_AT = "2025-12-31T12:00:00Z"  # Wednesday 07:00 New York: Dec 31 and Jan 2 follow
+
+
+def asked(desk: Desk, *, reminded: bool | None = None, **kwargs: object) -> int:
+    """Requester opened the ticket; the agent asked a question on Dec 24 (no answer since).
+
+    All Media tickets were also reminded by cxlayer on Dec 31 (a reminder always comes first:
+    two business days, Dec 31 and Jan 2, pass before the Jan 3 sweep); Canadian Spot ones were
+    not (`reminded` overrides)."""
+    if reminded is None:
+        reminded = kwargs.get("group", "All Media") == "All Media"
+    history = [(desk.requester_id, OPENED, True), (desk.agent_id, AGENT_ASKED, True)]
+    if reminded:
+        history.append((desk.service_id, REMINDED_AT, True))
+    return desk.import_ticket(history, **kwargs)  # type: ignore[arg-type]
+
+
+def solve_comments(desk: Desk, ticket_id: int) -> list[str]:
+    """cxlayer's public comments after the imported reminder (the import's own body aside)."""
+    return [c for c in desk.service_comments(ticket_id, public=True) if "comment by" not in c]
 
 
 def sweep(desk: Desk, tmp_path: Path, **kwargs: object):  # type: ignore[no-untyped-def]
@@ -67,7 +81,7 @@ def test_us_team_solved_canadian_team_not_yet_requester_last_never(desk: Desk, t
     assert solved["status"] == "solved"
     assert TAG_SOLVED in solved["tags"]
     assert desk.field_value(us, "resolution_type") == RESOLUTION_AUTO_SOLVED
-    assert desk.service_comments(us, public=True) == [
+    assert solve_comments(desk, us) == [
         texts.SOLVED_PUBLIC.format(clock_start_date=ASKED_LONG_DATE)
     ]
 
@@ -76,10 +90,11 @@ def test_us_team_solved_canadian_team_not_yet_requester_last_never(desk: Desk, t
     assert rows[canada]["team"] == "canadian_spot"
     assert desk.ticket(canada)["status"] == "pending"
     assert TAG_REMINDED in desk.ticket(canada)["tags"]
-    assert desk.field_value(canada, "auto_solve_due") == "2026-01-05"
-    assert desk.service_comments(canada, public=True) == [
+    # Reminded on Saturday Jan 3: two business days after the reminder (reminder first).
+    assert desk.field_value(canada, "auto_solve_due") == "2026-01-06"
+    assert solve_comments(desk, canada) == [
         texts.REMINDER_PUBLIC.format(
-            clock_start_date=ASKED_LONG_DATE, due_date="Monday, January 5, 2026"
+            clock_start_date=ASKED_LONG_DATE, due_date="Tuesday, January 6, 2026"
         )
     ]
 
@@ -111,7 +126,7 @@ def test_second_run_sends_no_second_reminder_and_writes_nothing(desk: Desk, tmp_
 
     assert by_id(second)[canada]["decision"] == "skip"
     assert str(by_id(second)[canada]["reason"]).startswith("reminder already sent")
-    assert len(desk.service_comments(canada, public=True)) == 1
+    assert len(solve_comments(desk, canada)) == 1
     assert desk.writes() == {}
 
 
@@ -134,7 +149,7 @@ def test_exempt_tag_added_between_listing_and_writing_leaves_ticket_untouched(
     ticket = desk.ticket(us)
     assert ticket["status"] == "pending"
     assert TAG_SOLVED not in ticket["tags"]
-    assert desk.service_comments(us, public=True) == []
+    assert solve_comments(desk, us) == []
     assert desk.field_value(us, "resolution_type") is None
 
 
@@ -159,7 +174,7 @@ def test_requester_reply_between_decision_and_write_is_a_conflict(desk: Desk, tm
     assert row["decision"] == "conflict"
     assert "changed between reading and writing" in str(row["reason"])
     assert desk.ticket(us)["status"] == "open"  # the reply reopened it; we did not solve
-    assert desk.service_comments(us, public=True) == []
+    assert solve_comments(desk, us) == []
     stored = {r.ticket_id: r for r in decisions_of(desk.app, result.run_id)}
     assert stored[us].write == "conflict"
 
@@ -191,7 +206,7 @@ def test_crash_after_a_write_then_rerun_sends_no_duplicate(desk: Desk, tmp_path:
     assert rows[remind]["decision"] == "skip"
     assert rows[solve_a]["decision"] == rows[solve_b]["decision"] == "solve"
     for ticket_id in (remind, solve_a, solve_b):
-        assert len(desk.service_comments(ticket_id, public=True)) == 1
+        assert len(solve_comments(desk, ticket_id)) == 1
 
 
 def test_undo_restores_previous_state(desk: Desk, tmp_path: Path):
@@ -285,7 +300,7 @@ def test_crash_while_jobs_are_queued_then_rerun_sends_nothing_twice(desk: Desk, 
     third = sweep(desk, tmp_path)
     assert us not in by_id(third)  # solved by the first run's job: no longer listed
     assert desk.ticket(us)["status"] == "solved"
-    assert len(desk.service_comments(us, public=True)) == 1
+    assert len(solve_comments(desk, us)) == 1
 
 
 def test_exempt_priority_is_reported_and_untouched(desk: Desk, tmp_path: Path):
@@ -294,7 +309,7 @@ def test_exempt_priority_is_reported_and_untouched(desk: Desk, tmp_path: Path):
     result = sweep(desk, tmp_path)
     assert by_id(result)[urgent]["decision"] == "exempt"
     assert desk.ticket(urgent)["status"] == "pending"
-    assert desk.service_comments(urgent, public=True) == []
+    assert solve_comments(desk, urgent) == []
 
 
 def test_api_call_budget_stops_before_writing_and_next_run_continues(desk: Desk, tmp_path: Path):
@@ -326,7 +341,7 @@ def test_unannounced_solve_gets_its_internal_note_after_the_write(desk: Desk, tm
     then the agents' explanation follows as an internal note in a second write."""
     us = asked(desk)
     sweep(desk, tmp_path)
-    assert len(desk.service_comments(us, public=True)) == 1
+    assert len(solve_comments(desk, us)) == 1
     assert [n.split(":")[0] for n in notes(desk, us)] == ["Auto-solved"]
     assert notes(desk, us)[0].startswith(
         "Auto-solved: no public reply from the requester for 5 business days"
@@ -347,15 +362,20 @@ def test_announced_solve_was_explained_before_it_happened(desk: Desk, tmp_path: 
     assert "after the end of Monday, January 5, 2026 (5 business days)" in plan
 
     reminded = sweep(desk, tmp_path)  # Jan 3: four Canadian business days (Boxing Day off)
-    solved = sweep(desk, tmp_path, as_of=utc("2026-01-06T12:00:00Z"))
+    # Reminded on Saturday Jan 3, the promise is Tuesday Jan 6 (two business days after it).
+    solved = sweep(desk, tmp_path, as_of=utc("2026-01-07T12:00:00Z"))
 
     assert by_id(reminded)[canada]["decision"] == "remind"
     assert by_id(solved)[canada]["decision"] == "solve"
     assert desk.ticket(canada)["status"] == "solved"
-    assert len(desk.service_comments(canada, public=True)) == 2
+    assert len(solve_comments(desk, canada)) == 2
     kinds = [n.split(":")[0] for n in notes(desk, canada)]
     if setting == "unannounced":
-        assert kinds == ["Auto-solve due set to Monday, January 5, 2026"]
+        # The reminder moved the shown date (Jan 5 → Jan 6), so its note was posted.
+        assert kinds == [
+            "Auto-solve due set to Monday, January 5, 2026",
+            "Auto-solve reminder sent to the requester",
+        ]
     else:
         assert kinds[1:] == ["Auto-solve reminder sent to the requester", "Auto-solved"]
 
@@ -387,7 +407,7 @@ def test_nightly_listing_examines_due_soon_and_undated_tickets_only(desk: Desk, 
     assert everything.listing == "all"
     assert by_id(everything)[later]["decision"] == "skip"
     forecast = sweep(desk, tmp_path, dry_run=True, as_of=utc("2026-01-09T12:00:00Z"))
-    assert by_id(forecast)[later]["decision"] == "solve"
+    assert by_id(forecast)[later]["decision"] == "remind"  # never reminded: a reminder first
     # Sunday in New York: the weekly run lists every awaiting ticket; Saturday's did not.
     sunday = sweep(desk, tmp_path, dry_run=True, as_of=utc("2026-01-04T07:00:00Z"))
     assert sunday.listing == "all"
