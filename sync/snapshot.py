@@ -212,6 +212,7 @@ def read_snapshot(
                 public=bool(c.get("public")),
                 created_at=_parse_time(c.get("created_at")) or datetime.min,
                 body=str(c.get("body") or ""),
+                html_body=str(c["html_body"]) if c.get("html_body") else None,
                 author_is_agent=roles.get(int(c["author_id"])) in ("agent", "admin"),
                 via=_via(c)[0],
                 via_rel=_via(c)[1],

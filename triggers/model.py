@@ -57,6 +57,9 @@ class Comment:
     author_is_agent: bool = False
     via: str | None = None  # Zendesk's via.channel ("email", "web", "api"...), when known
     via_rel: str | None = None  # via.source.rel ("merge", "follow_up"...), when known
+    # Zendesk's HTML of the comment, when read: its quote containers (Gmail's gmail_quote,
+    # Outlook's divRplyFwdMsg) mark where quoted history starts, which the text rendering loses.
+    html_body: str | None = None
 
 
 @dataclass(frozen=True)

@@ -1,7 +1,7 @@
 """duplicates: when an agent confirmed a flag (merge, or Resolution type Duplicate).
 
 Revision ID: admin_dup_0002
-Revises: store_0003
+Revises: admin_dup_0001
 Create Date: 2026-11-29
 """
 
@@ -13,7 +13,7 @@ from alembic import op
 from store.db import UTCDateTime
 
 revision = "admin_dup_0002"
-down_revision = "store_0003"
+down_revision = "admin_dup_0001"
 branch_labels = None
 depends_on = None
 

@@ -65,8 +65,8 @@ def test_corrections_load_and_move_the_business_days(tmp_path: Path) -> None:
             'closed = [{ date = 2026-12-24, name = "A" }]\nworking = [{ date = 2026-12-24, name = "B" }]\n',
             "2026-12-24 is listed twice (also in closed)",
         ),
-        ('closed = [{ date = "24/12/2026", name = "A" }]\n', "closed[0].date"),
-        ('closed = [{ date = 2026-12-24, name = "" }]\n', "closed[0].name"),
+        ('closed = [{ date = "24/12/2026", name = "A" }]\n', 'closed "A" › date (line 16)'),
+        ('closed = [{ date = 2026-12-24, name = "" }]\n', "closed[0] › name (line 16)"),
         ("closed = [{ date = 2026-12-24 }]\n", "Missing data for required field"),
     ],
 )

@@ -129,7 +129,8 @@ def data_maintenance_approval(
         and reply.author_id == snapshot.requester_id
         and not reply.author_is_agent
     ):
-        verdict = classify(reply.body)
+        # The HTML keeps the mail client's quote containers; the text rendering does not.
+        verdict = classify(reply.html_body or reply.body)
         moment = when(reply.created_at)
         if verdict.answer == APPROVE:
             approved = True

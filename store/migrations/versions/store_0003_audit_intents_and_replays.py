@@ -1,7 +1,7 @@
 """store: audit rows written as intents before the Zendesk write; inbox replay digests.
 
 Revision ID: store_0003
-Revises: admin_dup_0001
+Revises: store_0002
 Create Date: 2026-11-29
 """
 
@@ -11,7 +11,7 @@ import sqlalchemy as sa
 from alembic import op
 
 revision = "store_0003"
-down_revision = "admin_dup_0001"
+down_revision = "store_0002"
 branch_labels = None
 depends_on = None
 
