@@ -87,7 +87,9 @@ def test_agent_sees_the_clock_pauses_auto_solve_and_the_sweep_leaves_it_alone(
         report_path=tmp_path / "after.json",
     )
     assert ticket not in {int(t["id"]) for t in after.report["tickets"]}
-    assert before[ticket] == "solve"  # the same sweep, before the pause, would have solved it
+    # The same sweep, before the pause, would have acted on it: a reminder first (never a solve
+    # without one in the episode).
+    assert before[ticket] == "remind"
 
     frame.locator("#resume-auto-solve").click()
     frame.locator("#pause-auto-solve").wait_for()
