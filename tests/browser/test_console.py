@@ -199,8 +199,11 @@ def test_plan_and_apply_put_back_a_status_changed_in_zendesk(stack: Stack, page:
     )
 
 
-def _awaiting_ticket(stack: Stack, subject: str = "Browser test: flight dates wrong") -> int:
-    """A ticket awaiting the requester since an agent's public comment 20 days ago."""
+def _awaiting_ticket(
+    stack: Stack, subject: str = "Browser test: flight dates wrong", *, reminded: bool = False
+) -> int:
+    """A ticket awaiting the requester since an agent's public comment 20 days ago (and, when
+    `reminded`, cxlayer's reminder 15 days ago: a solve needs one in the episode)."""
     statuses = stack.api("GET", "custom_statuses.json")["custom_statuses"]
     awaiting = next(s["id"] for s in statuses if s["agent_label"] == "Awaiting requester reply")
     groups = stack.api("GET", "groups.json")["groups"]
@@ -231,6 +234,16 @@ def _awaiting_ticket(stack: Stack, subject: str = "Browser test: flight dates wr
             },
         ],
     }
+    if reminded:
+        service_user = stack.api("GET", "users/me.json")["user"]["id"]
+        body["comments"].append(
+            {
+                "author_id": service_user,
+                "created_at": (asked + timedelta(days=5)).isoformat(),
+                "public": True,
+                "body": "A reminder: we are waiting for your reply.",
+            }
+        )
     return int(stack.api("POST", "imports/tickets.json", json={"ticket": body})["ticket"]["id"])
 
 
@@ -256,7 +269,7 @@ def test_forecast_for_a_date_shows_the_teams_calendars_with_holidays(
 
 
 def test_run_a_sweep_then_undo_one_ticket(stack: Stack, page: Page) -> None:
-    ticket = _awaiting_ticket(stack)
+    ticket = _awaiting_ticket(stack, reminded=True)
     sign_in_locally(page, stack)
     page.goto(stack.console + "/autosolve")
     page.get_by_label("Remind and solve the tickets that are due now").check()
