@@ -398,6 +398,9 @@ def test_the_demo_adopted_the_seeded_tickets_and_the_sweep_examined_every_pendin
     # Every seeded ticket that is still pending on the guide's or the generic pending status
     # (those the sweep solved are no longer pending) was examined by the run.
     pending = demo.get("/search.json?query=type:ticket status:pending")["results"]
-    seeded = [t for t in pending if t["created_at"] <= str(as_of).replace(" ", "T")[:19] + "Z"]
+    # Tickets changed after the run (the launcher's sidebar demo ticket is asked a question
+    # once the service is up) were not pending when it listed.
+    ran = str(as_of).replace(" ", "T")[:19] + "Z"
+    seeded = [t for t in pending if t["created_at"] <= ran and t["updated_at"] <= ran]
     assert seeded
     assert {t["id"] for t in seeded if t["custom_status_id"] in guide} <= decided
