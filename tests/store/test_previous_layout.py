@@ -69,4 +69,3 @@ def test_moved_models_match_the_migrated_schema(tmp_path: Path) -> None:
         and d[0] in {"add_table", "remove_table", "add_column", "remove_column"}
     ]
     assert table_or_column_changes == []
-
