@@ -134,6 +134,14 @@ def mappings() -> ResponseReturnValue:
     )
 
 
+def _save_version(files: dict[str, str], summary: str) -> ResponseReturnValue:
+    """Save the edited files as a new mapping version and go to the history; raises
+    `VersionError` (with the CLI's problems) when the result is invalid or unchanged."""
+    saved = save_version(current_app, files, author=_who(), summary=summary)
+    flash(f"Saved as version {saved.id}; every process uses it within a second.", "ok")
+    return redirect(url_for("console.mappings_history"), 303)
+
+
 @bp.route("/mappings/teams/<key>", methods=["GET", "POST"])
 @auth.login_required
 def team(key: str) -> ResponseReturnValue:
@@ -150,20 +158,12 @@ def team(key: str) -> ResponseReturnValue:
     if form.validate_on_submit():
         text = edit_team(files["teams.toml"], index, form)
         try:
-            saved = save_version(
-                current_app,
-                {"teams.toml": text},
-                author=_who(),
-                summary=form.summary.data or f"team {key} edited",
-            )
+            return _save_version({"teams.toml": text}, form.summary.data or f"team {key} edited")
         except VersionError as exc:
             errors, other = team_problems(exc.problems, index)
             if not exc.problems:
                 other = [str(exc)]
             status = 422
-        else:
-            flash(f"Saved as version {saved.id}; every process uses it within a second.", "ok")
-            return redirect(url_for("console.mappings_history"), 303)
     elif request.method == "POST":
         status = 400
     return render_template(
@@ -182,18 +182,13 @@ def mapping_file(name: str) -> ResponseReturnValue:
     status = 200
     if form.validate_on_submit():
         try:
-            saved = save_version(
-                current_app,
+            return _save_version(
                 {name: (form.text.data or "").replace("\r\n", "\n")},
-                author=_who(),
-                summary=form.summary.data or f"{name} edited",
+                form.summary.data or f"{name} edited",
             )
         except VersionError as exc:
             problems = [str(p) for p in exc.problems] or [str(exc)]
             status = 422
-        else:
-            flash(f"Saved as version {saved.id}; every process uses it within a second.", "ok")
-            return redirect(url_for("console.mappings_history"), 303)
     return render_template(
         "console/mapping_file.html", form=form, name=name, problems=problems, version=row
     ), status
@@ -221,15 +216,12 @@ def mapping_fields(name: str) -> ResponseReturnValue:
         )
         summary = (request.form.get("summary") or "").strip() or f"{name} edited"
         try:
-            saved = save_version(current_app, {name: text}, author=_who(), summary=summary)
+            return _save_version({name: text}, summary)
         except VersionError as exc:
             by_field, by_entry, other = file_problems(exc.problems, name, file_entries(text))
             if not exc.problems:
                 other = [str(exc)]
             status = 422
-        else:
-            flash(f"Saved as version {saved.id}; every process uses it within a second.", "ok")
-            return redirect(url_for("console.mappings_history"), 303)
     return render_template(
         "console/mapping_fields.html",
         name=name,
