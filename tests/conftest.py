@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import subprocess
 from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
@@ -12,6 +13,7 @@ from flask import Flask
 from app import create_app
 from mappings import Mappings, load_mappings
 from sandbox.testing import SandboxHandle, run_sandbox
+from settings import ROOT
 
 
 @pytest.fixture
@@ -44,3 +46,31 @@ def zd() -> Iterator[SandboxHandle]:
     """A fresh, empty Zendesk sandbox account on a free loopback port."""
     with run_sandbox() as handle:
         yield handle
+
+
+# Browser tests (tests/browser/, tests/sidebar/): pytest-playwright drives Debian's Chromium,
+# installed by .ci/chromium.sh when missing; nothing downloads a browser.
+CHROMIUM = Path("/usr/bin/chromium")
+CHROMIUM_ARGS = [
+    "--headless",
+    "--no-sandbox",
+    "--disable-gpu",
+    "--disable-quic",
+    "--no-first-run",
+    "--disable-background-networking",
+    "--disable-component-update",
+    "--disable-sync",
+]
+
+
+@pytest.fixture(scope="session")
+def browser_type_launch_args(browser_type_launch_args: dict[str, Any]) -> dict[str, Any]:
+    """pytest-playwright's launch arguments, one browser per session for every page test."""
+    if not CHROMIUM.exists():
+        subprocess.run(["bash", str(ROOT / ".ci" / "chromium.sh")], check=True, timeout=900)
+    return {
+        **browser_type_launch_args,
+        "executable_path": str(CHROMIUM),
+        "args": CHROMIUM_ARGS,
+        "headless": True,
+    }

@@ -1,8 +1,7 @@
 """Browser tests: Playwright (pytest-playwright) driving Debian's Chromium, never a downloaded
 browser. Reusable by any page test (the console, the agent sidebar):
 
-- `browser_type_launch_args` points pytest-playwright at /usr/bin/chromium (installed by
-  `.ci/chromium.sh` when missing) with headless, sandbox-free, network-quiet flags;
+- the browser itself is set up once for every browser test in tests/conftest.py;
 - `axe_check(page)` injects axe-core (npm, pinned by tests/browser/package-lock.json, installed
   with `npm ci` when missing) and returns the serious and critical violations;
 - `stack` starts the whole `make run` demo (sandbox with OAuth, migrations, provisioning,
@@ -31,26 +30,10 @@ from demo.launcher import DEMO_ADMIN_PASSWORD, SANDBOX_EMAIL, SANDBOX_TOKEN
 from sandbox.testing import OAUTH_TOKEN, free_port
 from settings import ROOT
 
-CHROMIUM = Path("/usr/bin/chromium")
 HERE = Path(__file__).resolve().parent
 AXE = HERE / "node_modules" / "axe-core" / "axe.min.js"
-CHROMIUM_ARGS = [
-    "--headless",
-    "--no-sandbox",
-    "--disable-gpu",
-    "--disable-quic",
-    "--no-first-run",
-    "--disable-background-networking",
-    "--disable-component-update",
-    "--disable-sync",
-]
 
 pytestmark = pytest.mark.integration
-
-
-def _ensure_chromium() -> None:
-    if not CHROMIUM.exists():
-        subprocess.run(["bash", str(ROOT / ".ci" / "chromium.sh")], check=True, timeout=900)
 
 
 def _ensure_axe() -> None:
@@ -59,18 +42,6 @@ def _ensure_axe() -> None:
         if npm is None:
             raise RuntimeError("npm is needed to install axe-core for the accessibility check")
         subprocess.run([npm, "ci", "--no-audit", "--no-fund"], cwd=HERE, check=True, timeout=600)
-
-
-@pytest.fixture(scope="session")
-def browser_type_launch_args(browser_type_launch_args: dict[str, Any]) -> dict[str, Any]:
-    """pytest-playwright's launch arguments: Debian's chromium, never a downloaded browser."""
-    _ensure_chromium()
-    return {
-        **browser_type_launch_args,
-        "executable_path": str(CHROMIUM),
-        "args": CHROMIUM_ARGS,
-        "headless": True,
-    }
 
 
 @pytest.fixture(scope="session")

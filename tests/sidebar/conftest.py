@@ -4,7 +4,6 @@ service serving webhooks and the sidebar on a free loopback port, people, and a 
 
 from __future__ import annotations
 
-import subprocess
 import threading
 import time
 from collections.abc import Callable, Iterator
@@ -21,7 +20,6 @@ from werkzeug.serving import BaseWSGIServer, make_server
 from mappings import Mappings
 from sandbox.apps import sign_app_token
 from sandbox.testing import SandboxHandle
-from settings import ROOT
 from sidebar.cli import install
 from store.testing import db_app, make_db_app, test_database_url  # noqa: F401 -- fixtures
 from sync import FACTORY_EXTENSION, ZendeskClient
@@ -31,17 +29,6 @@ from sync.snapshot import Provisioned
 from tests.desk import TicketReader, create_user, fast_client, sandbox_settings
 from webhooks.worker import process_one
 
-CHROMIUM = "/usr/bin/chromium"
-CHROMIUM_ARGS = [
-    "--headless",
-    "--no-sandbox",
-    "--disable-gpu",
-    "--disable-quic",
-    "--no-first-run",
-    "--disable-background-networking",
-    "--disable-component-update",
-    "--disable-sync",
-]
 FLAG_THRESHOLD = 0.18
 
 
@@ -224,19 +211,6 @@ def sidebar_desk(
 
 
 # --- the browser ------------------------------------------------------------------------
-@pytest.fixture(scope="session")
-def browser_type_launch_args(browser_type_launch_args: dict[str, Any]) -> dict[str, Any]:
-    """pytest-playwright's browser (one per session, shared with tests/browser/): Debian's
-    Chromium (installed by .ci/chromium.sh when missing), never a downloaded browser."""
-    subprocess.run(["bash", str(ROOT / ".ci" / "chromium.sh")], check=True, timeout=900)
-    return {
-        **browser_type_launch_args,
-        "executable_path": CHROMIUM,
-        "args": CHROMIUM_ARGS,
-        "headless": True,
-    }
-
-
 @pytest.fixture
 def page(browser: Any) -> Iterator[Any]:
     context = browser.new_context(viewport={"width": 1280, "height": 900})
