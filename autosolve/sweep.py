@@ -7,11 +7,14 @@ One run:
 2. lists the tickets awaiting the requester with search export (exemptions that search can
    express are left out by the query; listed tickets exempt otherwise are decided — and
    reported — as "exempt"). Nightly, only those whose "Auto-solve due" date is near enough for
-   a reminder or a solve, plus those with no date (two searches; `triggers.autosolve.listing_cutoff`); the first
-   run, one night a week (`[sweep] full_listing_day`), `--all` and `[sweep] listing = "all"`
-   list every awaiting ticket. The date is written by cxlayer alone (webhook handler at clock
-   start, sweep otherwise), and decisions never trust it: they are made from who spoke last,
-   so a stale date is corrected, never obeyed;
+   a reminder or a solve, plus those with no date (two searches;
+   `triggers.autosolve.listing_cutoff`); the first run, one night a week
+   (`[sweep] full_listing_day`), `--all` and `[sweep] listing = "all"` list every awaiting
+   ticket. Awaiting tickets with an exempt tag (paused by an agent) are listed by one more
+   search after the writes, for the report only: each is reported as "exempt", nothing is read
+   or written for it (1 call per 1,000 paused tickets). The date is written by cxlayer alone
+   (webhook handler at clock start, sweep otherwise), and decisions never trust it: they are
+   made from who spoke last, so a stale date is corrected, never obeyed;
 3. catches up the local "who spoke last" table (`sweep_last_comment`, also kept by webhook
    events through `record_comment`) from the incremental ticket-events export with comment
    events, many tickets per page, from its own cursor in `state`. The export is read *after*
@@ -142,6 +145,9 @@ REASON_WRITE_UNCONFIRMED = (
     "an earlier run ({run_id}) sent an update that is not confirmed yet (its job may still be "
     "queued); left for the next run so nothing is sent twice"
 )
+# A ticket the listing left out because it carries an exempt tag (an agent paused auto-solve,
+# in the sidebar or by adding the tag): reported, never decided nor written.
+REASON_PAUSED = "exempt by tag {tag}: paused by an agent; never auto-solved (nothing written)"
 
 
 class SweepError(Exception):
@@ -587,8 +593,26 @@ def candidate_query(config: AutoSolveConfig, provisioned: Provisioned) -> str:
     every night would cost calls). Tickets exempt by priority, organization, group or form
     (forms cannot be searched) are listed and reported as "exempt", so admins see them;
     `decide` checks every exemption on every listed ticket, and again on the fresh one after
-    a conflict.
+    a conflict. `paused_query` lists the tag-exempt ones, for the report.
     """
+    terms = awaiting_terms(config, provisioned)
+    terms += [f"-tags:{tag}" for tag in sorted(config.exempt_tags)]
+    return " ".join(terms)
+
+
+def paused_query(config: AutoSolveConfig, provisioned: Provisioned) -> str | None:
+    """The search for tickets awaiting the requester that carry an exempt tag (an agent paused
+    auto-solve); None when no exempt tag is set. Same-keyword terms are OR-ed by Zendesk, so
+    `tags:a tags:b` is "either tag"."""
+    if not config.exempt_tags:
+        return None
+    terms = awaiting_terms(config, provisioned)
+    terms += [f"tags:{tag}" for tag in sorted(config.exempt_tags)]
+    return " ".join(terms)
+
+
+def awaiting_terms(config: AutoSolveConfig, provisioned: Provisioned) -> list[str]:
+    """Search terms for "awaiting the requester": pending, on one of the awaiting statuses."""
     terms = ["type:ticket", "status:pending"]
     terms += [
         f"custom_status_id:{provisioned.status_id(value)}"
@@ -599,8 +623,7 @@ def candidate_query(config: AutoSolveConfig, provisioned: Provisioned) -> str:
         # Zendesk's own generic Pending (tickets from before cxlayer, or set before apply made
         # the guide's status the default) means the same wait: listed as awaiting.
         terms.append(f"custom_status_id:{generic}")
-    terms += [f"-tags:{tag}" for tag in sorted(config.exempt_tags)]
-    return " ".join(terms)
+    return terms
 
 
 def weekly_full(options: SweepOptions, as_of: datetime) -> bool:
@@ -685,6 +708,35 @@ class _Run:
                 if snap.custom_status in self.config.awaiting_statuses:
                     found.setdefault(snap.id, snap)
         return [found[i] for i in sorted(found)]
+
+    def list_paused(self) -> list[AutoSolveDecision]:
+        """Awaiting tickets paused by an exempt tag, as "exempt" rows for the report: one search
+        (1 call per 1,000 tickets); nothing read or written per ticket. Tickets this run
+        already decided (an agent paused one during the run) keep their decision."""
+        query = paused_query(self.config, self.provisioned)
+        if query is None:
+            return []
+        out = []
+        for raw in self.client.search_export(query):
+            snap = self.as_awaiting(snapshot_from_ticket(raw, self.provisioned, self.group_names))
+            tags = sorted(t for t in snap.tags if t.lower() in self.config.exempt_tags)
+            if (
+                snap.custom_status not in self.config.awaiting_statuses
+                or not tags
+                or snap.id in self.decisions
+            ):
+                continue
+            out.append(
+                AutoSolveDecision(
+                    ticket_id=snap.id,
+                    decision=Outcome.EXEMPT,
+                    reason=REASON_PAUSED.format(tag=tags[0]),
+                    team=self.mappings.team_for_group(snap.group).key,
+                    snapshot_stamp=snap.updated_stamp,
+                    previous_status=snap.custom_status,
+                )
+            )
+        return sorted(out, key=lambda d: d.ticket_id)
 
     def as_awaiting(self, snap: TicketSnapshot) -> TicketSnapshot:
         """A ticket on Zendesk's generic Pending is decided as on the guide's pending default
@@ -1226,6 +1278,12 @@ def run_sweep(
                 if failures:
                     run.retry(failures)
                 renew()
+            # Paused tickets, for the report only; skipped when the budget is spent (the run's
+            # decisions come first).
+            if not budget.exhausted():
+                paused = run.list_paused()
+                run.record(paused, {})
+                run.decisions.update({d.ticket_id: d for d in paused})
             if not dry_run:
                 with store.session(app) as sess:
                     if status == RUN_STOPPED and last_examined is not None:

@@ -78,7 +78,8 @@ def test_agent_sees_the_clock_pauses_auto_solve_and_the_sweep_leaves_it_alone(
     _shot(page, "paused.png")
 
     # The real sweep, evaluated two weeks on (past the solve date; a future as_of is a dry
-    # run): the paused ticket is left out of its listing, so it is never reminded or solved.
+    # run): the paused ticket is reported exempt, paused by an agent, and never reminded or
+    # solved. The real nightly run (now, not a dry run) reports it the same and writes nothing.
     after = run_sweep(
         desk.app,
         client=desk.make_client(),
@@ -86,7 +87,15 @@ def test_agent_sees_the_clock_pauses_auto_solve_and_the_sweep_leaves_it_alone(
         as_of=datetime.now(UTC) + timedelta(days=14),
         report_path=tmp_path / "after.json",
     )
-    assert ticket not in {int(t["id"]) for t in after.report["tickets"]}
+    row = {int(t["id"]): t for t in after.report["tickets"]}[ticket]
+    assert row["decision"] == "exempt", row
+    assert "paused by an agent" in row["reason"] and "no_autosolve" in row["reason"], row
+    assert after.report["totals"]["exempt"] >= 1
+    assert f'<td class="num">{ticket}</td>' in after.html_path.read_text()
+    stamp = desk.ticket(ticket)["updated_at"]
+    nightly = run_sweep(desk.app, client=desk.make_client(), report_path=tmp_path / "now.json")
+    assert {int(t["id"]): t["decision"] for t in nightly.report["tickets"]}[ticket] == "exempt"
+    assert desk.ticket(ticket)["updated_at"] == stamp  # nothing written to a paused ticket
     # The same sweep, before the pause, would have acted on it: a reminder first (never a solve
     # without one in the episode).
     assert before[ticket] == "remind"

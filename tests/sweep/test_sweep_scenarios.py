@@ -303,6 +303,39 @@ def test_crash_while_jobs_are_queued_then_rerun_sends_nothing_twice(desk: Desk, 
     assert len(solve_comments(desk, us)) == 1
 
 
+def test_tickets_paused_by_the_exempt_tag_are_reported_exempt_and_never_written(
+    desk: Desk, tmp_path: Path
+):
+    """Awaiting tickets with the exempt tag are left out of the decision listing but listed by
+    one more search, for the report: "exempt", paused by an agent; nothing read or written per
+    ticket. A paused ticket no longer awaiting the requester is not listed."""
+    due = asked(desk)
+    paused = asked(desk, tags=("no_autosolve",))
+    paused_open = asked(desk, tags=("no_autosolve",), status="open_cx")
+    paused_before = desk.ticket(paused)
+    first = sweep(desk, tmp_path)  # first run: full listing
+    desk.zd.reset_stats()
+
+    result = sweep(desk, tmp_path, full=False)  # a nightly run: the due-soon listing
+    rows = by_id(result)
+
+    assert by_id(first)[due]["decision"] == "solve" and due not in rows
+    assert by_id(first)[paused]["decision"] == "exempt"
+    assert rows[paused]["decision"] == "exempt"
+    assert rows[paused]["reason"] == (
+        "exempt by tag no_autosolve: paused by an agent; never auto-solved (nothing written)"
+    )
+    assert rows[paused]["clock_start"] is None and rows[paused]["due"] is None
+    assert paused_open not in rows
+    assert desk.ticket(paused) == paused_before
+    assert desk.writes() == {}
+    stored = {r.ticket_id: r for r in decisions_of(desk.app, result.run_id)}
+    assert stored[paused].decision == "exempt" and stored[paused].write == "none"
+    # The paused listing is one search-export page (1,000 tickets a page), no per-ticket read.
+    searches = {k: v for k, v in desk.zd.stats()["endpoints"].items() if "search/export" in k}
+    assert sum(searches.values()) == 4, searches  # two due-soon searches, drift, paused
+
+
 def test_exempt_priority_is_reported_and_untouched(desk: Desk, tmp_path: Path):
     """A listed ticket exempt by priority is reported as exempt and never written."""
     urgent = asked(desk, priority="urgent")
