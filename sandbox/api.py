@@ -326,7 +326,15 @@ def create_app(sb: Sandbox) -> Flask:
         items = store.comments(ticket_id)
         if request.args.get("sort_order") == "desc":
             items.reverse()
-        return paginate_list("comments", items, lambda c: c)
+        answer = paginate_list("comments", items, lambda c: c)
+        if "users" not in (request.args.get("include") or "").split(","):
+            return answer
+        # `include=users` side-loads the page's comment authors (Zendesk's List Comments).
+        page = answer.get_json()
+        authors = sorted({int(c["author_id"]) for c in page["comments"]})
+        found = [store.get_user(i) for i in authors]
+        page["users"] = [present_user(u) for u in found if u]
+        return json_response(page)
 
     @app.get("/api/v2/tickets/<int:ticket_id>/audits")
     def ticket_audits(ticket_id: int) -> Response:

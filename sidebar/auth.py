@@ -6,11 +6,16 @@ app's URL carrying a JWT in the form field `token`, signed RS256 with the app's 
 cxlayer verifies it with the app's public key (`GET /api/v2/apps/{app_id}/public_key.pem`,
 read back by `sidebar install`) and checks:
 
-- `iss`: the account, `<subdomain>.zendesk.com`;
-- `aud`: the installation, `https://<subdomain>.zendesk.com/api/v2/apps/installations/<id>.json`;
+- `iss`: the account, `<subdomain>.zendesk.com` (also accepted with `https://`: both name
+  the same account and only its key signs);
+- `aud`: the installation, `https://<subdomain>.zendesk.com/api/v2/apps/installations/<id>.json`
+  (the tutorial decodes with "the app's public key and installation id");
 - `exp` (required, a small leeway for clock skew) and `iat`;
-- `sub`: the Zendesk user, `.../users/<id>.json`; the caller then confirms the user is an
+- `sub`: the Zendesk user, its API URL `https://<subdomain>.zendesk.com/api/v2/users/<id>.json`
+  on this account (a bare user id is accepted too); the caller then confirms the user is an
   agent or admin (an end user's token is refused).
+
+Sources and what could not be checked word for word: sandbox/README.md, "Signed app loads".
 
 Any failure is `Unauthorized` (the views answer 401 and nothing else). The page then uses a
 session token (itsdangerous, signed with `CXLAYER_SIDEBAR_SECRET`) bound to the agent and the
@@ -30,7 +35,7 @@ from itsdangerous import BadSignature, URLSafeTimedSerializer
 ALGORITHM = "RS256"
 LEEWAY_SECONDS = 30
 SESSION_SALT = "cxlayer.sidebar.session"
-_USER_ID = re.compile(r"/users/(\d+)(?:\.json)?$")
+_USER_URL = re.compile(r"^https://([^/]+)/api/v2/users/(\d+)(?:\.json)?$")
 
 
 class Unauthorized(Exception):
@@ -49,6 +54,22 @@ class AppIdentity:
 def issuer(subdomain: str) -> str:
     """The `iss` Zendesk writes: the account's host name."""
     return f"{subdomain}.zendesk.com"
+
+
+def accepted_issuers(subdomain: str) -> list[str]:
+    """`iss` values that name this account: the host name, and the same with `https://`."""
+    return [issuer(subdomain), f"https://{issuer(subdomain)}"]
+
+
+def user_id_of(subject: object, subdomain: str) -> int | None:
+    """The user id in `sub`: the user's API URL on this account, or a bare id; None else."""
+    text = str(subject or "")
+    if text.isdigit():
+        return int(text)
+    match = _USER_URL.match(text)
+    if match is None or match.group(1) != issuer(subdomain):
+        return None
+    return int(match.group(2))
 
 
 def audience(subdomain: str, installation_id: int) -> str:
@@ -72,16 +93,16 @@ def verify_app_token(
             public_key_pem,
             algorithms=[ALGORITHM],
             audience=audience(subdomain, installation_id),
-            issuer=issuer(subdomain),
+            issuer=accepted_issuers(subdomain),
             leeway=LEEWAY_SECONDS,
             options={"require": ["exp", "iat", "iss", "aud", "sub"]},
         )
     except jwt.PyJWTError as exc:
         raise Unauthorized(f"invalid app token: {exc}") from None
-    match = _USER_ID.search(str(claims.get("sub", "")))
-    if match is None:
-        raise Unauthorized("the token names no Zendesk user")
-    return AppIdentity(int(match.group(1)), subdomain, installation_id)
+    user_id = user_id_of(claims.get("sub"), subdomain)
+    if user_id is None:
+        raise Unauthorized("the token names no Zendesk user of this account")
+    return AppIdentity(user_id, subdomain, installation_id)
 
 
 @dataclass(frozen=True)

@@ -8,6 +8,9 @@
 - `POST /sidebar/api/tickets/<id>/auto-solve` `{"paused": true|false}` and
   `POST /sidebar/api/tickets/<id>/not-a-duplicate` `{"candidate_id": N}` — the buttons, with
   the ticket's action token; they answer the refreshed panel.
+- `POST /sidebar/api/tickets/<id>/merge` `{"candidate_id": N, "confirmed": true}` — Zendesk's
+  merge into a shown candidate, where `[sidebar] merge = true` (409 with the reason otherwise);
+- `POST /sidebar/api/tickets/<id>/undo` `{"kind": ..., "run_id"?}` — Undo on a history line.
 - `GET /sidebar/zaf_sdk.js` — the pinned ZAF SDK.
 
 Every answer carries `Server-Timing: app;dur=<ms>` (the server time the bench measures).
@@ -114,7 +117,7 @@ def first_page() -> Response:
         subdomain=_subdomain(),
         installation_id=installed.installation_id,
     )
-    user = data.agent_user(_app(), identity.user_id)
+    user = data.agent_user(_app(), identity.user_id, keep_seconds=_sessions().max_age_seconds)
     if user is None:
         raise Unauthorized(f"user {identity.user_id} is not an agent")
     session = Session(identity.user_id, str(user.get("name") or ""), identity.account)
@@ -171,11 +174,53 @@ def auto_solve(ticket_id: int) -> Response | tuple[Response, int]:
 def not_a_duplicate(ticket_id: int) -> Response | tuple[Response, int]:
     session = _sessions().read(_bearer(), account=_subdomain(), ticket_id=ticket_id)
     body = request.get_json(silent=True) or {}
-    candidate = body.get("candidate_id")
-    if isinstance(candidate, bool) or not isinstance(candidate, int) or candidate == ticket_id:
+    candidate = _candidate(body, ticket_id)
+    if candidate is None:
         return jsonify(error='send {"candidate_id": <another ticket number>}'), 400
     agent = session.agent_name or f"agent {session.agent_id}"
     data.mark_not_duplicate(_app(), ticket_id, candidate, agent_id=session.agent_id, agent=agent)
+    return _panel(ticket_id, replace(session, ticket_id=None))
+
+
+@bp.errorhandler(data.Refused)
+def _refused_button(exc: data.Refused) -> tuple[Response, int]:
+    return jsonify(error=str(exc)), 409
+
+
+def _candidate(body: dict[str, Any], ticket_id: int) -> int | None:
+    candidate = body.get("candidate_id")
+    if isinstance(candidate, bool) or not isinstance(candidate, int) or candidate == ticket_id:
+        return None
+    return candidate
+
+
+@bp.post("/api/tickets/<int:ticket_id>/merge")
+def merge(ticket_id: int) -> Response | tuple[Response, int]:
+    """Merge into a candidate (only where [sidebar] merge is on; the page confirms first)."""
+    session = _sessions().read(_bearer(), account=_subdomain(), ticket_id=ticket_id)
+    body = request.get_json(silent=True) or {}
+    candidate = _candidate(body, ticket_id)
+    if candidate is None or body.get("confirmed") is not True:
+        return jsonify(
+            error='send {"candidate_id": <another ticket number>, "confirmed": true}'
+        ), 400
+    agent = session.agent_name or f"agent {session.agent_id}"
+    data.merge_into(_app(), ticket_id, candidate, agent_id=session.agent_id, agent=agent)
+    panel = _panel(ticket_id, replace(session, ticket_id=None)).get_json()
+    return jsonify({**panel, "merged_into": candidate})
+
+
+@bp.post("/api/tickets/<int:ticket_id>/undo")
+def undo(ticket_id: int) -> Response | tuple[Response, int]:
+    """Undo a history line: `{"kind": "pause"|"resume"|"soft_merge"|"auto_solve"}` (and the
+    `run_id` the panel offered for an auto-solve)."""
+    session = _sessions().read(_bearer(), account=_subdomain(), ticket_id=ticket_id)
+    body = request.get_json(silent=True) or {}
+    kind, run_id = body.get("kind"), body.get("run_id")
+    if kind not in words.UNDO_LABELS or (run_id is not None and not isinstance(run_id, str)):
+        return jsonify(error=f'send {{"kind": one of {sorted(words.UNDO_LABELS)}}}'), 400
+    agent = session.agent_name or f"agent {session.agent_id}"
+    data.undo(_app(), ticket_id, kind, agent_id=session.agent_id, agent=agent, run_id=run_id)
     return _panel(ticket_id, replace(session, ticket_id=None))
 
 

@@ -168,6 +168,11 @@ class Tracker:
             stack = self._local.stack = []
         return stack
 
+    def adopt(self, stack: list[OperationMetrics]) -> None:
+        """This thread counts its calls in `stack` (another thread's open operations): reads
+        run in parallel for one operation count in it."""
+        self._local.stack = list(stack)
+
     def current(self) -> OperationMetrics | None:
         stack = self.stack()
         return stack[-1] if stack else None

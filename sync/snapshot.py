@@ -14,7 +14,7 @@ caller re-reads and re-decides (rules reach a fixed point).
 
 from __future__ import annotations
 
-from collections.abc import Iterable, Mapping, Sequence
+from collections.abc import Callable, Iterable, Mapping, Sequence
 from dataclasses import dataclass, field
 from datetime import date, datetime
 from typing import Any, Protocol
@@ -53,6 +53,10 @@ class TicketAPI(Protocol):
     def groups(self, refresh: bool = False) -> list[dict[str, Any]]: ...
     def comments(self, ticket_id: int) -> list[dict[str, Any]]: ...
     def users(self, user_ids: Iterable[int]) -> list[dict[str, Any]]: ...
+    def comments_with_authors(
+        self, ticket_id: int
+    ) -> tuple[list[dict[str, Any]], list[dict[str, Any]]]: ...
+    def in_parallel(self, *reads: Callable[[], Any]) -> list[Any]: ...
     def update_ticket(
         self, snapshot_stamp: str, ticket_id: int, changes: Mapping[str, Any]
     ) -> dict[str, Any]: ...
@@ -195,8 +199,14 @@ def _via(comment: Mapping[str, Any]) -> tuple[str | None, str | None]:
 def read_snapshot(
     client: TicketAPI, ticket_id: int, *, with_comments: bool = False
 ) -> TicketSnapshot:
-    """The ticket now, resolved to mappings values (one call; two more with comments)."""
-    raw = client.ticket(ticket_id)
+    """The ticket now, resolved to mappings values (one call; with comments, a second one in
+    parallel: the comments with their authors side-loaded, one per 100 comments)."""
+    if with_comments:
+        raw, (items, authors) = client.in_parallel(
+            lambda: client.ticket(ticket_id), lambda: client.comments_with_authors(ticket_id)
+        )
+    else:
+        raw, items, authors = client.ticket(ticket_id), [], []
     provisioned = Provisioned.load(client)
     groups = {int(g["id"]): str(g["name"]) for g in client.groups()}
     if raw.get("group_id") is not None and int(raw["group_id"]) not in groups:
@@ -204,8 +214,7 @@ def read_snapshot(
         groups = {int(g["id"]): str(g["name"]) for g in client.groups(refresh=True)}
     comments: list[Comment] = []
     if with_comments:
-        items = client.comments(ticket_id)
-        roles = {int(u["id"]): u.get("role") for u in client.users(c["author_id"] for c in items)}
+        roles = {int(u["id"]): u.get("role") for u in authors}
         comments = [
             Comment(
                 author_id=int(c["author_id"]),

@@ -55,6 +55,15 @@ from triggers.model import (
 RULE_PAUSE = "sidebar.pause_auto_solve"
 RULE_RESUME = "sidebar.resume_auto_solve"
 RULE_NOT_DUPLICATE = "sidebar.not_a_duplicate"
+RULE_MERGE = "sidebar.merge"
+RULE_UNDO = "sidebar.undo"
+# The rules whose history line offers Undo, and what undoes them (see `undo_offers`).
+UNDO_PAUSE, UNDO_RESUME, UNDO_SOFT_MERGE, UNDO_AUTO_SOLVE = (
+    "pause",
+    "resume",
+    "soft_merge",
+    "auto_solve",
+)
 
 MANAGED_BY_WORDS = {
     "client": "the Client",
@@ -76,6 +85,15 @@ RULE_WORDS = {
     RULE_PAUSE: "Auto-solve paused (sidebar)",
     RULE_RESUME: "Auto-solve resumed (sidebar)",
     RULE_NOT_DUPLICATE: "Not a duplicate (sidebar)",
+    RULE_MERGE: "Merged (sidebar)",
+    RULE_UNDO: "Undone (sidebar)",
+    "duplicates.undo": "Soft merge undone",
+}
+UNDO_LABELS = {
+    UNDO_PAUSE: "Undo: resume auto-solve",
+    UNDO_RESUME: "Undo: pause auto-solve again",
+    UNDO_SOFT_MERGE: "Undo soft merge: reopen",
+    UNDO_AUTO_SOLVE: "Undo auto-solve: reopen",
 }
 
 # --- words ------------------------------------------------------------------------------
@@ -124,6 +142,15 @@ NOT_DUPLICATE_NOTE = (
     "tickets again."
 )
 NOT_DUPLICATE_CLEARED = " and “Duplicate of” cleared"
+MERGE_TARGET_NOTE = (
+    "Ticket #{source_id} was merged into this ticket by {agent} from the cxlayer sidebar "
+    "(possible duplicate, score {score:.2f}); the requester was told the conversation "
+    "continues here."
+)
+MERGE_CONFIRM = (
+    "Merge this ticket into #{target_id}? This ticket is closed and the requester is told the "
+    "conversation continues in #{target_id}. A merge cannot be undone."
+)
 EVIDENCE_REFERENCE = "this ticket mentions #{ticket_id}"
 EVIDENCE_SENTENCES = "“{new}” ↔ “{old}”"
 EVIDENCE_NONE = "similar words in subject and description"
@@ -339,9 +366,20 @@ def evidence(candidate: Candidate) -> str:
     return EVIDENCE_NONE
 
 
-def duplicates_section(candidates: Iterable[Candidate], threshold: float) -> dict[str, Any]:
+def duplicates_section(
+    candidates: Iterable[Candidate], threshold: float, *, can_merge: bool = False
+) -> dict[str, Any]:
+    """Candidates in words; `can_merge` (the account enabled merging from the sidebar) adds
+    each candidate's merge confirmation text."""
+    shown = list(candidates)
     return {
         "threshold": threshold,
+        "can_merge": can_merge,
+        "merge_confirm": {
+            str(c.ticket_id): MERGE_CONFIRM.format(target_id=c.ticket_id) for c in shown
+        }
+        if can_merge
+        else {},
         "candidates": [
             {
                 "ticket_id": c.ticket_id,
@@ -349,7 +387,7 @@ def duplicates_section(candidates: Iterable[Candidate], threshold: float) -> dic
                 "evidence": evidence(c),
                 "flagged": c.flagged,
             }
-            for c in candidates
+            for c in shown
         ],
     }
 
@@ -378,13 +416,56 @@ def history_section(entries: Iterable[Mapping[str, Any]], timezone: str) -> list
             {
                 "when": when,
                 "rule": RULE_WORDS.get(str(entry["rule"]), str(entry["rule"])),
+                "rule_key": str(entry["rule"]),
+                "invocation_id": entry.get("invocation_id"),
                 "actions": [action],
                 "action": action,
                 "reason": str(entry.get("reason") or ""),
+                "undo": None,
             }
         )
     for row in rows:
         del row["actions"]
+    return rows
+
+
+@dataclass(frozen=True)
+class UndoFacts:
+    """What decides whether a history line can be undone now (read by the caller)."""
+
+    paused: bool = False  # the ticket carries an exempt tag now
+    can_pause: bool = False  # an exempt tag is configured and the ticket is not closed
+    soft_merge_undoable: bool = False  # cxlayer's soft merge of this ticket, not undone yet
+    auto_solve_run: str | None = None  # the sweep run whose solve of this ticket can be undone
+
+
+def undo_offers(rows: list[dict[str, Any]], facts: UndoFacts) -> list[dict[str, Any]]:
+    """Mark the history lines (newest first) whose action the product can undo now: the newest
+    pause or resume (each is the other's undo), cxlayer's soft merge (reopen; the CCs it moved
+    removed) and a sweep's auto-solve (reopen). Each kind is offered once, on its newest line.
+    A Zendesk merge cannot be undone, so it never is."""
+    offered: set[str] = set()
+    for row in rows:
+        rule, kind = row["rule_key"], None
+        if rule in (RULE_PAUSE, RULE_RESUME) and "clock" not in offered:
+            offered.add("clock")  # only the newest pause/resume line decides
+            if rule == RULE_PAUSE and facts.paused and row["action"] != "none":
+                kind = UNDO_PAUSE
+            elif rule == RULE_RESUME and not facts.paused and facts.can_pause:
+                kind = UNDO_RESUME if row["action"] != "none" else None
+        elif rule == "duplicates.soft_merge" and facts.soft_merge_undoable:
+            kind = UNDO_SOFT_MERGE
+        elif (
+            rule == "auto_solve"
+            and facts.auto_solve_run is not None
+            and row["invocation_id"] == facts.auto_solve_run
+        ):
+            kind = UNDO_AUTO_SOLVE
+        if kind is not None and kind not in offered:
+            offered.add(kind)
+            row["undo"] = {"kind": kind, "label": UNDO_LABELS[kind]}
+            if kind == UNDO_AUTO_SOLVE:
+                row["undo"]["run_id"] = facts.auto_solve_run
     return rows
 
 
@@ -399,17 +480,28 @@ def panel(
     candidates: Iterable[Candidate],
     flag_threshold: float,
     audit: Iterable[Mapping[str, Any]],
+    can_merge: bool = False,
+    undo: UndoFacts | None = None,
 ) -> dict[str, Any]:
     """Every section of the sidebar for one ticket (JSON-ready)."""
     team = mappings.team_for_group(snapshot.group)
+    open_ticket = snapshot.status != "closed"
+    history = history_section(audit, team.timezone)
     return {
         "ticket_id": snapshot.id,
         "status": status_section(snapshot, mappings),
         "resolution": resolution_section(snapshot, mappings),
         "clock": clock_section(snapshot, mappings, config, now, last_public, episode),
-        "duplicates": duplicates_section(candidates, flag_threshold),
-        "history": history_section(audit, team.timezone),
+        "duplicates": duplicates_section(
+            candidates, flag_threshold, can_merge=can_merge and open_ticket
+        ),
+        "history": undo_offers(history, undo) if undo is not None and open_ticket else history,
     }
+
+
+def merge_target_note(source_id: int, agent: str, score: float) -> str:
+    """The internal note on the ticket another was merged into from the sidebar."""
+    return MERGE_TARGET_NOTE.format(source_id=source_id, agent=agent, score=score)
 
 
 # --- the buttons -------------------------------------------------------------------------

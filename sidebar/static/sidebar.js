@@ -84,6 +84,22 @@
       var notDup = el('button', 'Not a duplicate'); notDup.type = 'button'; notDup.className = 'not-duplicate';
       notDup.addEventListener('click', function () { act('/not-a-duplicate', {candidate_id: c.ticket_id}, notDup); });
       item.appendChild(open); item.appendChild(notDup);
+      if (dups.can_merge) {
+        var merge = el('button', 'Merge into #' + c.ticket_id); merge.type = 'button'; merge.className = 'merge';
+        var confirmBox = el('div', null, 'confirm'); confirmBox.hidden = true;
+        confirmBox.appendChild(el('p', dups.merge_confirm[String(c.ticket_id)]));
+        var yes = el('button', 'Confirm merge'); yes.type = 'button'; yes.className = 'confirm-merge';
+        var no = el('button', 'Cancel'); no.type = 'button'; no.className = 'cancel-merge';
+        confirmBox.appendChild(yes); confirmBox.appendChild(no);
+        merge.addEventListener('click', function () { confirmBox.hidden = false; merge.disabled = true; resize(); });
+        no.addEventListener('click', function () { confirmBox.hidden = true; merge.disabled = false; resize(); });
+        yes.addEventListener('click', function () {
+          act('/merge', {candidate_id: c.ticket_id, confirmed: true}, yes).then(function (data) {
+            if (data && data.merged_into) client.invoke('routeTo', 'ticket', String(data.merged_into));
+          });
+        });
+        item.appendChild(merge); item.appendChild(confirmBox);
+      }
       list.appendChild(item);
     });
     if (!dups.candidates.length) list.appendChild(el('li', 'None found among the requester\'s recent tickets.', 'muted'));
@@ -95,6 +111,12 @@
       var item = el('li');
       item.appendChild(el('span', h.when + ' · ' + h.rule + ': ' + h.action, ''));
       if (h.reason) item.appendChild(el('span', h.reason, 'evidence'));
+      if (h.undo) {
+        var undo = el('button', h.undo.label); undo.type = 'button'; undo.className = 'undo';
+        undo.dataset.kind = h.undo.kind;
+        undo.addEventListener('click', function () { act('/undo', {kind: h.undo.kind, run_id: h.undo.run_id}, undo); });
+        item.appendChild(undo);
+      }
       list.appendChild(item);
     });
     if (!history.length) list.appendChild(el('li', 'Nothing yet.', 'muted'));
@@ -113,9 +135,9 @@
   }
   function act(path, body, button) {
     if (button) button.disabled = true;
-    return api('POST', '/api/tickets/' + ticketId + path, body, actionToken).then(render)
-      .catch(function (e) { showError(e.message); })
-      .then(function () { if (button) button.disabled = false; });
+    return api('POST', '/api/tickets/' + ticketId + path, body, actionToken)
+      .then(function (data) { render(data); return data; }, function (e) { showError(e.message); return null; })
+      .then(function (data) { if (button) button.disabled = false; return data; });
   }
   function checkDraft() {
     if (!panel || !boot.resolution_field_id) { resize(); return; }

@@ -135,6 +135,8 @@ def _other_key() -> str:
         "expired",
         "wrong_audience",
         "wrong_issuer",
+        "user_of_another_account",
+        "no_user",
         "unsigned",
         "end_user",
         "no_token",
@@ -153,6 +155,10 @@ def test_anything_but_a_valid_agent_token_gets_401_and_nothing_else(
             aud="https://sandbox.zendesk.com/api/v2/apps/installations/999999.json"
         ),
         "wrong_issuer": lambda: desk.token_with(iss="other.zendesk.com"),
+        "user_of_another_account": lambda: desk.token_with(
+            sub=f"https://other.zendesk.com/api/v2/users/{desk.agent.id}.json"
+        ),
+        "no_user": lambda: desk.token_with(sub="https://sandbox.zendesk.com/api/v2/users/me"),
         "unsigned": lambda: jwt.encode(
             jwt.decode(desk.token_with(), options={"verify_signature": False}),
             key=None,
@@ -166,6 +172,25 @@ def test_anything_but_a_valid_agent_token_gets_401_and_nothing_else(
     assert response.status_code == 401
     assert response.text == "Unauthorized\n"
     assert "Set-Cookie" not in response.headers
+
+
+@pytest.mark.parametrize(
+    "claims",
+    [
+        {},  # as the sandbox's agent page signs it (sandbox/README.md, "Signed app loads")
+        {"iss": "https://{host}"},  # the account's host with its scheme: the same account
+        {"sub": "{agent}"},  # the user as a bare id
+    ],
+)
+def test_the_claims_zendesk_writes_open_the_sidebar(
+    sidebar_desk: SidebarDesk, claims: dict[str, str]
+) -> None:
+    desk = sidebar_desk
+    host = f"{desk.zd.subdomain}.zendesk.com"
+    filled = {k: v.format(host=host, agent=desk.agent.id) for k, v in claims.items()}
+    response = desk.load_sidebar(desk.token_with(**filled))
+    assert response.status_code == 200, response.text
+    assert "Alex Agent" in response.text
 
 
 def test_api_calls_need_the_session_and_writes_need_the_tickets_token(

@@ -192,3 +192,128 @@ def test_opening_a_candidate_routes_the_host_to_that_ticket(
     frame.locator(f"#duplicate-list li[data-ticket-id='{first}'] button.open-ticket").click()
     page.wait_for_url(re.compile(rf"/agent/tickets/{first}\b"))
     assert page.locator("#ticket-subject").inner_text() == "Invoice batch stuck in approval"
+
+
+def _flagged_pair(desk: SidebarDesk, subject: str, body: str, again: str) -> tuple[int, int]:
+    """Two tickets from the requester about one issue; the second flagged by the real webhook
+    path (sandbox → service → worker)."""
+    first = desk.open_ticket(desk.requester, subject, body)
+    desk.process_events()
+    second = desk.open_ticket(desk.requester, f"Re: {subject}", again)
+    desk.process_events()
+    assert "possible_duplicate" in desk.ticket(second)["tags"]
+    return first, second
+
+
+def test_merge_where_enabled_asks_to_confirm_then_merges_through_zendesk(
+    sidebar_desk: SidebarDesk, page: Any
+) -> None:
+    """Off by default (no button, the API refuses); switched on, Merge asks first, Cancel
+    writes nothing, Confirm merges with Zendesk's merge job: the ticket closed with a public
+    pointer for the requester, an internal note on the candidate naming the agent, audited on
+    both, the flag confirmed, and the host shows the candidate."""
+    desk = sidebar_desk
+    first, second = _flagged_pair(
+        desk,
+        "Media plan 7710 export to Excel fails",
+        "Exporting media plan 7710 to Excel fails with error X-330 every time since Tuesday.",
+        "The Excel export of media plan 7710 still fails with error X-330 since Tuesday.",
+    )
+    page.goto(desk.agent_page(second))
+    frame = sidebar_frame(page)
+    candidate = frame.locator(f"#duplicate-list li[data-ticket-id='{first}']")
+    candidate.wait_for()
+    assert candidate.locator("button.merge").count() == 0  # [sidebar] merge is off by default
+
+    desk.app.config["CXLAYER"].setdefault("sidebar", {})["merge"] = True
+    page.reload()
+    frame = sidebar_frame(page)
+    candidate = frame.locator(f"#duplicate-list li[data-ticket-id='{first}']")
+    candidate.locator("button.merge").click()
+    confirm = candidate.locator(".confirm")
+    confirm.wait_for()
+    assert f"into #{first}" in confirm.inner_text()
+    assert "cannot be undone" in confirm.inner_text()
+    _shot(page, "merge-confirm.png")
+    candidate.locator("button.cancel-merge").click()
+    confirm.wait_for(state="hidden")
+    assert desk.ticket(second)["status"] != "closed"  # Cancel wrote nothing
+
+    candidate.locator("button.merge").click()
+    candidate.locator("button.confirm-merge").click()
+    page.wait_for_url(re.compile(rf"/agent/tickets/{first}\b"))
+    merged = desk.ticket(second)
+    assert merged["status"] == "closed" and "closed_by_merge" in merged["tags"]
+    public = desk.service_comments(second, public=True)
+    assert any("merged into it" in c and f"#{first}" in c for c in public), public
+    notes = desk.service_comments(first, public=False)
+    assert any(f"Ticket #{second} was merged into this ticket by Alex Agent" in n for n in notes), (
+        notes
+    )
+    with store.session(desk.app) as session:
+        rows = [
+            (e.ticket_id, e.action, e.state)
+            for t in (first, second)
+            for e in store.list_audit(session, ticket_id=t)
+            if e.rule == "sidebar.merge"
+        ]
+        flag = session.get(DupFlag, second)
+    assert sorted(rows) == sorted(
+        [(first, "merge_in", "applied"), (second, "close_by_merge", "applied")]
+    )
+    assert flag is not None and flag.confirmed_at is not None
+    # The candidate's own sidebar (the host routed to it) shows the merge in its history.
+    history = sidebar_frame(page).locator("#history-list")
+    history.locator("li", has_text="Merged (sidebar)").wait_for()
+
+
+def test_undo_in_the_history_resumes_a_pause_and_reverses_a_soft_merge(
+    sidebar_desk: SidebarDesk, page: Any
+) -> None:
+    """The history offers Undo where the product can undo: the pause (resumes it: tag gone,
+    note) and cxlayer's soft merge (reopened, link cleared, the pair remembered); a resume's
+    own line then offers to pause again."""
+    desk = sidebar_desk
+    ticket = desk.awaiting_ticket(asked_days_ago=1)
+    page.goto(desk.agent_page(ticket))
+    frame = sidebar_frame(page)
+    frame.locator("#pause-auto-solve").click()
+    undo = frame.locator("#history-list button.undo[data-kind='pause']")
+    undo.wait_for()
+    _shot(page, "undo.png")
+    undo.click()
+    frame.locator("#pause-auto-solve").wait_for()
+    assert "no_autosolve" not in desk.ticket(ticket)["tags"]
+    notes = desk.service_comments(ticket, public=False)
+    assert any("Auto-solve resumed by Alex Agent" in n for n in notes), notes
+    frame.locator("#history-list button.undo[data-kind='resume']").wait_for()
+    assert frame.locator("#history-list button.undo[data-kind='pause']").count() == 0
+
+    # A soft merge made by cxlayer's duplicate detection (automatic threshold on).
+    desk.app.config["CXLAYER"]["duplicates"]["auto_threshold"] = 0.5
+    first = desk.open_ticket(
+        desk.requester,
+        "Cannot approve the April insertion order",
+        "Approving insertion order 9921 for April gives an error: approval service down.",
+    )
+    desk.process_events()
+    second = desk.open_ticket(
+        desk.requester,
+        "Re: Cannot approve the April insertion order",
+        "Approving the April insertion order 9921 still gives the approval service down error.",
+    )
+    desk.process_events()
+    assert desk.ticket(second)["status"] == "solved", desk.service_comments(second, public=False)
+    page.goto(desk.agent_page(second))
+    frame = sidebar_frame(page)
+    undo = frame.locator("#history-list button.undo[data-kind='soft_merge']")
+    undo.click()
+    undo.wait_for(state="detached")
+    reopened = desk.ticket(second)
+    assert reopened["status"] != "solved"
+    assert desk.field_value(second, "duplicate_of") in (None, "")
+    with store.session(desk.app) as session:
+        assert pair_key(first, second) in suppressed_pairs(session, second)
+        rules = [e.rule for e in store.list_audit(session, ticket_id=second)]
+    assert "duplicates.undo" in rules and "sidebar.undo" in rules
+    frame.locator("#history-list li", has_text="Undone (sidebar)").wait_for()

@@ -21,8 +21,12 @@ from triggers.model import (
     TicketSnapshot,
 )
 from triggers.sidebar import (
+    RULE_PAUSE,
+    RULE_RESUME,
     Candidate,
+    UndoFacts,
     clock_section,
+    duplicates_section,
     evidence,
     history_section,
     not_duplicate_decision,
@@ -30,6 +34,7 @@ from triggers.sidebar import (
     resolution_section,
     resume_decision,
     status_section,
+    undo_offers,
 )
 
 CONFIG = AutoSolveConfig(exempt_tags=frozenset({"no_autosolve"}))
@@ -213,3 +218,57 @@ def test_history_groups_one_decisions_actions_on_one_line() -> None:
     assert [r["rule"] for r in rows] == ["Status mapping", "Possible duplicate"]
     assert rows[0]["action"] == "set custom status, internal note"
     assert rows[0]["when"] == "2026-11-23 10:00"
+
+
+def _line(rule: str, action: str, invocation: str = "i", minute: int = 0) -> dict[str, object]:
+    return {
+        "created_at": datetime(2026, 11, 23, 15, minute, tzinfo=UTC),
+        "rule": rule,
+        "action": action,
+        "reason": "r",
+        "invocation_id": invocation,
+    }
+
+
+def _offers(entries: list[dict[str, object]], facts: UndoFacts) -> list[object]:
+    rows = undo_offers(history_section(entries, "America/New_York"), facts)
+    return [r["undo"] and r["undo"]["kind"] for r in rows]  # type: ignore[index]
+
+
+def test_undo_is_offered_on_the_newest_line_the_product_can_undo_now() -> None:
+    paused = [_line(RULE_PAUSE, "add_tags", minute=2), _line(RULE_RESUME, "remove_tags")]
+    assert _offers(paused, UndoFacts(paused=True, can_pause=True)) == ["pause", None]
+    # The tag was removed in Zendesk since: nothing to resume, nothing offered.
+    assert _offers(paused, UndoFacts(paused=False, can_pause=True)) == [None, None]
+    resumed = [_line(RULE_RESUME, "remove_tags", minute=2), _line(RULE_PAUSE, "add_tags")]
+    assert _offers(resumed, UndoFacts(paused=False, can_pause=True)) == ["resume", None]
+    soft = [_line("duplicates.soft_merge", "set_custom_status")]
+    assert _offers(soft, UndoFacts(soft_merge_undoable=True)) == ["soft_merge"]
+    assert _offers(soft, UndoFacts(soft_merge_undoable=False)) == [None]
+    solved = [
+        _line("auto_solve", "set_custom_status", "run-2", minute=3),
+        _line("auto_solve", "set_custom_status", "run-1"),
+    ]
+    rows = undo_offers(
+        history_section(solved, "America/New_York"), UndoFacts(auto_solve_run="run-2")
+    )
+    assert rows[0]["undo"] == {
+        "kind": "auto_solve",
+        "label": "Undo auto-solve: reopen",
+        "run_id": "run-2",
+    }
+    assert rows[1]["undo"] is None
+    # A Zendesk merge cannot be undone: never offered.
+    assert _offers([_line("sidebar.merge", "merge_in")], UndoFacts(soft_merge_undoable=True)) == [
+        None
+    ]
+
+
+def test_merge_is_offered_only_where_enabled_with_its_confirmation() -> None:
+    candidates = [Candidate(ticket_id=3, score=0.81)]
+    assert duplicates_section(candidates, 0.7)["can_merge"] is False
+    assert duplicates_section(candidates, 0.7)["merge_confirm"] == {}
+    enabled = duplicates_section(candidates, 0.7, can_merge=True)
+    assert enabled["can_merge"] is True
+    assert "into #3" in enabled["merge_confirm"]["3"]
+    assert "cannot be undone" in enabled["merge_confirm"]["3"]
