@@ -47,6 +47,8 @@ from triggers.router import audit_records
 SERVICE_USER_EXTENSION = "cxlayer.sidebar_service_user"
 GROUPS_EXTENSION = "cxlayer.sidebar_groups"
 AGENTS_EXTENSION = "cxlayer.sidebar_agents"  # user id -> (when read, the agent user)
+INDEX_REFRESH_EXTENSION = "cxlayer.sidebar_index_refreshed"  # monotonic time of the last one
+INDEX_REFRESH_SECONDS = 5.0
 GROUPS_SECONDS = 300.0  # groups change rarely; a panel then costs one API call less
 MAX_CONFLICT_ROUNDS = 3
 SHOWN_CANDIDATES = 3
@@ -106,10 +108,23 @@ def autosolve_config(app: Flask) -> AutoSolveConfig:
     return AutoSolveConfig.from_settings(app.config["CXLAYER"].get("sweep", {}), mappings)
 
 
+def _refresh_index(app: Flask, session: Any) -> None:
+    """Bring the in-memory duplicate index up to date with the table, at most every
+    `INDEX_REFRESH_SECONDS` from the sidebar: each refresh re-reads every row indexed in the
+    last 30 s (`duplicates.detection.REFRESH_OVERLAP`), thousands after a scan, and a
+    candidate list a few seconds old is as good to an agent (the event handler keeps this
+    process's memory current with the tickets it indexes itself)."""
+    last = app.extensions.get(INDEX_REFRESH_EXTENSION)
+    if last is not None and time.monotonic() - last < INDEX_REFRESH_SECONDS:
+        return
+    current_index(app, session)
+    app.extensions[INDEX_REFRESH_EXTENSION] = time.monotonic()
+
+
 def _candidates(app: Flask, snapshot: TicketSnapshot) -> list[words.Candidate]:
     settings = duplicate_settings(app)
     with store.session(app, readonly=True) as session:  # reads only: never waits for writers
-        current_index(app, session)
+        _refresh_index(app, session)
         suppressed = suppressed_pairs(session, snapshot.id)
         flag = session.get(DupFlag, snapshot.id)
         flagged = flag.candidate_id if flag is not None and flag.feedback_at is None else None

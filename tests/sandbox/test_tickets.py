@@ -130,6 +130,27 @@ def test_update_with_comment_adds_comment_with_author_and_public_flag(
     assert all(c["created_at"].endswith("Z") for c in comments)
 
 
+def test_list_comments_side_loads_their_authors_with_include_users(
+    sandbox: SandboxHandle, checked: Checked
+) -> None:
+    """List Comments `include=users` (Ticket Comments API): the page's authors as `users`,
+    with their roles; without it, no `users` key."""
+    agent = make_user(sandbox, "agent", "Sam Agent")
+    ticket = create(sandbox)
+    sandbox.api(
+        "PUT",
+        f"tickets/{ticket['id']}.json",
+        json={"ticket": {"comment": {"body": "Which campaign?", "author_id": agent["id"]}}},
+    )
+    path = f"tickets/{ticket['id']}/comments.json"
+    plain = checked(sandbox.api("GET", path))
+    assert "users" not in plain
+    loaded = checked(sandbox.api("GET", path, params={"include": "users"}))
+    assert [c["author_id"] for c in loaded["comments"]] == [ticket["requester_id"], agent["id"]]
+    roles = {u["id"]: u["role"] for u in loaded["users"]}
+    assert roles == {ticket["requester_id"]: "admin", agent["id"]: "agent"}  # the API user asked
+
+
 def test_status_sets_the_default_custom_status_of_its_category(sandbox: SandboxHandle) -> None:
     ids = statuses(sandbox)
     ticket = create(sandbox)

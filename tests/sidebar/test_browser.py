@@ -317,3 +317,37 @@ def test_undo_in_the_history_resumes_a_pause_and_reverses_a_soft_merge(
         rules = [e.rule for e in store.list_audit(session, ticket_id=second)]
     assert "duplicates.undo" in rules and "sidebar.undo" in rules
     frame.locator("#history-list li", has_text="Undone (sidebar)").wait_for()
+
+
+def test_undo_in_the_history_reopens_what_the_sweep_auto_solved(
+    sidebar_desk: SidebarDesk, page: Any, tmp_path: Path
+) -> None:
+    """The real sweep reminds (a run six days ago), then solves (a run now); the solved
+    ticket's history offers Undo on the auto-solve line, which reopens it like `sweep undo`."""
+    desk = sidebar_desk
+    ticket = desk.awaiting_ticket(asked_days_ago=20)
+    now = datetime.now(UTC)
+    reminded = run_sweep(
+        desk.app,
+        client=desk.make_client(),
+        full=True,
+        as_of=now - timedelta(days=6),
+        report_path=tmp_path / "remind.json",
+    )
+    assert {int(t["id"]): t["decision"] for t in reminded.report["tickets"]}[ticket] == "remind"
+    solved = run_sweep(
+        desk.app, client=desk.make_client(), full=True, report_path=tmp_path / "solve.json"
+    )
+    assert {int(t["id"]): t["decision"] for t in solved.report["tickets"]}[ticket] == "solve"
+    assert desk.ticket(ticket)["status"] == "solved"
+
+    page.goto(desk.agent_page(ticket))
+    frame = sidebar_frame(page)
+    undo = frame.locator("#history-list button.undo[data-kind='auto_solve']")
+    undo.click()
+    undo.wait_for(state="detached")
+    assert desk.ticket(ticket)["status"] != "solved"
+    with store.session(desk.app) as session:
+        rules = [e.rule for e in store.list_audit(session, ticket_id=ticket)]
+    assert "auto_solve_undo" in rules and "sidebar.undo" in rules
+    frame.locator("#history-list li", has_text="Undone (sidebar)").wait_for()
