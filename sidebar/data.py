@@ -220,7 +220,8 @@ def load_panel(app: Flask, ticket_id: int, now: datetime | None = None) -> dict[
         cached = app.extensions.get(GROUPS_EXTENSION)
         if cached is not None and time.monotonic() - cached[0] < GROUPS_SECONDS:
             client.prime_cache("groups", cached[1])
-        snapshot = client.read_snapshot(ticket_id, with_comments=True)
+        # Display only (the buttons re-read before writing): ticket and comments at once.
+        snapshot = client.read_snapshot(ticket_id, with_comments=True, parallel=True)
         app.extensions[GROUPS_EXTENSION] = (
             cached[0] if cached is not None and cached[1] is client.groups() else time.monotonic(),
             client.groups(),

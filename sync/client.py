@@ -451,9 +451,13 @@ class ZendeskClient:
         self._cache[name] = items
 
     # ----------------------------------------------------------------- snapshots
-    def read_snapshot(self, ticket_id: int, *, with_comments: bool = False) -> TicketSnapshot:
-        """The ticket now, as rules see it (see sync/snapshot.py)."""
-        return snapshot.read_snapshot(self, ticket_id, with_comments=with_comments)
+    def read_snapshot(
+        self, ticket_id: int, *, with_comments: bool = False, parallel: bool = False
+    ) -> TicketSnapshot:
+        """The ticket now, as rules see it (see sync/snapshot.py; `parallel`: display only)."""
+        return snapshot.read_snapshot(
+            self, ticket_id, with_comments=with_comments, parallel=parallel
+        )
 
     def apply_actions(self, ticket: TicketSnapshot, actions: Iterable[Action]) -> Any:
         """Apply a rule's actions as one safe update (two when a public comment follows an

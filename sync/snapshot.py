@@ -197,14 +197,22 @@ def _via(comment: Mapping[str, Any]) -> tuple[str | None, str | None]:
 
 
 def read_snapshot(
-    client: TicketAPI, ticket_id: int, *, with_comments: bool = False
+    client: TicketAPI, ticket_id: int, *, with_comments: bool = False, parallel: bool = False
 ) -> TicketSnapshot:
-    """The ticket now, resolved to mappings values (one call; with comments, a second one in
-    parallel: the comments with their authors side-loaded, one per 100 comments)."""
-    if with_comments:
+    """The ticket now, resolved to mappings values (one call; with comments, one more per 100
+    comments, their authors side-loaded).
+
+    The comments are read after the ticket, so any comment newer than the snapshot's stamp has
+    changed `updated_at` and a safe update on the stamp fails. `parallel` reads both at once
+    (a page's time instead of two): for display only, since a comment landing in between may
+    then be missing under a fresher stamp — never decide a write on such a snapshot."""
+    if with_comments and parallel:
         raw, (items, authors) = client.in_parallel(
             lambda: client.ticket(ticket_id), lambda: client.comments_with_authors(ticket_id)
         )
+    elif with_comments:
+        raw = client.ticket(ticket_id)
+        items, authors = client.comments_with_authors(ticket_id)
     else:
         raw, items, authors = client.ticket(ticket_id), [], []
     provisioned = Provisioned.load(client)
