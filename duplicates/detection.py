@@ -22,6 +22,7 @@ from sqlalchemy.orm import Session
 
 import store
 from duplicates.models import (
+    SOURCE_ADMIN,
     SOURCE_AGENT,
     SOURCE_SCAN,
     SOURCE_UNDO,
@@ -57,6 +58,7 @@ from triggers.duplicates.feedback import (
     PrecisionStatus,
     threshold_in_use,
 )
+from triggers.duplicates.scoring import matching_sentences, ticket_sentences
 from triggers.duplicates.texts import TAG_FLAG_WATCH, TAG_POSSIBLE_DUPLICATE
 from triggers.model import (
     FIELD_DUPLICATE_OF,
@@ -165,6 +167,40 @@ def precision_status(app: Flask, session: Session | None = None) -> PrecisionSta
         for score, confirmed, feedback in rows
     ]
     return threshold_in_use(duplicate_settings(app).flag_threshold, target_precision(app), judged)
+
+
+def flag_evidence(
+    app: Flask, session: Session, pairs: Iterable[tuple[int, int]]
+) -> dict[tuple[int, int], list[tuple[str, str]] | None]:
+    """The strongest matching sentences of each (ticket, candidate) pair, computed as the
+    flag note computes them (`ticket_sentences` without the account's common lines, then
+    `matching_sentences` on the index's idf model); None where a ticket has left the index.
+    For the console, which shows flagged pairs with their evidence."""
+    index = current_index(app, session)
+    state = index_state(app)
+    out: dict[tuple[int, int], list[tuple[str, str]] | None] = {}
+    with state.lock:
+        model = index.model
+        sentences: dict[int, list[str] | None] = {}
+
+        def of(ticket_id: int) -> list[str] | None:
+            if ticket_id not in sentences:
+                known = index.get(ticket_id)
+                sentences[ticket_id] = (
+                    None
+                    if known is None
+                    else ticket_sentences(
+                        known.row.subject, known.row.description, model.is_common_line
+                    )
+                )
+            return sentences[ticket_id]
+
+        for new_id, candidate_id in pairs:
+            new, old = of(new_id), of(candidate_id)
+            out[(new_id, candidate_id)] = (
+                None if new is None or old is None else matching_sentences(new, old, model)
+            )
+    return out
 
 
 def native_merge_enabled(app: Flask) -> bool:
@@ -341,6 +377,28 @@ def record_not_duplicate(
     )
     session.flush()
     return True
+
+
+def record_verdict(session: Session, ticket_id: int, *, duplicate: bool) -> DupFlag:
+    """An admin's verdict on a flag, kept as agents' feedback is (one notion of precision):
+    "duplicate" sets `confirmed_at`; "not a duplicate" sets `feedback_at` and suppresses the
+    pair (source admin), so it is never flagged again and the flag's tag and link are cleared
+    on the ticket's next event, as after an agent's rejection. Raises DuplicatesError when the
+    ticket has no flag or the flag was already judged."""
+    flag = session.get(DupFlag, ticket_id)
+    if flag is None:
+        raise DuplicatesError(f"ticket {ticket_id} has no duplicate flag")
+    if flag.confirmed_at is not None or flag.feedback_at is not None:
+        raise DuplicatesError(f"the flag on ticket {ticket_id} was already judged")
+    if duplicate:
+        flag.confirmed_at = store.utcnow()
+    else:
+        flag.feedback_at = store.utcnow()
+        record_not_duplicate(
+            session, ticket_id, flag.candidate_id, source=SOURCE_ADMIN, ticket_id=ticket_id
+        )
+    session.flush()
+    return flag
 
 
 def _flag_written(session: Session, flag: DupFlag, snapshot: TicketSnapshot) -> bool:
