@@ -6,7 +6,9 @@ run. Writes bench/results/console_pages.json.
 
 Server time is measured in-process through Flask's test client (request parsing, session,
 CSRF, database queries, template rendering), so it excludes the network and the browser.
-Plan & apply and the forecast are left out: their time is Zendesk's (API calls).
+Plan & apply and the forecast are left out: their time is Zendesk's (API calls). Pages that
+show requesters by name (a run, duplicates) make their one `users/show_many` call to a local
+sandbox served from this process, so that call is inside the figures.
 """
 
 from __future__ import annotations
@@ -37,6 +39,7 @@ from autosolve.models import SweepRun, SweepRunTicket  # noqa: E402
 from console.versions import save_version  # noqa: E402
 from duplicates.models import DupFlag, DupTicket  # noqa: E402
 from mappings import DEFAULT_DIR  # noqa: E402
+from sandbox.testing import SandboxHandle, run_sandbox  # noqa: E402
 
 PASSWORD = "bench"  # noqa: S105 - a throwaway local admin of the benchmark's own database
 
@@ -62,14 +65,36 @@ PAGES = [
 RULES = ["status_mapping", "auto_solve", "duplicates", "data_maintenance_approval", "routing"]
 
 
-def _app(instance: str) -> Flask:
-    settings: dict[str, Any] = {"admin": {"password_hash": generate_password_hash(PASSWORD)}}
+def _app(instance: str, zd: SandboxHandle) -> Flask:
+    settings: dict[str, Any] = {
+        "admin": {"password_hash": generate_password_hash(PASSWORD)},
+        "zendesk": {
+            "subdomain": zd.subdomain,
+            "url": zd.base_url,
+            "email": zd.email,
+            "token": zd.token,
+        },
+    }
     app = create_app({"ENVIRON": {}, "INSTANCE_PATH": instance, "SETTINGS": settings})
     store.upgrade(app)
     return app
 
 
-def _fill(app: Flask, rows: int) -> None:
+def _requesters(zd: SandboxHandle, n: int = 97) -> list[int]:
+    """End users in the sandbox, for the pages that show requesters by name."""
+    ids = []
+    for i in range(n):
+        answer = zd.api(
+            "POST",
+            "users.json",
+            json={"user": {"name": f"Requester {i}", "email": f"bench-{i}@example.com"}},
+        )
+        answer.raise_for_status()
+        ids.append(int(answer.json()["user"]["id"]))
+    return ids
+
+
+def _fill(app: Flask, rows: int, requesters: list[int]) -> None:
     """`rows` audit entries (tickets 1..rows, 1 % by admins), an inbox with a backlog and dead
     letters, 20 sweep runs of 500 tickets, 2,000 indexed tickets with 300 flags, 20 versions."""
     rng = random.Random(7)
@@ -143,11 +168,16 @@ def _fill(app: Flask, rows: int) -> None:
         sess.add_all(
             DupTicket(
                 id=t,
-                requester_id=t % 97,
+                requester_id=requesters[t % len(requesters)],
                 status="open",
                 created_at=start,
-                subject=f"Subject {t}",
-                description="text",
+                subject=f"Campaign {t // 2} export to Excel fails",
+                description=(
+                    f"When I export campaign plan {t // 2} to Excel it spins and then fails "
+                    f"with a timeout error. It worked last week. Order {rng.randrange(10**6)} "
+                    f"is affected, and {rng.choice(['Monday', 'Tuesday', 'Friday'])} is the "
+                    "deadline for the client."
+                ),
             )
             for t in range(1, 2001)
         )
@@ -220,12 +250,16 @@ def main() -> None:
     parser.add_argument("--repeat", type=int, default=30)
     parser.add_argument("--out", default=str(ROOT / "bench" / "results" / "console_pages.json"))
     options = parser.parse_args()
-    with tempfile.TemporaryDirectory() as full_dir, tempfile.TemporaryDirectory() as empty_dir:
+    with (
+        tempfile.TemporaryDirectory() as full_dir,
+        tempfile.TemporaryDirectory() as empty_dir,
+        run_sandbox() as zd,
+    ):
         began = time.perf_counter()
-        full = _app(full_dir)
-        _fill(full, options.rows)
+        full = _app(full_dir, zd)
+        _fill(full, options.rows, _requesters(zd))
         fill_seconds = time.perf_counter() - began
-        empty = _app(empty_dir)
+        empty = _app(empty_dir, zd)
         save_version(
             empty,
             {

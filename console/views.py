@@ -301,7 +301,31 @@ def provisioning() -> ResponseReturnValue:
             plan, _actual = build_plan(client, current_mappings(), _public_url())
     except FAILURES as exc:
         return render_template("console/provisioning.html", error=str(exc), plan=None), 502
-    return render_template("console/provisioning.html", plan=plan, calls=op.calls, error=None)
+    return render_template(
+        "console/provisioning.html",
+        plan=plan,
+        calls=op.calls,
+        error=None,
+        changes=[c for c in plan.changes if c.action != "report"],
+        drift=[c for c in plan.changes if c.action == "report"],
+        waiting=_drift_tickets(),
+    )
+
+
+def _drift_tickets() -> tuple[SweepRun | None, dict[str, list[int]]]:
+    """The latest real sweep and the pending tickets it found on statuses outside the mappings
+    (its report's `drift`), by status: they are never reminded nor solved until mapped."""
+    with store.session(readonly=True) as sess:
+        run = sess.scalars(
+            select(SweepRun)
+            .where(SweepRun.dry_run.is_(False), SweepRun.report.is_not(None))
+            .order_by(SweepRun.started_at.desc())
+            .limit(1)
+        ).first()
+    by_status: dict[str, list[int]] = {}
+    for item in (run.report or {}).get("drift") or [] if run else []:
+        by_status.setdefault(str(item.get("status") or "unknown status"), []).append(item["id"])
+    return run, by_status
 
 
 @bp.post("/provisioning/apply")

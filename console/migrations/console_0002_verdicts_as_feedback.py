@@ -30,10 +30,15 @@ def upgrade() -> None:
         sa.column("confirmed_at", UTCDateTime()),
         sa.column("feedback_at", UTCDateTime()),
     )
+    old = sa.table(
+        "console_duplicate_verdict",
+        sa.column("ticket_id", sa.BigInteger()),
+        sa.column("candidate_id", sa.BigInteger()),
+        sa.column("verdict", sa.String()),
+        sa.column("recorded_at", UTCDateTime()),
+    )
     verdicts = bind.execute(
-        sa.text(
-            "SELECT ticket_id, candidate_id, verdict, recorded_at FROM console_duplicate_verdict"
-        )
+        sa.select(old.c.ticket_id, old.c.candidate_id, old.c.verdict, old.c.recorded_at)
     ).all()
     for ticket_id, candidate_id, verdict, recorded_at in verdicts:
         column = "confirmed_at" if verdict == "duplicate" else "feedback_at"

@@ -13,7 +13,7 @@ import pytest
 import tomlkit
 from flask import Flask
 from flask.testing import FlaskClient
-from sqlalchemy import select, update
+from sqlalchemy import MetaData, Table, select, update
 
 import store
 from autosolve.models import SweepRun, SweepRunTicket
@@ -23,6 +23,7 @@ from duplicates.detection import precision_status
 from duplicates.models import DupFlag, DupSuppressedPair, DupTicket
 from mappings import MappingError, current_mappings, load_mapping_texts
 from sandbox.testing import SandboxHandle
+from store.db import UTCDateTime
 from sync.client import ZendeskClient
 from sync.factory import FACTORY_EXTENSION, default_factory
 from tests.console.conftest import PASSWORD, csrf_token, sign_in
@@ -327,3 +328,36 @@ def test_bad_lockout_settings_get_a_clear_message(console_app: Callable[..., Fla
     client = app.test_client()
     with pytest.raises(ValueError, match=r"console\.signin_max_failures must be a whole number"):
         _attempt(client, "admin", "wrong")
+
+
+def test_the_migration_moves_old_console_verdicts_onto_the_flags(
+    make_db_app: Callable[..., Flask],
+) -> None:
+    """console_0002: verdicts kept by the first console become the detector's feedback; an
+    agent's earlier word on a flag is kept."""
+    app = make_db_app(migrate=False)
+    store.upgrade(app, "admin_0002")
+    at = datetime(2026, 11, 2, 9, 30, tzinfo=UTC)
+    old = Table("console_duplicate_verdict", MetaData(), autoload_with=store.engine(app))
+    with store.session(app) as sess:
+        for t in (2, 4, 6):
+            sess.add(DupFlag(ticket_id=t, candidate_id=t - 1, score=0.7, source="webhook"))
+        sess.flush()
+        sess.execute(update(DupFlag).where(DupFlag.ticket_id == 6).values(feedback_at=at))
+        recorded = UTCDateTime().process_bind_param(at, sess.get_bind().dialect)
+        sess.execute(
+            old.insert(),
+            [
+                {"ticket_id": t, "candidate_id": t - 1, "verdict": v, "author": "ana"}
+                | {"recorded_at": recorded}
+                for t, v in ((2, "duplicate"), (4, "not_duplicate"), (6, "duplicate"))
+            ],
+        )
+    store.upgrade(app)
+    with store.session(app, readonly=True) as sess:
+        flags = {
+            f.ticket_id: (f.confirmed_at, f.feedback_at) for f in sess.scalars(select(DupFlag))
+        }
+    assert flags == {2: (at, None), 4: (None, at), 6: (None, at)}
+    status = precision_status(app)
+    assert (status.confirmed, status.rejected) == (1, 2)
