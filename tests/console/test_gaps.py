@@ -121,7 +121,7 @@ def test_duplicates_show_the_notes_evidence_and_admins_verdicts_are_the_detector
     sign_in(client)
     page = client.get("/console/duplicates").text
     for new, old in match.matching_sentences:
-        assert f"<q>{html.escape(new)}</q> ~ <q>{html.escape(old)}</q>" in page
+        assert f"this ticket: <q>{html.escape(new)}</q> — #101: <q>{html.escape(old)}</q>" in page
     assert "Dana Requester" in page and f"user {dana}" not in page
     assert user_reads == [[dana]]  # one read for the whole page, not one per row
     status = precision_status(app)
