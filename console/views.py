@@ -6,6 +6,7 @@ from __future__ import annotations
 from collections.abc import Iterable
 from dataclasses import dataclass
 from datetime import UTC, date, datetime, time, timedelta
+from time import monotonic as time_now
 from typing import Any
 from zoneinfo import ZoneInfo
 
@@ -14,7 +15,6 @@ from flask import (
     abort,
     current_app,
     flash,
-    g,
     jsonify,
     redirect,
     render_template,
@@ -45,7 +45,6 @@ from console.models import MappingVersion
 from console.versions import VersionError, audit_admin, ensure_seeded, revert_to, save_version
 from duplicates.detection import (
     DuplicatesError,
-    feedback_counts,
     flag_evidence,
     precision_status,
     record_verdict,
@@ -419,21 +418,33 @@ def _ticket_info(ticket_ids: list[int]) -> dict[int, TicketInfo]:
     return out
 
 
+NAMES_EXTENSION = "cxlayer.console_user_names"
+NAME_SECONDS = 300.0  # a name read from Zendesk is shown for this long before it is read again
+NAMES_KEPT = 10_000
+
+
 def _requester_names(user_ids: Iterable[int | None]) -> dict[int, str]:
-    """Names of the users, one `users/show_many` call per 100 (sync/) for the ids this page
-    render has not resolved yet (`flask.g`: no call per row, nothing kept between requests);
-    ids Zendesk did not return stay out (the page shows the id)."""
-    cache: dict[int, str] = g.setdefault("console_user_names", {})
-    wanted = sorted({int(i) for i in user_ids if i} - cache.keys())
+    """Names of the users: one `users/show_many` call per 100 (sync/) for the ids not read in
+    the last NAME_SECONDS by this process (no call per row, none for a page re-rendered within
+    minutes); ids Zendesk did not return stay out (the page shows the id)."""
+    cache: dict[int, tuple[float, str]] = current_app.extensions.setdefault(NAMES_EXTENSION, {})
+    now = time_now()
+    wanted = sorted(
+        {int(i) for i in user_ids if i}
+        - {k for k, (at, _) in list(cache.items()) if now - at < NAME_SECONDS}
+    )
     if wanted:
         try:
             users = client_for(current_app).users(wanted)
         except FAILURES as exc:
             log.warning("console: user names not read from Zendesk", error=str(exc))
             users = []
+        if len(cache) > NAMES_KEPT:
+            cache.clear()
         for user in users:
-            cache[int(user["id"])] = str(user.get("name") or user.get("email") or user["id"])
-    return cache
+            name = str(user.get("name") or user.get("email") or user["id"])
+            cache[int(user["id"])] = (now, name)
+    return {k: name for k, (_, name) in list(cache.items())}
 
 
 def _local(moment: datetime | None) -> str:
@@ -606,6 +617,18 @@ def _verdict_authors(sess: Any, ticket_ids: list[int]) -> dict[int, str]:
     return {t: str(who).removeprefix("admin:") for t, who in rows}
 
 
+def _flag_counts() -> dict[str, int]:
+    """Flags in all and those no one has said "not a duplicate" of (one query)."""
+    with store.session(readonly=True) as sess:
+        total, standing = sess.execute(
+            select(
+                func.count(),
+                func.count().filter(DupFlag.feedback_at.is_(None)),
+            ).select_from(DupFlag)
+        ).one()
+    return {"flags": int(total or 0), "flags_standing": int(standing or 0)}
+
+
 def _judgement(flag: DupFlag, authors: dict[int, str], sources: dict[int, str]) -> str:
     """A judged flag's verdict and who gave it ("" while standing); a rejection after a
     confirmation is the last word, as `precision_status` counts it."""
@@ -647,7 +670,7 @@ def duplicates() -> ResponseReturnValue:
         evidence=evidence,
         judged={k: v for k, v in judged.items() if v},
         status=status,
-        counts=feedback_counts(current_app),
+        counts=_flag_counts(),
     )
 
 

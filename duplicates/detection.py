@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import threading
 import time
+from collections import OrderedDict
 from collections.abc import Callable, Iterable, Iterator
 from contextlib import AbstractContextManager, contextmanager
 from dataclasses import dataclass, field, replace
@@ -169,37 +170,64 @@ def precision_status(app: Flask, session: Session | None = None) -> PrecisionSta
     return threshold_in_use(duplicate_settings(app).flag_threshold, target_precision(app), judged)
 
 
+EVIDENCE_EXTENSION = "cxlayer.duplicates_evidence"
+EVIDENCE_CACHE_SIZE = 5000  # pairs; a console page shows 50
+
+
 def flag_evidence(
     app: Flask, session: Session, pairs: Iterable[tuple[int, int]]
 ) -> dict[tuple[int, int], list[tuple[str, str]] | None]:
     """The strongest matching sentences of each (ticket, candidate) pair, computed as the
     flag note computes them (`ticket_sentences` without the account's common lines, then
     `matching_sentences` on the index's idf model); None where a ticket has left the index.
-    For the console, which shows flagged pairs with their evidence."""
-    index = current_index(app, session)
-    state = index_state(app)
-    out: dict[tuple[int, int], list[tuple[str, str]] | None] = {}
-    with state.lock:
-        model = index.model
-        sentences: dict[int, list[str] | None] = {}
+    For the console, which shows flagged pairs with their evidence.
 
-        def of(ticket_id: int) -> list[str] | None:
+    The texts are read from the `dup_ticket` table (one query); the idf model is this
+    process's index, loaded on first use but not refreshed here (a page render does not pay
+    for other processes' new tickets; their effect on idf is negligible). A pair's result is
+    kept per process until either ticket is indexed again (its `indexed_at` changes).
+    """
+    pairs = list(pairs)
+    state = index_state(app)
+    if not state.loaded:
+        current_index(app, session)
+    cache: OrderedDict[tuple[Any, ...], list[tuple[str, str]]] = app.extensions.setdefault(
+        EVIDENCE_EXTENSION, OrderedDict()
+    )
+    ids = {i for pair in pairs for i in pair}
+    rows = {
+        ticket_id: (subject, description, indexed_at)
+        for ticket_id, subject, description, indexed_at in session.execute(
+            select(
+                DupTicket.id, DupTicket.subject, DupTicket.description, DupTicket.indexed_at
+            ).where(DupTicket.id.in_(ids))
+        )
+    }
+    out: dict[tuple[int, int], list[tuple[str, str]] | None] = {}
+    sentences: dict[int, list[str]] = {}
+    with state.lock:
+        model = state.index.model
+
+        def of(ticket_id: int) -> list[str]:
             if ticket_id not in sentences:
-                known = index.get(ticket_id)
-                sentences[ticket_id] = (
-                    None
-                    if known is None
-                    else ticket_sentences(
-                        known.row.subject, known.row.description, model.is_common_line
-                    )
-                )
+                subject, description, _ = rows[ticket_id]
+                sentences[ticket_id] = ticket_sentences(subject, description, model.is_common_line)
             return sentences[ticket_id]
 
         for new_id, candidate_id in pairs:
-            new, old = of(new_id), of(candidate_id)
-            out[(new_id, candidate_id)] = (
-                None if new is None or old is None else matching_sentences(new, old, model)
-            )
+            if new_id not in rows or candidate_id not in rows:
+                out[(new_id, candidate_id)] = None
+                continue
+            key = (new_id, candidate_id, rows[new_id][2], rows[candidate_id][2])
+            found = cache.get(key)
+            if found is None:
+                found = matching_sentences(of(new_id), of(candidate_id), model)
+                cache[key] = found
+                if len(cache) > EVIDENCE_CACHE_SIZE:
+                    cache.popitem(last=False)
+            else:
+                cache.move_to_end(key)
+            out[(new_id, candidate_id)] = found
     return out
 
 
