@@ -40,7 +40,7 @@ import store  # noqa: E402 - after the path set-up, for direct runs
 from app import create_app  # noqa: E402
 from autosolve.models import SweepRun, SweepRunTicket  # noqa: E402
 from console.versions import save_version  # noqa: E402
-from console.views import NAMES_EXTENSION  # noqa: E402
+from console.views import NAMES_EXTENSION, TICKETS_EXTENSION  # noqa: E402
 from duplicates.detection import EVIDENCE_EXTENSION  # noqa: E402
 from duplicates.models import DupFlag, DupTicket  # noqa: E402
 from mappings import DEFAULT_DIR  # noqa: E402
@@ -305,8 +305,8 @@ def main() -> None:
         # Zendesk (later renders reuse both: evidence until a ticket is indexed again, names
         # for five minutes).
         for path, caches in (
-            ("/console/duplicates", (EVIDENCE_EXTENSION, NAMES_EXTENSION)),
-            ("/console/autosolve/runs/run-bench-0", (NAMES_EXTENSION,)),
+            ("/console/duplicates", (EVIDENCE_EXTENSION, NAMES_EXTENSION, TICKETS_EXTENSION)),
+            ("/console/autosolve/runs/run-bench-0", (NAMES_EXTENSION, TICKETS_EXTENSION)),
         ):
 
             def forget(caches: tuple[str, ...] = caches) -> None:

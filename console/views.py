@@ -3,7 +3,7 @@ duplicates, webhooks, sync, store) and every state-changing form is CSRF-checked
 
 from __future__ import annotations
 
-from collections.abc import Iterable
+from collections.abc import Callable, Iterable
 from dataclasses import dataclass
 from datetime import UTC, date, datetime, time, timedelta
 from time import monotonic as time_now
@@ -392,10 +392,14 @@ class TicketInfo:
     requester_id: int | None
 
 
+TICKETS_EXTENSION = "cxlayer.console_tickets"
+
+
 def _ticket_info(ticket_ids: list[int]) -> dict[int, TicketInfo]:
     """Subject and requester of each ticket: from the duplicate index (local) where it has
-    them, the rest in one `show_many` per 100 tickets (sync/); {} for those Zendesk did not
-    return (a page still renders when Zendesk cannot be reached)."""
+    them, the rest in one `show_many` per 100 tickets (sync/), kept NAME_SECONDS by this
+    process; {} for those Zendesk did not return (a page still renders when Zendesk cannot be
+    reached)."""
     ids = list(dict.fromkeys(ticket_ids))[:1000]
     if not ids:
         return {}
@@ -406,16 +410,15 @@ def _ticket_info(ticket_ids: list[int]) -> dict[int, TicketInfo]:
             )
         )
         out = {int(i): TicketInfo(subject or "", requester) for i, subject, requester in rows}
-    missing = [i for i in ids if i not in out]
-    if missing:
-        try:
-            found = client_for(current_app).show_many(missing)
-        except FAILURES as exc:
-            log.warning("console: tickets not read from Zendesk", error=str(exc))
-            found = []
-        for t in found:
-            out[int(t["id"])] = TicketInfo(str(t.get("subject") or ""), t.get("requester_id"))
-    return out
+
+    def read(missing: list[int]) -> dict[int, TicketInfo]:
+        found = client_for(current_app).show_many(missing)
+        return {
+            int(t["id"]): TicketInfo(str(t.get("subject") or ""), t.get("requester_id"))
+            for t in found
+        }
+
+    return out | _recent(TICKETS_EXTENSION, [i for i in ids if i not in out], read)
 
 
 NAMES_EXTENSION = "cxlayer.console_user_names"
@@ -423,28 +426,40 @@ NAME_SECONDS = 300.0  # a name read from Zendesk is shown for this long before i
 NAMES_KEPT = 10_000
 
 
-def _requester_names(user_ids: Iterable[int | None]) -> dict[int, str]:
-    """Names of the users: one `users/show_many` call per 100 (sync/) for the ids not read in
-    the last NAME_SECONDS by this process (no call per row, none for a page re-rendered within
-    minutes); ids Zendesk did not return stay out (the page shows the id)."""
-    cache: dict[int, tuple[float, str]] = current_app.extensions.setdefault(NAMES_EXTENSION, {})
+def _recent(
+    extension: str, ids: Iterable[int], read: Callable[[list[int]], dict[int, Any]]
+) -> dict[int, Any]:
+    """What `read` returns for the ids, reading from Zendesk only those this process has not
+    read in the last NAME_SECONDS (one call per page render at most, none for a page
+    re-rendered within minutes); ids Zendesk did not return, or all of them when Zendesk
+    cannot be reached, stay out."""
+    cache: dict[int, tuple[float, Any]] = current_app.extensions.setdefault(extension, {})
     now = time_now()
-    wanted = sorted(
-        {int(i) for i in user_ids if i}
-        - {k for k, (at, _) in list(cache.items()) if now - at < NAME_SECONDS}
-    )
-    if wanted:
+    wanted = sorted(set(ids))
+    fresh = {k: v for k, (at, v) in list(cache.items()) if now - at < NAME_SECONDS}
+    missing = [i for i in wanted if i not in fresh]
+    if missing:
         try:
-            users = client_for(current_app).users(wanted)
+            found = read(missing)
         except FAILURES as exc:
-            log.warning("console: user names not read from Zendesk", error=str(exc))
-            users = []
+            log.warning("console: not read from Zendesk", what=extension, error=str(exc))
+            found = {}
         if len(cache) > NAMES_KEPT:
             cache.clear()
-        for user in users:
-            name = str(user.get("name") or user.get("email") or user["id"])
-            cache[int(user["id"])] = (now, name)
-    return {k: name for k, (_, name) in list(cache.items())}
+        for key, value in found.items():
+            cache[key] = (now, value)
+            fresh[key] = value
+    return {i: fresh[i] for i in wanted if i in fresh}
+
+
+def _requester_names(user_ids: Iterable[int | None]) -> dict[int, str]:
+    """Users' names by id (one `users/show_many` per 100 ids not read recently; see _recent)."""
+
+    def read(missing: list[int]) -> dict[int, str]:
+        users = client_for(current_app).users(missing)
+        return {int(u["id"]): str(u.get("name") or u.get("email") or u["id"]) for u in users}
+
+    return _recent(NAMES_EXTENSION, [int(i) for i in user_ids if i], read)
 
 
 def _local(moment: datetime | None) -> str:

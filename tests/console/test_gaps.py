@@ -192,6 +192,9 @@ def test_run_report_shows_requester_names_read_once_per_page(
     for n, name in enumerate(names.values()):
         assert name in page and f"Export {n} fails" in page  # not in the duplicate index
     assert len(user_reads) == 1 and sorted(user_reads[0]) == sorted(names)
+    again = client.get("/console/autosolve/runs/run-names").text
+    assert all(name in again for name in names.values())
+    assert len(user_reads) == 1  # names read within the last minutes are not read again
 
 
 def _team_form(client: FlaskClient, app: Flask, **changes: str) -> Any:
