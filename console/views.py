@@ -658,11 +658,24 @@ def _judgement(flag: DupFlag, authors: dict[int, str], sources: dict[int, str]) 
     return ""
 
 
+FLAGS_PAGE = 25  # each flag's evidence is computed on its first render
+
+
 @bp.get("/duplicates")
 @auth.login_required
 def duplicates() -> ResponseReturnValue:
+    offset = max(0, request.args.get("offset", 0, type=int))
     with store.session(readonly=True) as sess:
-        flags = list(sess.scalars(select(DupFlag).order_by(DupFlag.flagged_at.desc()).limit(PAGE)))
+        flags = list(
+            sess.scalars(
+                select(DupFlag)
+                .order_by(DupFlag.flagged_at.desc(), DupFlag.ticket_id.desc())
+                .offset(offset)
+                .limit(FLAGS_PAGE + 1)
+            )
+        )
+        more = len(flags) > FLAGS_PAGE
+        flags = flags[:FLAGS_PAGE]
         authors = _verdict_authors(sess, [f.ticket_id for f in flags])
         status = precision_status(current_app, sess)
         evidence = flag_evidence(current_app, sess, [(f.ticket_id, f.candidate_id) for f in flags])
@@ -686,6 +699,8 @@ def duplicates() -> ResponseReturnValue:
         judged={k: v for k, v in judged.items() if v},
         status=status,
         counts=_flag_counts(),
+        offset=offset,
+        next_offset=offset + FLAGS_PAGE if more else None,
     )
 
 

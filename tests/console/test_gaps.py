@@ -364,3 +364,26 @@ def test_the_migration_moves_old_console_verdicts_onto_the_flags(
     assert flags == {2: (at, None), 4: (None, at), 6: (None, at)}
     status = precision_status(app)
     assert (status.confirmed, status.rejected) == (1, 2)
+
+
+def test_flagged_pairs_are_paged(console_app: Callable[..., Flask]) -> None:
+    app = console_app()
+    with store.session(app) as sess:
+        sess.add_all(
+            DupFlag(
+                ticket_id=t,
+                candidate_id=t - 1,
+                score=0.7,
+                source="scan",
+                flagged_at=datetime(2026, 11, 1, tzinfo=UTC) + timedelta(minutes=t),
+            )
+            for t in range(1000, 1030)
+        )
+    client = app.test_client()
+    sign_in(client)
+    first = client.get("/console/duplicates").text
+    assert "#1029" in first and "#1005 " in first and "#1004 " not in first
+    assert 'href="/console/duplicates?offset=25">Older flags' in first
+    older = client.get("/console/duplicates?offset=25").text
+    assert "#1004 " in older and "#1000 " in older and "#1005 " not in older
+    assert "Older flags" not in older and "Newer flags" in older
