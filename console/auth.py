@@ -7,9 +7,11 @@ from __future__ import annotations
 
 import functools
 import hmac
+import math
 import secrets
 import time
 from collections.abc import Callable
+from datetime import timedelta
 from typing import Any, TypeVar, cast
 
 from flask import Flask, current_app, flash, redirect, render_template, request, session, url_for
@@ -17,12 +19,15 @@ from flask.sessions import SecureCookieSessionInterface
 from flask.typing import ResponseReturnValue
 from flask_wtf import FlaskForm
 from itsdangerous import URLSafeTimedSerializer
+from sqlalchemy import delete, select
 from sqlalchemy.exc import SQLAlchemyError
+from sqlalchemy.orm import Session
 from werkzeug.security import check_password_hash
 from wtforms import PasswordField, StringField
 from wtforms.validators import DataRequired
 
 import store
+from console.models import SigninFailure
 from console.versions import audit_admin
 from logs import get_logger
 from sync.oauth import OAuthError, authorization_url, base_url, exchange_code, user_for_token
@@ -30,6 +35,9 @@ from sync.oauth import OAuthError, authorization_url, base_url, exchange_code, u
 log = get_logger("cxlayer.console")
 
 SECRET_STATE_KEY = "console_secret_key"  # noqa: S105  the state key's name, not a secret
+DEFAULT_MAX_FAILURES = 5
+DEFAULT_LOCKOUT_MINUTES = 15
+LOCKOUT_AUTHOR = "(local sign-in)"  # the audit's "who" of a lockout: no admin is signed in
 F = TypeVar("F", bound=Callable[..., ResponseReturnValue])
 
 
@@ -111,22 +119,104 @@ def _safe_next(target: str | None) -> str:
     return url_for("console.home")
 
 
+def _limits(settings: dict[str, Any]) -> tuple[int, timedelta]:
+    """([console] signin_max_failures, signin_lockout_minutes), checked: a clear ValueError."""
+    failures = settings.get("signin_max_failures", DEFAULT_MAX_FAILURES)
+    minutes = settings.get("signin_lockout_minutes", DEFAULT_LOCKOUT_MINUTES)
+    if isinstance(failures, bool) or not isinstance(failures, int) or failures < 1:
+        raise ValueError(f"console.signin_max_failures must be a whole number >= 1: {failures!r}")
+    if isinstance(minutes, bool) or not isinstance(minutes, int | float) or minutes <= 0:
+        raise ValueError(f"console.signin_lockout_minutes must be a positive number: {minutes!r}")
+    return failures, timedelta(minutes=minutes)
+
+
+def locked_until(sess: Session, username: str, address: str, settings: dict[str, Any]) -> Any:
+    """When local sign-in opens again for this account name or address (None: open now).
+
+    Locked while `signin_max_failures` failures of the name, or of the address, fall within
+    the last `signin_lockout_minutes`; it opens that long after the oldest of them. Counted
+    in the database, so every process and host enforces the same lockout.
+    """
+    limit, window = _limits(settings)
+    since = store.utcnow() - window
+    until = None
+    for column, value in ((SigninFailure.username, username), (SigninFailure.address, address)):
+        recent = list(
+            sess.scalars(
+                select(SigninFailure.failed_at)
+                .where(column == value, SigninFailure.failed_at > since)
+                .order_by(SigninFailure.failed_at.desc())
+                .limit(limit)
+            )
+        )
+        if len(recent) >= limit:
+            opens = recent[-1] + window
+            until = opens if until is None else max(until, opens)
+    return until
+
+
+def _record_failure(sess: Session, username: str, address: str, settings: dict[str, Any]) -> None:
+    """Count a failed local sign-in; audit the lockout when this failure starts one."""
+    limit, window = _limits(settings)
+    sess.execute(delete(SigninFailure).where(SigninFailure.failed_at < store.utcnow() - window))
+    sess.add(SigninFailure(username=username[:200], address=address[:100]))
+    sess.flush()
+    until = locked_until(sess, username, address, settings)
+    if until is not None:
+        audit_admin(
+            sess,
+            LOCKOUT_AUTHOR,
+            "sign_in_lockout",
+            f"local sign-in locked until {until:%H:%M} UTC after {limit} failed attempts in "
+            f"{window.total_seconds() / 60:g} minutes (account {username[:100]!r}, "
+            f"address {address})",
+            after={"username": username[:200], "address": address, "until": until.isoformat()},
+        )
+        log.warning("console: local sign-in locked", username=username, address=address)
+
+
+def _locked_message(until: Any) -> str:
+    minutes = max(1, math.ceil((until - store.utcnow()).total_seconds() / 60))
+    return (
+        "Too many failed sign-ins for this account or from this address. Local sign-in is "
+        f"locked; try again in {minutes} minute{'s' if minutes != 1 else ''} "
+        "(Sign in with Zendesk still works)."
+    )
+
+
 def login() -> ResponseReturnValue:
     settings = console_settings()
     form = LocalLoginForm()
     local_enabled = bool(_password_hash())
     zendesk_enabled = bool(settings.get("oauth_client_id"))
     error = None
+    status = 200
     if form.validate_on_submit():
-        expected_user = str(settings.get("admin_username") or "admin")
-        stored = _password_hash()
-        good_user = hmac.compare_digest(form.username.data or "", expected_user)
-        good_password = bool(stored) and check_password_hash(stored, form.password.data or "")
-        if local_enabled and good_user and good_password:
-            _sign_in(expected_user, "local admin")
-            return redirect(_safe_next(request.args.get("next")))
-        log.warning("console: local sign-in refused", username=form.username.data)
-        error = "Wrong username or password."
+        name = form.username.data or ""
+        address = request.remote_addr or "unknown"
+        with store.session() as sess:
+            until = locked_until(sess, name, address, settings)
+        if until is not None:
+            # Refused before the password is checked: guessing on goes nowhere.
+            log.warning("console: local sign-in refused (locked)", username=name, address=address)
+            error, status = _locked_message(until), 429
+        else:
+            expected_user = str(settings.get("admin_username") or "admin")
+            stored = _password_hash()
+            good_user = hmac.compare_digest(name, expected_user)
+            good_password = bool(stored) and check_password_hash(stored, form.password.data or "")
+            if local_enabled and good_user and good_password:
+                with store.session() as sess:
+                    sess.execute(delete(SigninFailure).where(SigninFailure.username == name))
+                _sign_in(expected_user, "local admin")
+                return redirect(_safe_next(request.args.get("next")))
+            log.warning("console: local sign-in refused", username=name, address=address)
+            with store.session() as sess:
+                _record_failure(sess, name, address, settings)
+                until = locked_until(sess, name, address, settings)
+            error, status = (
+                (_locked_message(until), 429) if until else ("Wrong username or password.", 401)
+            )
     return render_template(
         "console/login.html",
         form=form,
@@ -134,7 +224,7 @@ def login() -> ResponseReturnValue:
         local_enabled=local_enabled,
         zendesk_enabled=zendesk_enabled,
         next=request.args.get("next", ""),
-    ), (401 if error else 200)
+    ), status
 
 
 def _password_hash() -> str:

@@ -7,11 +7,12 @@ from __future__ import annotations
 import re
 from collections.abc import Mapping
 from dataclasses import dataclass, field
+from datetime import date
 from typing import Any
 
 import tomlkit
 from flask_wtf import FlaskForm
-from wtforms import BooleanField, SelectMultipleField, StringField, TextAreaField
+from wtforms import BooleanField, SelectChoice, SelectMultipleField, StringField, TextAreaField
 from wtforms.validators import Optional
 from wtforms.widgets import CheckboxInput, ListWidget
 
@@ -26,7 +27,7 @@ class TeamForm(FlaskForm):
     timezone = StringField("Time zone")
     days = SelectMultipleField(
         "Working days",
-        choices=[(d, d.capitalize()) for d in DAYS],
+        choices=[SelectChoice(d, d.capitalize()) for d in DAYS],
         widget=ListWidget(prefix_label=False),
         option_widget=CheckboxInput(),
     )
@@ -34,7 +35,44 @@ class TeamForm(FlaskForm):
     holiday_country = StringField("Holiday country")
     holiday_subdivision = StringField("Holiday subdivision", validators=[Optional()])
     support = BooleanField("Runs the support desk")
+    closed = TextAreaField("Extra closed dates", validators=[Optional()], render_kw={"rows": 3})
+    working = TextAreaField("Extra working dates", validators=[Optional()], render_kw={"rows": 3})
     summary = StringField("What changed (for the history)")
+
+
+# The extra closed/working dates (teams.toml `closed` / `working`) are edited one per line as
+# "YYYY-MM-DD name", e.g. "2026-12-24 Company closure".
+CALENDAR_KEYS = ("closed", "working")
+
+
+def calendar_lines(entries: Any) -> str:
+    """A `closed`/`working` list as the form's lines."""
+    out = []
+    for entry in entries or ():
+        day = entry.get("date", "")
+        text = day.isoformat() if hasattr(day, "isoformat") else str(day)
+        out.append(f"{text} {entry.get('name', '')}".rstrip())
+    return "\n".join(out)
+
+
+def calendar_entries(text: str) -> Any:
+    """The form's lines as a TOML array of inline tables, one per non-blank line. A date that
+    is not YYYY-MM-DD is kept as text, so the loader reports it with the CLI's message."""
+    array = tomlkit.array()
+    for line in (text or "").replace("\r\n", "\n").split("\n"):
+        if not line.strip():
+            continue
+        day, _, name = line.strip().partition(" ")
+        entry = tomlkit.inline_table()
+        try:
+            entry["date"] = date.fromisoformat(day.strip().rstrip(":,"))
+        except ValueError:
+            entry["date"] = day
+        entry["name"] = name.strip().lstrip(":,-").strip()
+        array.append(entry)
+    if len(array) > 1:
+        array.multiline(True)
+    return array
 
 
 # Which form field shows a problem whose key path ends with this key of a team entry.
@@ -48,6 +86,8 @@ TEAM_FIELD_OF_KEY = {
     "holidays.country": "holiday_country",
     "holidays.subdivision": "holiday_subdivision",
     "support": "support",
+    "closed": "closed",
+    "working": "working",
 }
 
 
@@ -76,6 +116,8 @@ def team_values(teams_text: str, index: int) -> dict[str, Any]:
         "holiday_country": holidays.get("country", ""),
         "holiday_subdivision": holidays.get("subdivision", "") or "",
         "support": bool(team.get("support", True)),
+        "closed": calendar_lines(team.get("closed")),
+        "working": calendar_lines(team.get("working")),
     }
 
 
@@ -105,7 +147,18 @@ def edit_team(teams_text: str, index: int, form: TeamForm) -> str:
             del team["support"]
     else:
         team["support"] = False
+    for key in CALENDAR_KEYS:
+        text = getattr(form, key).data or ""
+        if text.strip() == calendar_lines(team.get(key)).strip():
+            continue  # unchanged: the file keeps its spelling
+        if text.strip():
+            team[key] = calendar_entries(text)
+        elif key in team:
+            del team[key]
     return tomlkit.dumps(document)
+
+
+_LINE = re.compile(r"^(?:closed|working)\[(\d+)\]")
 
 
 def team_problems(problems: list[Problem], index: int) -> tuple[dict[str, list[str]], list[str]]:
@@ -118,10 +171,14 @@ def team_problems(problems: list[Problem], index: int) -> tuple[dict[str, list[s
         where = problem.key_path or problem.path  # by position, as the form's fields are named
         if name == "teams.toml" and where.startswith(prefix):
             key = where[len(prefix) :]
+            line = _LINE.match(key)
             key = key.split("[", 1)[0]
             field = TEAM_FIELD_OF_KEY.get(key) or TEAM_FIELD_OF_KEY.get(key.split(".", 1)[0])
             if field:
-                by_field.setdefault(field, []).append(problem.message)
+                message = problem.message
+                if field in CALENDAR_KEYS and line:  # which line of the text area
+                    message = f"line {int(line[1]) + 1}: {message}"
+                by_field.setdefault(field, []).append(message)
                 continue
         other.append(str(problem))
     return by_field, other

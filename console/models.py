@@ -1,11 +1,11 @@
-"""The console's tables: mapping versions (the mappings in force) and admins' duplicate verdicts."""
+"""The console's tables: mapping versions (the mappings in force) and failed local sign-ins."""
 
 from __future__ import annotations
 
 from datetime import datetime
 from typing import Any
 
-from sqlalchemy import JSON, BigInteger, Integer, String, Text
+from sqlalchemy import JSON, Integer, String, Text
 from sqlalchemy.orm import Mapped, mapped_column
 
 from store import Base, UTCDateTime, utcnow
@@ -29,13 +29,13 @@ class MappingVersion(Base):
     problems: Mapped[Any] = mapped_column(JSON, default=list)
 
 
-class DuplicateVerdict(Base):
-    """An admin's verdict on a flagged pair in the console: duplicate or not."""
+class SigninFailure(Base):
+    """A failed break-glass (local) sign-in: counted per account name and per address to lock
+    further attempts for a while, in the database so every process and host sees the same."""
 
-    __tablename__ = "console_duplicate_verdict"
+    __tablename__ = "console_signin_failure"
 
-    ticket_id: Mapped[int] = mapped_column(BigInteger, primary_key=True, autoincrement=False)
-    candidate_id: Mapped[int] = mapped_column(BigInteger)
-    verdict: Mapped[str] = mapped_column(String(20))  # duplicate | not_duplicate
-    author: Mapped[str] = mapped_column(String(200))
-    recorded_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow)
+    id: Mapped[int] = mapped_column(Integer, primary_key=True, autoincrement=True)
+    username: Mapped[str] = mapped_column(String(200), index=True)
+    address: Mapped[str] = mapped_column(String(100), index=True)
+    failed_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow, index=True)

@@ -3,8 +3,10 @@ duplicates, webhooks, sync, store) and every state-changing form is CSRF-checked
 
 from __future__ import annotations
 
-from collections import Counter
+from collections.abc import Callable, Iterable
+from dataclasses import dataclass
 from datetime import UTC, date, datetime, time, timedelta
+from time import monotonic as time_now
 from typing import Any
 from zoneinfo import ZoneInfo
 
@@ -39,10 +41,16 @@ from console.mapping_forms import (
     team_problems,
     team_values,
 )
-from console.models import DuplicateVerdict, MappingVersion
+from console.models import MappingVersion
 from console.versions import VersionError, audit_admin, ensure_seeded, revert_to, save_version
-from duplicates.detection import duplicate_settings, feedback_counts, record_not_duplicate
-from duplicates.models import DupFlag, DupTicket
+from duplicates.detection import (
+    DuplicatesError,
+    flag_evidence,
+    precision_status,
+    record_verdict,
+)
+from duplicates.models import SOURCE_AGENT, DupFlag, DupSuppressedPair, DupTicket
+from logs import get_logger
 from mappings import FILES, MappingError, current_mappings, load_mapping_texts
 from settings import SettingsError
 from store import FAILED, INBOX_STATUSES, PENDING, AuditEntry, InboxEvent, StoreError
@@ -52,6 +60,8 @@ from sync.oauth import base_url
 from sync.provisioning import apply, build_plan
 from triggers.business_days import holidays_for, is_business_day
 from webhooks import inbox
+
+log = get_logger("cxlayer.console")
 
 bp = Blueprint(
     "console",
@@ -290,7 +300,31 @@ def provisioning() -> ResponseReturnValue:
             plan, _actual = build_plan(client, current_mappings(), _public_url())
     except FAILURES as exc:
         return render_template("console/provisioning.html", error=str(exc), plan=None), 502
-    return render_template("console/provisioning.html", plan=plan, calls=op.calls, error=None)
+    return render_template(
+        "console/provisioning.html",
+        plan=plan,
+        calls=op.calls,
+        error=None,
+        changes=[c for c in plan.changes if c.action != "report"],
+        drift=[c for c in plan.changes if c.action == "report"],
+        waiting=_drift_tickets(),
+    )
+
+
+def _drift_tickets() -> tuple[SweepRun | None, dict[str, list[int]]]:
+    """The latest real sweep and the pending tickets it found on statuses outside the mappings
+    (its report's `drift`), by status: they are never reminded nor solved until mapped."""
+    with store.session(readonly=True) as sess:
+        run = sess.scalars(
+            select(SweepRun)
+            .where(SweepRun.dry_run.is_(False), SweepRun.report.is_not(None))
+            .order_by(SweepRun.started_at.desc())
+            .limit(1)
+        ).first()
+    by_status: dict[str, list[int]] = {}
+    for item in (run.report or {}).get("drift") or [] if run else []:
+        by_status.setdefault(str(item.get("status") or "unknown status"), []).append(item["id"])
+    return run, by_status
 
 
 @bp.post("/provisioning/apply")
@@ -334,26 +368,98 @@ def _calendars(start: date, days: int = 28) -> list[dict[str, Any]]:
         holidays: set[date] = set()
         for year in {start.year, (start + timedelta(days=days)).year}:
             holidays |= holidays_for(team.holiday_country, team.holiday_subdivision, year)
+        corrections = {d: f"extra closed date: {name}" for d, name in team.closed}
+        corrections |= {d: f"extra working date: {name}" for d, name in team.working}
         cells = []
         for offset in range(days):
             day = start + timedelta(days=offset)
+            business = is_business_day(team, day)  # with the team's closed/working dates
             kind = (
                 "holiday"
-                if day in holidays
-                else ("open" if is_business_day(team, day) else "closed")
+                if day in holidays and not business
+                else ("open" if business else "closed")
             )
-            cells.append({"day": day, "kind": kind})
+            cells.append({"day": day, "kind": kind, "note": corrections.get(day, "")})
         out.append({"team": team, "cells": cells})
     return out
 
 
-def _ticket_info(ticket_ids: list[int]) -> dict[int, DupTicket]:
-    """Subject and requester from the duplicate index (local, no API call) where it has them."""
-    if not ticket_ids:
+@dataclass(frozen=True)
+class TicketInfo:
+    """What a report row shows of a ticket besides its id."""
+
+    subject: str
+    requester_id: int | None
+
+
+TICKETS_EXTENSION = "cxlayer.console_tickets"
+
+
+def _ticket_info(ticket_ids: list[int]) -> dict[int, TicketInfo]:
+    """Subject and requester of each ticket: from the duplicate index (local) where it has
+    them, the rest in one `show_many` per 100 tickets (sync/), kept NAME_SECONDS by this
+    process; {} for those Zendesk did not return (a page still renders when Zendesk cannot be
+    reached)."""
+    ids = list(dict.fromkeys(ticket_ids))[:1000]
+    if not ids:
         return {}
     with store.session(readonly=True) as sess:
-        rows = sess.scalars(select(DupTicket).where(DupTicket.id.in_(ticket_ids[:1000])))
-        return {r.id: r for r in rows}
+        rows = sess.execute(
+            select(DupTicket.id, DupTicket.subject, DupTicket.requester_id).where(
+                DupTicket.id.in_(ids)
+            )
+        )
+        out = {int(i): TicketInfo(subject or "", requester) for i, subject, requester in rows}
+
+    def read(missing: list[int]) -> dict[int, TicketInfo]:
+        found = client_for(current_app).show_many(missing)
+        return {
+            int(t["id"]): TicketInfo(str(t.get("subject") or ""), t.get("requester_id"))
+            for t in found
+        }
+
+    return out | _recent(TICKETS_EXTENSION, [i for i in ids if i not in out], read)
+
+
+NAMES_EXTENSION = "cxlayer.console_user_names"
+NAME_SECONDS = 300.0  # a name read from Zendesk is shown for this long before it is read again
+NAMES_KEPT = 10_000
+
+
+def _recent(
+    extension: str, ids: Iterable[int], read: Callable[[list[int]], dict[int, Any]]
+) -> dict[int, Any]:
+    """What `read` returns for the ids, reading from Zendesk only those this process has not
+    read in the last NAME_SECONDS (one call per page render at most, none for a page
+    re-rendered within minutes); ids Zendesk did not return, or all of them when Zendesk
+    cannot be reached, stay out."""
+    cache: dict[int, tuple[float, Any]] = current_app.extensions.setdefault(extension, {})
+    now = time_now()
+    wanted = sorted(set(ids))
+    fresh = {k: v for k, (at, v) in list(cache.items()) if now - at < NAME_SECONDS}
+    missing = [i for i in wanted if i not in fresh]
+    if missing:
+        try:
+            found = read(missing)
+        except FAILURES as exc:
+            log.warning("console: not read from Zendesk", what=extension, error=str(exc))
+            found = {}
+        if len(cache) > NAMES_KEPT:
+            cache.clear()
+        for key, value in found.items():
+            cache[key] = (now, value)
+            fresh[key] = value
+    return {i: fresh[i] for i in wanted if i in fresh}
+
+
+def _requester_names(user_ids: Iterable[int | None]) -> dict[int, str]:
+    """Users' names by id (one `users/show_many` per 100 ids not read recently; see _recent)."""
+
+    def read(missing: list[int]) -> dict[int, str]:
+        users = client_for(current_app).users(missing)
+        return {int(u["id"]): str(u.get("name") or u.get("email") or u["id"]) for u in users}
+
+    return _recent(NAMES_EXTENSION, [int(i) for i in user_ids if i], read)
 
 
 def _local(moment: datetime | None) -> str:
@@ -401,6 +507,7 @@ def forecast() -> ResponseReturnValue:
         result=result,
         by_team=by_team,
         info=info,
+        names=_requester_names(i.requester_id for i in info.values()),
         teams=teams,
         calendars=_calendars(day),
     )
@@ -465,6 +572,7 @@ def sweep_run(run_id: str) -> ResponseReturnValue:
         run=run,
         tickets=tickets,
         info=info,
+        names=_requester_names(i.requester_id for i in info.values()),
         teams=teams,
         local=_local,
         undoable=undoable,
@@ -508,46 +616,91 @@ def undo(run_id: str) -> ResponseReturnValue:
 
 
 # ---------------------------------------------------------------------- duplicates
-def _observed() -> dict[str, Any]:
-    with store.session(readonly=True) as sess:
-        verdicts = Counter(
-            dict(
-                sess.execute(
-                    select(DuplicateVerdict.verdict, func.count()).group_by(
-                        DuplicateVerdict.verdict
-                    )
-                ).all()
-            )
+def _verdict_authors(sess: Any, ticket_ids: list[int]) -> dict[int, str]:
+    """Who gave each admin verdict, from the audit (the verdict itself is on the flag)."""
+    if not ticket_ids:
+        return {}
+    rows = sess.execute(
+        select(AuditEntry.ticket_id, AuditEntry.invocation_id)
+        .where(
+            AuditEntry.rule == "console",
+            AuditEntry.action == "duplicate_verdict",
+            AuditEntry.ticket_id.in_(ticket_ids),
         )
-    counts = feedback_counts(current_app)
-    confirmed = verdicts.get("duplicate", 0)
-    refused = verdicts.get("not_duplicate", 0) + counts["not_duplicate_by_agents"]
-    judged = confirmed + refused
-    return {
-        "counts": counts,
-        "confirmed": confirmed,
-        "refused": refused,
-        "precision": confirmed / judged if judged else None,
-        "threshold": duplicate_settings(current_app).flag_threshold,
-    }
+        .order_by(AuditEntry.id)
+    )
+    return {t: str(who).removeprefix("admin:") for t, who in rows}
+
+
+def _flag_counts() -> dict[str, int]:
+    """Flags in all and those no one has said "not a duplicate" of (one query)."""
+    with store.session(readonly=True) as sess:
+        total, standing = sess.execute(
+            select(
+                func.count(),
+                func.count().filter(DupFlag.feedback_at.is_(None)),
+            ).select_from(DupFlag)
+        ).one()
+    return {"flags": int(total or 0), "flags_standing": int(standing or 0)}
+
+
+def _judgement(flag: DupFlag, authors: dict[int, str], sources: dict[int, str]) -> str:
+    """A judged flag's verdict and who gave it ("" while standing); a rejection after a
+    confirmation is the last word, as `precision_status` counts it."""
+    if flag.feedback_at is not None:
+        source = sources.get(flag.ticket_id, SOURCE_AGENT)
+        who = authors.get(flag.ticket_id) or (
+            "an agent in Zendesk" if source == SOURCE_AGENT else f"{source}"
+        )
+        return f"not duplicate ({who})"
+    if flag.confirmed_at is not None:
+        return f"duplicate ({authors.get(flag.ticket_id) or 'an agent in Zendesk'})"
+    return ""
+
+
+FLAGS_PAGE = 25  # each flag's evidence is computed on its first render
 
 
 @bp.get("/duplicates")
 @auth.login_required
 def duplicates() -> ResponseReturnValue:
+    offset = max(0, request.args.get("offset", 0, type=int))
     with store.session(readonly=True) as sess:
-        flags = list(sess.scalars(select(DupFlag).order_by(DupFlag.flagged_at.desc()).limit(PAGE)))
-        verdicts = {
-            v.ticket_id: v
-            for v in sess.scalars(
-                select(DuplicateVerdict).where(
-                    DuplicateVerdict.ticket_id.in_([f.ticket_id for f in flags])
-                )
+        flags = list(
+            sess.scalars(
+                select(DupFlag)
+                .order_by(DupFlag.flagged_at.desc(), DupFlag.ticket_id.desc())
+                .offset(offset)
+                .limit(FLAGS_PAGE + 1)
             )
-        }
+        )
+        more = len(flags) > FLAGS_PAGE
+        flags = flags[:FLAGS_PAGE]
+        authors = _verdict_authors(sess, [f.ticket_id for f in flags])
+        status = precision_status(current_app, sess)
+        evidence = flag_evidence(current_app, sess, [(f.ticket_id, f.candidate_id) for f in flags])
+        sources = dict(
+            sess.execute(
+                select(DupSuppressedPair.ticket_id, DupSuppressedPair.source).where(
+                    DupSuppressedPair.ticket_id.in_([f.ticket_id for f in flags])
+                )
+            ).all()
+        )
+    judged = {f.ticket_id: _judgement(f, authors, sources) for f in flags}
     info = _ticket_info([i for f in flags for i in (f.ticket_id, f.candidate_id)])
+    names = _requester_names([r.requester_id for r in info.values()])
     return render_template(
-        "console/duplicates.html", flags=flags, info=info, verdicts=verdicts, observed=_observed()
+        "console/duplicates.html",
+        flags=flags,
+        info=info,
+        names=names,
+        authors=authors,
+        evidence=evidence,
+        judged={k: v for k, v in judged.items() if v},
+        status=status,
+        counts=_flag_counts(),
+        offset=offset,
+        next_offset=offset + FLAGS_PAGE if more else None,
     )
 
 
@@ -557,28 +710,21 @@ def duplicate_verdict(ticket_id: int) -> ResponseReturnValue:
     verdict = request.form.get("verdict", "")
     if verdict not in ("duplicate", "not_duplicate"):
         abort(400)
-    with store.session() as sess:
-        flag = sess.get(DupFlag, ticket_id)
-        if flag is None:
-            abort(404)
-        row = sess.get(DuplicateVerdict, ticket_id) or DuplicateVerdict(ticket_id=ticket_id)
-        row.candidate_id, row.verdict, row.author = flag.candidate_id, verdict, _who()
-        row.recorded_at = store.utcnow()
-        sess.merge(row)
-        if verdict == "not_duplicate":
-            # Never flagged together again, as when an agent removes the tag.
-            record_not_duplicate(
-                sess, ticket_id, flag.candidate_id, source="admin", ticket_id=ticket_id
+    try:
+        with store.session() as sess:
+            flag = record_verdict(sess, ticket_id, duplicate=verdict == "duplicate")
+            audit_admin(
+                sess,
+                _who(),
+                "duplicate_verdict",
+                f"#{ticket_id} and #{flag.candidate_id}: "
+                + ("duplicates" if verdict == "duplicate" else "not duplicates"),
+                ticket_id=ticket_id,
+                after={"candidate": flag.candidate_id, "verdict": verdict},
             )
-        audit_admin(
-            sess,
-            _who(),
-            "duplicate_verdict",
-            f"#{ticket_id} and #{flag.candidate_id}: "
-            + ("duplicates" if verdict == "duplicate" else "not duplicates"),
-            ticket_id=ticket_id,
-            after={"candidate": flag.candidate_id, "verdict": verdict},
-        )
+    except DuplicatesError as exc:
+        flash(str(exc), "error")
+        return redirect(url_for("console.duplicates"), 303)
     flash(f"Recorded: ticket {ticket_id} " + verdict.replace("_", " ") + ".", "ok")
     return redirect(url_for("console.duplicates"), 303)
 

@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import threading
 import time
+from collections import OrderedDict
 from collections.abc import Callable, Iterable, Iterator
 from contextlib import AbstractContextManager, contextmanager
 from dataclasses import dataclass, field, replace
@@ -22,6 +23,7 @@ from sqlalchemy.orm import Session
 
 import store
 from duplicates.models import (
+    SOURCE_ADMIN,
     SOURCE_AGENT,
     SOURCE_SCAN,
     SOURCE_UNDO,
@@ -57,6 +59,7 @@ from triggers.duplicates.feedback import (
     PrecisionStatus,
     threshold_in_use,
 )
+from triggers.duplicates.scoring import matching_sentences, ticket_sentences
 from triggers.duplicates.texts import TAG_FLAG_WATCH, TAG_POSSIBLE_DUPLICATE
 from triggers.model import (
     FIELD_DUPLICATE_OF,
@@ -165,6 +168,67 @@ def precision_status(app: Flask, session: Session | None = None) -> PrecisionSta
         for score, confirmed, feedback in rows
     ]
     return threshold_in_use(duplicate_settings(app).flag_threshold, target_precision(app), judged)
+
+
+EVIDENCE_EXTENSION = "cxlayer.duplicates_evidence"
+EVIDENCE_CACHE_SIZE = 5000  # pairs; a console page shows 50
+
+
+def flag_evidence(
+    app: Flask, session: Session, pairs: Iterable[tuple[int, int]]
+) -> dict[tuple[int, int], list[tuple[str, str]] | None]:
+    """The strongest matching sentences of each (ticket, candidate) pair, computed as the
+    flag note computes them (`ticket_sentences` without the account's common lines, then
+    `matching_sentences` on the index's idf model); None where a ticket has left the index.
+    For the console, which shows flagged pairs with their evidence.
+
+    The texts are read from the `dup_ticket` table (one query); the idf model is this
+    process's index, loaded on first use but not refreshed here (a page render does not pay
+    for other processes' new tickets; their effect on idf is negligible). A pair's result is
+    kept per process until either ticket is indexed again (its `indexed_at` changes).
+    """
+    pairs = list(pairs)
+    state = index_state(app)
+    if not state.loaded:
+        current_index(app, session)
+    cache: OrderedDict[tuple[Any, ...], list[tuple[str, str]]] = app.extensions.setdefault(
+        EVIDENCE_EXTENSION, OrderedDict()
+    )
+    ids = {i for pair in pairs for i in pair}
+    rows = {
+        ticket_id: (subject, description, indexed_at)
+        for ticket_id, subject, description, indexed_at in session.execute(
+            select(
+                DupTicket.id, DupTicket.subject, DupTicket.description, DupTicket.indexed_at
+            ).where(DupTicket.id.in_(ids))
+        )
+    }
+    out: dict[tuple[int, int], list[tuple[str, str]] | None] = {}
+    sentences: dict[int, list[str]] = {}
+    with state.lock:
+        model = state.index.model
+
+        def of(ticket_id: int) -> list[str]:
+            if ticket_id not in sentences:
+                subject, description, _ = rows[ticket_id]
+                sentences[ticket_id] = ticket_sentences(subject, description, model.is_common_line)
+            return sentences[ticket_id]
+
+        for new_id, candidate_id in pairs:
+            if new_id not in rows or candidate_id not in rows:
+                out[(new_id, candidate_id)] = None
+                continue
+            key = (new_id, candidate_id, rows[new_id][2], rows[candidate_id][2])
+            found = cache.get(key)
+            if found is None:
+                found = matching_sentences(of(new_id), of(candidate_id), model)
+                cache[key] = found
+                if len(cache) > EVIDENCE_CACHE_SIZE:
+                    cache.popitem(last=False)
+            else:
+                cache.move_to_end(key)
+            out[(new_id, candidate_id)] = found
+    return out
 
 
 def native_merge_enabled(app: Flask) -> bool:
@@ -341,6 +405,28 @@ def record_not_duplicate(
     )
     session.flush()
     return True
+
+
+def record_verdict(session: Session, ticket_id: int, *, duplicate: bool) -> DupFlag:
+    """An admin's verdict on a flag, kept as agents' feedback is (one notion of precision):
+    "duplicate" sets `confirmed_at`; "not a duplicate" sets `feedback_at` and suppresses the
+    pair (source admin), so it is never flagged again and the flag's tag and link are cleared
+    on the ticket's next event, as after an agent's rejection. Raises DuplicatesError when the
+    ticket has no flag or the flag was already judged."""
+    flag = session.get(DupFlag, ticket_id)
+    if flag is None:
+        raise DuplicatesError(f"ticket {ticket_id} has no duplicate flag")
+    if flag.confirmed_at is not None or flag.feedback_at is not None:
+        raise DuplicatesError(f"the flag on ticket {ticket_id} was already judged")
+    if duplicate:
+        flag.confirmed_at = store.utcnow()
+    else:
+        flag.feedback_at = store.utcnow()
+        record_not_duplicate(
+            session, ticket_id, flag.candidate_id, source=SOURCE_ADMIN, ticket_id=ticket_id
+        )
+    session.flush()
+    return flag
 
 
 def _flag_written(session: Session, flag: DupFlag, snapshot: TicketSnapshot) -> bool:

@@ -14,6 +14,7 @@ SOURCE_WEBHOOK = "webhook"
 SOURCE_SCAN = "scan"
 SOURCE_AGENT = "agent"  # an agent removed the tag or cleared/changed "Duplicate of"
 SOURCE_UNDO = "undo"  # an operator undid a soft merge
+SOURCE_ADMIN = "admin"  # an admin's verdict in the console
 
 
 class DupTicket(Base):

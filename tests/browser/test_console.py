@@ -22,8 +22,9 @@ import requests
 from playwright.sync_api import Page, expect
 
 from settings import ROOT
-from tests.browser.conftest import Stack, sign_in_locally, sign_in_with_zendesk
+from tests.browser.conftest import DEMO_ADMIN_PASSWORD, Stack, sign_in_locally, sign_in_with_zendesk
 from triggers.business_days import holidays_for
+from triggers.duplicates.texts import NOTE_HEADER
 
 pytestmark = pytest.mark.integration
 
@@ -108,15 +109,18 @@ def test_a_form_without_its_csrf_token_is_refused(stack: Stack, page: Page) -> N
     assert _db(stack, "SELECT count(*) FROM mapping_version") == before
 
 
-def _second_process_hours(stack: Stack) -> str:
-    """A separate process on the same database: what its current_mappings() says."""
+def _second_process_hours(
+    stack: Stack, show: str = "team.start.strftime('%H:%M') + '-' + team.end.strftime('%H:%M')"
+) -> str:
+    """A separate process on the same database: what its current_mappings() says of All
+    Media (`show`: an expression of `team`)."""
     code = (
         "from app import create_app\n"
         "from mappings import current_mappings\n"
         "app = create_app()\n"
         "with app.app_context():\n"
         "    team = next(t for t in current_mappings().teams if t.key == 'all_media')\n"
-        "    print(team.start.strftime('%H:%M') + '-' + team.end.strftime('%H:%M'))\n"
+        f"    print({show})\n"
     )
     out = subprocess.run(
         [sys.executable, "-c", code],
@@ -170,6 +174,39 @@ def test_editing_a_teams_hours_with_a_mistake_then_fixing_it(stack: Stack, page:
     _shot(page, "version")
 
 
+def test_a_teams_extra_closed_date_with_a_mistake_then_fixed(stack: Stack, page: Page) -> None:
+    closure = date(date.today().year + 1, 3, 4)
+    sign_in_locally(page, stack)
+    page.goto(stack.console + "/mappings/teams/all_media")
+    closed = page.get_by_label("Extra closed dates")
+    expect(closed).to_have_value("")
+    versions = _db(stack, "SELECT count(*) FROM mapping_version")[0][0]
+
+    closed.fill(f"{closure.isoformat()} Company closure\n{closure.year}-13-40 Inventory")
+    page.get_by_role("button", name="Save as a new version").click()
+    # `mappings validate`'s message for that entry, beside the field, on its line.
+    expect(page.locator("#closed-error")).to_have_text("line 2: Not a valid date.")
+    expect(page.get_by_label("Extra closed dates")).to_have_attribute("aria-invalid", "true")
+    _shot(page, "team-calendar-error")
+    assert _db(stack, "SELECT count(*) FROM mapping_version")[0][0] == versions
+
+    page.get_by_label("Extra closed dates").fill(f"{closure.isoformat()} Company closure")
+    page.get_by_label("Extra working dates").fill(f"{closure.year}-05-25 Memorial Day desk")
+    page.get_by_label("What changed").fill("All Media closes for the offsite")
+    page.get_by_role("button", name="Save as a new version").click()
+    page.wait_for_url(re.compile(r"/mappings/history"))
+    [(diff,)] = _db(stack, "SELECT diff FROM mapping_version ORDER BY id DESC LIMIT 1")
+    assert f'date = {closure.isoformat()}, name = "Company closure"' in diff
+    assert _second_process_hours(stack, "[(str(d), n) for d, n in team.closed]") == str(
+        [(closure.isoformat(), "Company closure")]
+    )
+    page.goto(f"{stack.console}/autosolve/forecast?date={closure - timedelta(days=2)}")
+    cell = page.locator(f"td[title^='{closure.isoformat()}: closed']")
+    expect(cell).to_have_attribute("title", re.compile("extra closed date: Company closure"))
+    page.goto(stack.console + "/mappings/teams/all_media")
+    _shot(page, "team")
+
+
 def test_plan_and_apply_put_back_a_status_changed_in_zendesk(stack: Stack, page: Page) -> None:
     statuses = stack.api("GET", "custom_statuses.json")["custom_statuses"]
     target = next(s for s in statuses if s["agent_label"] == "Awaiting requester reply")
@@ -197,6 +234,36 @@ def test_plan_and_apply_put_back_a_status_changed_in_zendesk(stack: Stack, page:
     assert ("zendesk_apply",) in _db(
         stack, "SELECT action FROM audit WHERE invocation_id = 'admin:admin'"
     )
+
+
+def test_the_plan_shows_a_status_added_in_zendesk_outside_cxlayer(stack: Stack, page: Page) -> None:
+    added = stack.api(
+        "POST",
+        "custom_statuses.json",
+        json={
+            "custom_status": {
+                "status_category": "pending",
+                "agent_label": "Waiting on vendor (added in Zendesk)",
+                "active": True,
+            }
+        },
+    )["custom_status"]
+    try:
+        sign_in_locally(page, stack)
+        page.goto(stack.console + "/provisioning")
+        table = page.get_by_role(
+            "table", name="Statuses an admin added in Zendesk that the mappings do not know"
+        )
+        row = table.get_by_role("row").filter(has_text="Waiting on vendor (added in Zendesk)")
+        expect(row).to_contain_text(str(added["id"]))
+        expect(row).to_contain_text("never remapped nor auto-solved")
+        _shot(page, "plan-drift")
+    finally:
+        stack.api(
+            "PUT", f"custom_statuses/{added['id']}.json", json={"custom_status": {"active": False}}
+        )
+    page.reload()
+    expect(page.get_by_text("No status outside the mappings.")).to_be_visible()
 
 
 def _awaiting_ticket(
@@ -261,6 +328,7 @@ def test_forecast_for_a_date_shows_the_teams_calendars_with_holidays(
     expect(page.get_by_text(re.compile(r"reminder\(s\), \d+ auto-solve"))).to_be_visible()
     row = page.get_by_role("row").filter(has_text=f"#{ticket}")
     expect(row).to_contain_text(re.compile("reminded|solved"))
+    expect(row).to_contain_text(_users(stack, "end-user")[1]["name"])  # the requester's name
     us = holidays_for("US", None, day.year)
     holiday = min(d for d in us if day <= d < day + timedelta(days=28))
     cell = page.locator(f"td[title='{holiday.isoformat()}: holiday']").first
@@ -277,6 +345,10 @@ def test_run_a_sweep_then_undo_one_ticket(stack: Stack, page: Page) -> None:
     page.wait_for_url(re.compile(r"/autosolve/runs/run-"), timeout=120_000)
     row = page.get_by_role("row").filter(has_text=f"#{ticket}")
     expect(row).to_contain_text("solve")
+    requester = _users(stack, "end-user")[1]
+    expect(row.get_by_role("link", name=requester["name"])).to_have_attribute(
+        "href", re.compile(rf"/agent/users/{requester['id']}$")
+    )
     _shot(page, "run")
     assert stack.api("GET", f"tickets/{ticket}.json")["ticket"]["status"] == "solved"
     page.get_by_role("link", name="Report (JSON)").click()
@@ -306,6 +378,17 @@ AGAIN_BODY = (
 )
 
 
+def _flag_note(stack: Stack, ticket: int) -> str:
+    """cxlayer's internal note on a flagged ticket, as agents read it in Zendesk."""
+
+    def note() -> str:
+        comments = stack.api("GET", f"tickets/{ticket}/comments.json")["comments"]
+        found = [c["body"] for c in comments if c["body"].startswith(NOTE_HEADER)]
+        return found[0] if found else ""
+
+    return str(_wait_for(note, what="the flag note"))
+
+
 def test_mark_a_flagged_pair_as_not_a_duplicate(stack: Stack, page: Page) -> None:
     requester = _users(stack, "end-user")[2]["email"]
     first = stack.api(
@@ -328,13 +411,30 @@ def test_mark_a_flagged_pair_as_not_a_duplicate(stack: Stack, page: Page) -> Non
     sign_in_locally(page, stack)
     page.goto(stack.console + "/duplicates")
     expect(page.get_by_text("Threshold in use")).to_be_visible()
+    row = page.get_by_role("row").filter(has_text=f"#{second}")
+    # The evidence is the flag note's: each matching sentence pair of the note is on the page.
+    note = _flag_note(stack, second)
+    pairs = re.findall(r'this ticket: "(.*)"\n\s+#\d+: "(.*)"', note)
+    assert pairs, note
+    evidence = row.locator("ul.evidence li")
+    expect(evidence).to_have_count(len(pairs))
+    for (new, old), item in zip(pairs, evidence.all(), strict=True):
+        expect(item.locator("q").nth(0)).to_have_text(new)
+        expect(item.locator("q").nth(1)).to_have_text(old)
+    expect(row).to_contain_text(_users(stack, "end-user")[2]["name"])
     _shot(page, "duplicates")
     page.get_by_role("button", name=f"#{second} is not a duplicate").click()
     expect(page.get_by_role("status")).to_contain_text(f"ticket {second} not duplicate")
     expect(page.get_by_role("row").filter(has_text=f"#{second}")).to_contain_text(
         "not duplicate (admin)"
     )
+    # One notion of precision: the admin's verdict is on the flag, as an agent's would be.
+    [(feedback_at, confirmed_at)] = _db(
+        stack, "SELECT feedback_at, confirmed_at FROM dup_flag WHERE ticket_id = ?", second
+    )
+    assert feedback_at is not None and confirmed_at is None
     expect(page.get_by_text(re.compile(r"Observed precision: \d+ %"))).to_be_visible()
+    expect(page.get_by_text(re.compile(r"\d+ confirmed, [1-9]\d* not duplicates"))).to_be_visible()
     low, high = sorted((first, second))
     assert _db(
         stack, "SELECT source FROM dup_suppressed_pair WHERE low_id = ? AND high_id = ?", low, high
@@ -383,6 +483,31 @@ def test_audit_search_by_who_and_rule(stack: Stack, page: Page) -> None:
     _shot(page, "audit")
     cells = page.locator("tbody tr td:nth-child(5)").all_inner_texts()
     assert cells and all(c != "cxlayer" for c in cells)
+
+
+def test_failed_local_sign_ins_lock_with_a_clear_message(stack: Stack, page: Page) -> None:
+    try:
+        for attempt in range(5):  # [console] signin_max_failures
+            page.goto(stack.console + "/login")
+            page.get_by_label("Username").fill("admin")
+            page.get_by_label("Password").fill(f"not the password {attempt}")
+            page.get_by_role("button", name="Sign in").click()
+        expect(page.get_by_role("alert")).to_contain_text(
+            re.compile(r"Too many failed sign-ins .* try again in 1[45] minutes")
+        )
+        # The right password is refused too while the lockout lasts.
+        page.get_by_label("Username").fill("admin")
+        page.get_by_label("Password").fill(DEMO_ADMIN_PASSWORD)
+        page.get_by_role("button", name="Sign in").click()
+        expect(page.get_by_role("alert")).to_contain_text("Too many failed sign-ins")
+        _shot(page, "login-locked")
+        assert page.url.split("?")[0].endswith("/console/login")
+        [(reason,)] = _db(stack, "SELECT reason FROM audit WHERE action = 'sign_in_lockout'")
+        assert "after 5 failed attempts" in reason
+    finally:  # the cooldown, for the module's other tests signing in from the same address
+        with sqlite3.connect(stack.database, timeout=15) as db:
+            db.execute("DELETE FROM console_signin_failure")
+    sign_in_locally(page, stack)
 
 
 PAGES = [
