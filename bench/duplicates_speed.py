@@ -30,6 +30,7 @@ import sys
 import time
 import tracemalloc
 from collections.abc import Iterator, Sequence
+from dataclasses import replace
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
 
@@ -201,6 +202,35 @@ def naive_find(row: TicketRow, index: TicketIndex, settings: DuplicateSettings) 
     return score_candidates(row, features, fresh, model, settings, background=background)
 
 
+def capped_latency(
+    index: TicketIndex,
+    new_rows: Sequence[TicketRow],
+    settings: DuplicateSettings,
+    cap: int,
+    best: Sequence[list[tuple[int, bool]]],
+) -> dict[str, object]:
+    """The same queries with `max_candidates = cap` (the newest `cap` open tickets of the
+    requester): latency, and on how many queries the best candidate or the flag changed."""
+    capped = replace(settings, max_candidates=cap)
+    wall: list[float] = []
+    cpu: list[float] = []
+    changed = 0
+    for row, before in zip(new_rows, best, strict=True):
+        started, started_cpu = time.perf_counter(), time.process_time()
+        matches = find_duplicates(row, index, index.model, capped)
+        wall.append(time.perf_counter() - started)
+        cpu.append(time.process_time() - started_cpu)
+        changed += [
+            (m.candidate_id, m.score >= capped.flag_threshold) for m in matches[:1]
+        ] != before
+    return {
+        "max_candidates": cap,
+        "cxlayer": percentiles(wall),
+        "cpu_time": percentiles(cpu),
+        "queries_whose_best_candidate_or_flag_changed": changed,
+    }
+
+
 def percentiles(samples: list[float]) -> dict[str, float]:
     ordered = sorted(samples)
     q = statistics.quantiles(ordered, n=100)
@@ -219,6 +249,8 @@ def latency(
     pool: list[tuple[str, str]],
     queries: int,
     seed: int,
+    *,
+    caps: Sequence[int] = (),
 ) -> dict[str, object]:
     rng = random.Random(seed + 1)
     settings = DuplicateSettings()
@@ -244,6 +276,7 @@ def latency(
     # CPU time beside wall time: on a shared machine wall time includes waiting for a core.
     cpu: dict[str, list[float]] = {"cxlayer": [], "naive_recompute": []}
     flagged = 0
+    best: list[list[tuple[int, bool]]] = []
     disagreements = 0
     largest_gap = 0.0
     # Interleave the two so machine noise hits both alike.
@@ -266,6 +299,11 @@ def latency(
                 sorted(naive, key=lambda m: m.candidate_id), strict=True)]
         )  # fmt: skip
         flagged += bool(matches and matches[0].score >= settings.flag_threshold)
+        best.append([(m.candidate_id, m.score >= settings.flag_threshold) for m in matches[:1]])
+    capped = {
+        str(cap): capped_latency(index, new_rows, settings, cap, [m[:1] for m in best])
+        for cap in caps
+    }
     ours = percentiles(timings["cxlayer"])
     base = percentiles(timings["naive_recompute"])
     busy = [i for i, n in enumerate(candidates) if n > 0]  # the queries that score anything
@@ -283,6 +321,7 @@ def latency(
         "naive_recompute": base,
         "p99_speedup": round(base["p99_ms"] / ours["p99_ms"], 1) if ours["p99_ms"] else None,
         "cpu_time": {name: percentiles(values) for name, values in cpu.items()},
+        "with_fewer_candidates": capped,
         "queries_with_candidates": len(busy),
         "cxlayer_with_candidates": percentiles([timings["cxlayer"][i] for i in busy])
         if len(busy) > 1
@@ -304,13 +343,20 @@ def main(argv: Sequence[str] | None = None) -> int:
         "--traced", type=int, default=10_000, help="tickets built under tracemalloc (0: none)"
     )
     parser.add_argument("--seed", type=int, default=7)
+    parser.add_argument(
+        "--also-max-candidates",
+        type=int,
+        nargs="*",
+        default=[50],
+        help="also time the queries with these max_candidates (default setting: 200)",
+    )
     parser.add_argument("--json", type=Path)
     args = parser.parse_args(argv)
     pool = texts(args.data.resolve())
     sizes = sorted(args.sizes)
     index, memory = build_measured(sizes[-1], pool, args.seed, sizes)
     rows = synthetic_rows(sizes[-1], pool, args.seed)  # the same rows again, for the queries
-    lat = latency(index, rows, pool, args.queries, args.seed)
+    lat = latency(index, rows, pool, args.queries, args.seed, caps=args.also_max_candidates)
     indexed = len(index)
     print(f"latency with {indexed} tickets: {lat}", flush=True)
     del index

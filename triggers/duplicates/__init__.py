@@ -172,7 +172,9 @@ def score_candidates(
         calibration = shipped()
     bg: BackgroundStats | None = None
     for candidate in candidates:
-        if candidate.row.id == new.id or pair_key(new.id, candidate.row.id) in suppressed:
+        if candidate.row.id == new.id or (
+            suppressed and pair_key(new.id, candidate.row.id) in suppressed
+        ):
             continue
         text, parts = text_similarity(query, candidate.features, model, method)
         value = text
