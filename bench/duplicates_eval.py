@@ -581,7 +581,8 @@ def evaluate(
         "leave_one_project_out": {
             "rule": "per left-out project: model fitted on the other projects only; "
             "'nested_threshold' chosen by inner leave-one-project-out on those projects; "
-            "'at_shipped_threshold' uses the shipped flag_threshold",
+            "'at_shipped_threshold' uses the shipped flag_threshold; "
+            "'pooled_nested_threshold': the inner held-out outcomes pooled (informational)",
             "projects": lopo,
         },
         "cxlayer": {
@@ -638,7 +639,7 @@ def main(argv: Sequence[str] | None = None) -> int:
           f"R@1={c['recall_at_1']} R@5={c['recall_at_5']}")  # type: ignore[index]  # fmt: skip
     print(f"recommended threshold {r['flag_threshold']}: held-out {r['test_held_out']}")  # type: ignore[index]
     for name, p in result["leave_one_project_out"]["projects"].items():  # type: ignore[index]
-        for key in ("at_shipped_threshold", "at_nested_threshold"):
+        for key in ("at_shipped_threshold", "at_nested_threshold", "at_pooled_nested_threshold"):
             m = p[key]
             print(f"left out {name} {key}: t={m['threshold']} P={m['precision']} "
                   f"R={m['recall']} R@1={m['recall_at_1']} R@5={m['recall_at_5']} "

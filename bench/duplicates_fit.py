@@ -188,15 +188,19 @@ def by_project(groups: Sequence[Sequence[Pair]]) -> dict[str, list[Sequence[Pair
     return projects
 
 
-def choose_threshold(projects: dict[str, list[Sequence[Pair]]]) -> float:
+def choose_threshold(projects: dict[str, list[Sequence[Pair]]], *, pooled: bool = False) -> float:
     """Inner leave-one-project-out over `projects`: the lowest threshold from which every
-    held-out project keeps precision >= TARGET_PRECISION (1.0 if there is one project)."""
+    held-out project keeps precision >= TARGET_PRECISION (1.0 if there is one project).
+    With `pooled`, the inner held-out outcomes of all projects count as one set instead (a
+    small project's few flags then weigh what they are)."""
     if len(projects) < 2:
         return THRESHOLD_GRID[0]
     held: list[list[ev.Outcome]] = []
     for name, groups in projects.items():
         train = [g for other, gs in projects.items() if other != name for g in gs]
         held.append(history_outcomes(groups, fit(train)))
+    if pooled:
+        held = [[o for outcomes in held for o in outcomes]]
     chosen = THRESHOLD_GRID[0]
     for t in THRESHOLD_GRID:
         ok = all(
@@ -223,6 +227,7 @@ def leave_one_project_out(
         train = [g for gs in others.values() for g in gs]
         cal = fit(train)
         nested = choose_threshold(others)
+        pooled = choose_threshold(others, pooled=True)
         outcomes = history_outcomes(held, cal)
         result[name] = {
             "trained_on": sorted(others),
@@ -237,6 +242,12 @@ def leave_one_project_out(
             "at_nested_threshold": {
                 **ev.summary(outcomes, nested),
                 "precision_at_10_percent_duplicates": precision_at_share(outcomes, nested, 0.10),
+            },
+            # Informational: the same nesting, inner held-out outcomes pooled (issue 16).
+            "pooled_nested_threshold": pooled,
+            "at_pooled_nested_threshold": {
+                **ev.summary(outcomes, pooled),
+                "precision_at_10_percent_duplicates": precision_at_share(outcomes, pooled, 0.10),
             },
         }
     return result

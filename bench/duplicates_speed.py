@@ -1,7 +1,7 @@
 """Time and memory of duplicate scoring with a large index, beside a naive baseline in one run.
 
     python bench/duplicates_speed.py [--data DIR] [--sizes 10000 50000 100000] [--queries 1000]
-                                     [--json bench/results/duplicates_speed.json]
+                                     [--traced 10000] [--json bench/results/duplicates_speed.json]
 
 Tickets are synthetic but built from the labelled reports' real subjects and descriptions
 (subject of one report, description of another, so texts vary), spread over 90 days, with a
@@ -9,7 +9,12 @@ heavy-tailed number of tickets per requester (most requesters file a few, a few 
 Latency: `find_duplicates` for new tickets of requesters drawn in proportion to their volume
 (candidate lookup, scoring, matching sentences for flagged candidates). Baseline: the same
 scoring, but recomputing every candidate's features from its text (no stored vectors).
-Memory: tracemalloc's traced size of the index plus its idf model at each size.
+Memory, two ways: (1) the process's resident set (RSS, /proc/self/statm) grown while the
+index is built without tracing, read at each size: everything the index holds, allocator slack
+included; each ticket gets its own copy of its texts, as tickets loaded from the database do,
+and the bench holds no other reference to them. (2) tracemalloc on a separate build of the
+first `--traced` tickets, split by what holds the memory (tracemalloc makes building ~10x
+slower, so it is not run at the largest size).
 """
 
 from __future__ import annotations
@@ -24,7 +29,8 @@ import statistics
 import sys
 import time
 import tracemalloc
-from collections.abc import Sequence
+from collections.abc import Iterator, Sequence
+from dataclasses import replace
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
 
@@ -84,38 +90,93 @@ def synthetic_rows(total: int, pool: list[tuple[str, str]], seed: int) -> list[T
     return rows
 
 
-def build(rows: Sequence[TicketRow]) -> TicketIndex:
-    index = TicketIndex()
-    index.upsert_many(rows)
-    return index
+def _own(text: str) -> str:
+    """A copy of a string (slicing a whole str returns the same object): each indexed ticket
+    owns its texts, as rows read from the database do, so the memory counts them."""
+    return (text + ".")[:-1] if text else text
+
+
+def owned_rows(total: int, pool: list[tuple[str, str]], seed: int) -> Iterator[TicketRow]:
+    """`synthetic_rows`, one at a time, each with its own subject and description strings."""
+    for row in synthetic_rows(total, pool, seed):
+        yield TicketRow(
+            row.id, row.requester_id, row.organization_id, row.group, row.product, row.status,
+            row.created_at, _own(row.subject), _own(row.description),
+        )  # fmt: skip
+
+
+def _rss() -> int:
+    with open("/proc/self/statm", encoding="ascii") as handle:
+        return int(handle.read().split()[1]) * os.sysconf("SC_PAGE_SIZE")
 
 
 def build_measured(
-    rows: Sequence[TicketRow], sizes: Sequence[int]
+    total: int, pool: list[tuple[str, str]], seed: int, sizes: Sequence[int]
 ) -> tuple[TicketIndex, list[dict[str, float]]]:
-    """Build one index incrementally, reading tracemalloc's traced size as it passes each size."""
+    """Build one index (no tracing), reading the RSS it added as it passes each size."""
     gc.collect()
-    tracemalloc.start()
-    before = tracemalloc.get_traced_memory()[0]
+    before = _rss()
     index = TicketIndex()
     memory: list[dict[str, float]] = []
     started = time.perf_counter()
+    rows = owned_rows(total, pool, seed)
     done = 0
     for size in sorted(sizes):
-        index.upsert_many(rows[done:size])
+        index.upsert_many(next(rows) for _ in range(size - done))
         done = size
         gc.collect()
-        used = tracemalloc.get_traced_memory()[0] - before
+        used = _rss() - before
         memory.append({
             "tickets": size,
-            "mib": round(used / 2**20, 1),
-            "bytes_per_ticket": round(used / size),
+            "rss_mib": round(used / 2**20, 1),
+            "rss_bytes_per_ticket": round(used / size),
+            "rss_mib_per_100k_tickets": round(used / size * 100_000 / 2**20, 1),
             "vocabulary": len(index.model.vocabulary),
-            "seconds_so_far_under_tracemalloc": round(time.perf_counter() - started, 1),
+            "build_seconds_so_far": round(time.perf_counter() - started, 1),
+            "build_ms_per_ticket_so_far": round((time.perf_counter() - started) * 1000 / size, 3),
         })  # fmt: skip
         print(f"memory {memory[-1]}", flush=True)
-    tracemalloc.stop()
     return index, memory
+
+
+# What holds the traced memory, by the file that allocated it.
+_HOLDERS = {
+    "candidates.py": "ticket rows, texts, requester/organisation lists",
+    "scoring.py": "features (term ids and counts), vocabulary ids, df/idf arrays",
+    "normalise.py": "vocabulary strings, boilerplate line counts",
+    "replies.py": "vocabulary strings (text cleaning)",
+    "duplicates_speed.py": "each ticket's own subject and description strings (see _own)",
+}
+
+
+def traced_build(total: int, pool: list[tuple[str, str]], seed: int) -> dict[str, object]:
+    """tracemalloc's traced size of an index of `total` tickets, split by allocating file."""
+    gc.collect()
+    tracemalloc.start()
+    before = tracemalloc.get_traced_memory()[0]
+    started = time.perf_counter()
+    index = TicketIndex()
+    index.upsert_many(owned_rows(total, pool, seed))
+    gc.collect()
+    used = tracemalloc.get_traced_memory()[0] - before
+    by_file: dict[str, int] = {}
+    for stat in tracemalloc.take_snapshot().statistics("filename"):
+        name = Path(stat.traceback[0].filename).name
+        if name in _HOLDERS:
+            by_file[name] = by_file.get(name, 0) + stat.size
+    tracemalloc.stop()
+    result = {
+        "tickets": total,
+        "traced_mib": round(used / 2**20, 1),
+        "traced_bytes_per_ticket": round(used / total),
+        "vocabulary": len(index.model.vocabulary),
+        "bytes_per_ticket_by_allocating_file": {
+            f"{name} ({_HOLDERS[name]})": round(size / total) for name, size in by_file.items()
+        },
+        "seconds_under_tracemalloc": round(time.perf_counter() - started, 1),
+    }
+    print(f"traced {result}", flush=True)
+    return result
 
 
 def naive_find(row: TicketRow, index: TicketIndex, settings: DuplicateSettings) -> list[Match]:
@@ -141,6 +202,35 @@ def naive_find(row: TicketRow, index: TicketIndex, settings: DuplicateSettings) 
     return score_candidates(row, features, fresh, model, settings, background=background)
 
 
+def capped_latency(
+    index: TicketIndex,
+    new_rows: Sequence[TicketRow],
+    settings: DuplicateSettings,
+    cap: int,
+    best: Sequence[list[tuple[int, bool]]],
+) -> dict[str, object]:
+    """The same queries with `max_candidates = cap` (the newest `cap` open tickets of the
+    requester): latency, and on how many queries the best candidate or the flag changed."""
+    capped = replace(settings, max_candidates=cap)
+    wall: list[float] = []
+    cpu: list[float] = []
+    changed = 0
+    for row, before in zip(new_rows, best, strict=True):
+        started, started_cpu = time.perf_counter(), time.process_time()
+        matches = find_duplicates(row, index, index.model, capped)
+        wall.append(time.perf_counter() - started)
+        cpu.append(time.process_time() - started_cpu)
+        changed += [
+            (m.candidate_id, m.score >= capped.flag_threshold) for m in matches[:1]
+        ] != before
+    return {
+        "max_candidates": cap,
+        "cxlayer": percentiles(wall),
+        "cpu_time": percentiles(cpu),
+        "queries_whose_best_candidate_or_flag_changed": changed,
+    }
+
+
 def percentiles(samples: list[float]) -> dict[str, float]:
     ordered = sorted(samples)
     q = statistics.quantiles(ordered, n=100)
@@ -159,6 +249,8 @@ def latency(
     pool: list[tuple[str, str]],
     queries: int,
     seed: int,
+    *,
+    caps: Sequence[int] = (),
 ) -> dict[str, object]:
     rng = random.Random(seed + 1)
     settings = DuplicateSettings()
@@ -184,6 +276,7 @@ def latency(
     # CPU time beside wall time: on a shared machine wall time includes waiting for a core.
     cpu: dict[str, list[float]] = {"cxlayer": [], "naive_recompute": []}
     flagged = 0
+    best: list[list[tuple[int, bool]]] = []
     disagreements = 0
     largest_gap = 0.0
     # Interleave the two so machine noise hits both alike.
@@ -206,6 +299,11 @@ def latency(
                 sorted(naive, key=lambda m: m.candidate_id), strict=True)]
         )  # fmt: skip
         flagged += bool(matches and matches[0].score >= settings.flag_threshold)
+        best.append([(m.candidate_id, m.score >= settings.flag_threshold) for m in matches[:1]])
+    capped = {
+        str(cap): capped_latency(index, new_rows, settings, cap, [m[:1] for m in best])
+        for cap in caps
+    }
     ours = percentiles(timings["cxlayer"])
     base = percentiles(timings["naive_recompute"])
     busy = [i for i, n in enumerate(candidates) if n > 0]  # the queries that score anything
@@ -223,6 +321,7 @@ def latency(
         "naive_recompute": base,
         "p99_speedup": round(base["p99_ms"] / ours["p99_ms"], 1) if ours["p99_ms"] else None,
         "cpu_time": {name: percentiles(values) for name, values in cpu.items()},
+        "with_fewer_candidates": capped,
         "queries_with_candidates": len(busy),
         "cxlayer_with_candidates": percentiles([timings["cxlayer"][i] for i in busy])
         if len(busy) > 1
@@ -240,29 +339,38 @@ def main(argv: Sequence[str] | None = None) -> int:
     parser.add_argument("--data", type=Path, default=DEFAULT_DATA)
     parser.add_argument("--sizes", type=int, nargs="+", default=[10_000, 50_000, 100_000])
     parser.add_argument("--queries", type=int, default=1000)
+    parser.add_argument(
+        "--traced", type=int, default=10_000, help="tickets built under tracemalloc (0: none)"
+    )
     parser.add_argument("--seed", type=int, default=7)
+    parser.add_argument(
+        "--also-max-candidates",
+        type=int,
+        nargs="*",
+        default=[50],
+        help="also time the queries with these max_candidates (default setting: 200)",
+    )
     parser.add_argument("--json", type=Path)
     args = parser.parse_args(argv)
     pool = texts(args.data.resolve())
     sizes = sorted(args.sizes)
-    rows = synthetic_rows(sizes[-1], pool, args.seed)
-    index, memory = build_measured(rows, sizes)
-    started = time.perf_counter()
-    build(rows[: min(len(rows), 10_000)])
-    build_seconds = time.perf_counter() - started
-    lat = latency(index, rows, pool, args.queries, args.seed)
-    print(f"latency with {len(index)} tickets: {lat}")
+    index, memory = build_measured(sizes[-1], pool, args.seed, sizes)
+    rows = synthetic_rows(sizes[-1], pool, args.seed)  # the same rows again, for the queries
+    lat = latency(index, rows, pool, args.queries, args.seed, caps=args.also_max_candidates)
+    indexed = len(index)
+    print(f"latency with {indexed} tickets: {lat}", flush=True)
+    del index
+    gc.collect()
+    traced = traced_build(min(args.traced, sizes[-1]), pool, args.seed) if args.traced else None
     shown = ["python", "bench/duplicates_speed.py", *(argv if argv is not None else sys.argv[1:])]
     result = {
         "command": shlex.join(shown),
         "python": sys.version.split()[0],
-        "index_tickets": len(index),
+        "index_tickets": indexed,
         "requesters": len({r.requester_id for r in rows}),
-        "build_ms_per_ticket_first_10k_without_tracemalloc": round(
-            build_seconds * 1000 / min(len(rows), 10_000), 3
-        ),
         "latency": lat,
-        "memory": memory,
+        "memory_rss": memory,
+        "memory_traced": traced,
         "target_p99_ms": 10.0,
         "load_average_1_5_15_min_at_end": [round(x, 2) for x in os.getloadavg()],
         "cpu_count": os.cpu_count(),

@@ -44,6 +44,7 @@ from triggers.duplicates import (
     Match,
     TicketIndex,
     TicketRow,
+    auto_reply_by_metadata,
     feedback_pair,
     find_duplicates,
     flag_decision,
@@ -312,6 +313,8 @@ def current_index(app: Flask, session: Session) -> TicketIndex:
             if newest is None or indexed_at > newest:
                 newest = indexed_at
         state.watermark = newest
+        if not state.loaded:  # the first load: norms cached while the corpus was small
+            state.index.refresh_norms()
         state.loaded = True
         if newest is not None:
             horizon = newest - REFRESH_OVERLAP
@@ -357,7 +360,7 @@ def index_ticket(app: Flask, session: Session, snapshot: TicketSnapshot) -> Tick
         )
     )
     with state.lock:
-        state.index.upsert(row)
+        state.index.upsert(row, auto_reply=auto_reply_by_metadata(snapshot))
         state.applied[row.id] = now
     return row
 
@@ -572,8 +575,9 @@ def on_ticket_event(
     suppressed = suppressed_pairs(session, snapshot.id)
     state = index_state(app)
     with state.lock:
+        # The snapshot, not the row: Zendesk's comment metadata, where read, marks auto-replies.
         matches = find_duplicates(
-            row, state.index, state.index.model, settings, suppressed_pairs=suppressed
+            snapshot, state.index, state.index.model, settings, suppressed_pairs=suppressed
         )
     best = _best(matches, suppressed, snapshot.id)
     if best is None:

@@ -4,12 +4,20 @@ tests/duplicates_integration/test_precision.py."""
 
 from __future__ import annotations
 
+from dataclasses import replace
 from datetime import timedelta
 
 import pytest
 
 from tests.duplicates.conftest import NOW, row
-from triggers.duplicates import DuplicateSettings, TicketIndex, find_duplicates, flag_decision
+from triggers.duplicates import (
+    DuplicateSettings,
+    TicketIndex,
+    auto_reply_by_metadata,
+    decide_new_ticket,
+    find_duplicates,
+    flag_decision,
+)
 from triggers.duplicates import normalise as nz
 from triggers.duplicates.calibration import BackgroundStats, shipped
 from triggers.duplicates.feedback import (
@@ -19,6 +27,7 @@ from triggers.duplicates.feedback import (
     wilson_lower_bound,
 )
 from triggers.duplicates.scoring import IdfModel, matching_sentences, ticket_sentences
+from triggers.model import Comment, TicketSnapshot
 
 DISCLAIMER = (
     "CONFIDENTIALITY NOTICE: This e-mail message, including any attachments, is for the sole "
@@ -101,6 +110,38 @@ def test_auto_replies_are_never_flagged_nor_originals(index: TicketIndex) -> Non
     assert find_duplicates(second, index, index.model, settings) == []
     real = index.upsert(row(302, "Invoice export empty", text, created_at=NOW)).row
     assert all(m.candidate_id != 300 for m in find_duplicates(real, index, index.model, settings))
+
+
+def _snapshot(ticket_id: int, subject: str, body: str, via_rel: str | None) -> TicketSnapshot:
+    comment = Comment(author_id=100, public=True, created_at=NOW, body=body, via="email")
+    if via_rel is not None:
+        comment = replace(comment, via_rel=via_rel)
+    return TicketSnapshot(
+        id=ticket_id, status="new", custom_status=None, updated_stamp="x", requester_id=100,
+        organization_id=7, subject=subject, description=body, created_at=NOW,
+        comments=(comment,),
+    )  # fmt: skip
+
+
+def test_auto_replies_by_zendesk_metadata_are_never_flagged_nor_originals(
+    index: TicketIndex,
+) -> None:
+    """A first comment Zendesk recovered as an automatic mail (via source rel auto_vacation /
+    auto_mailer) is an auto-reply even when its text does not say so."""
+    settings = DuplicateSettings()
+    subject, body = "Invoice export empty", "The invoice export for March is empty again."
+    index.upsert(row(310, subject, body, created_at=NOW - timedelta(hours=2)))
+    plain = _snapshot(311, subject, body, None)
+    assert not auto_reply_by_metadata(plain)
+    matches, decision = decide_new_ticket(
+        _snapshot(312, subject, body, "auto_vacation"), index, settings
+    )
+    assert matches == [] and decision is None
+    stored = index.get(312)
+    assert stored is not None and stored.auto_reply  # never anyone's original either
+    matches, decision = decide_new_ticket(plain, index, settings)
+    assert [m.candidate_id for m in matches] == [310]  # the auto-reply is no candidate
+    assert decision is not None
 
 
 def test_lines_many_tickets_share_are_learned_and_dropped() -> None:

@@ -18,12 +18,16 @@ from triggers.duplicates import (
 from triggers.duplicates.scoring import (
     BM25_ALL,
     F_ALL,
+    FIELDS,
     METHODS,
     IdfModel,
     TicketFacts,
     apply_signals,
     candidate_norms,
+    prepare_query,
     term_counts,
+    text_scores,
+    text_similarity,
 )
 
 ORIGINAL = (
@@ -254,3 +258,40 @@ def test_cosine_with_cached_norms_equals_the_exact_cosine(index: TicketIndex) ->
     )[0].score
     assert warm == pytest.approx(cold)
     assert 0.1 < warm < 1.0
+
+
+def test_background_scores_equal_the_full_text_similarity(index: TicketIndex) -> None:
+    """`text_scores` (the background's fast path) gives exactly `text_similarity`'s score."""
+    entries = [index.upsert(row(120 + i, *t)) for i, t in enumerate((SAME, PARAPHRASE, UNRELATED))]
+    query = prepare_query(index.model.features(term_counts(*ORIGINAL), learn=False), index.model)
+    others = [t.features for t in index]
+    assert len(others) > len(entries)
+    fast = text_scores(query, others, index.model)
+    assert fast == [text_similarity(query, f, index.model)[0] for f in others]
+    assert max(fast) > 0.5 and min(fast) < 0.1
+
+
+def test_packed_features_keep_each_field_apart() -> None:
+    """One id array for all fields: each field's run is its own sorted bag, counted per field."""
+    model = IdfModel()
+    features = model.learn(*ORIGINAL)
+    bags = features.bags
+    assert set(bags) == set(FIELDS)
+    assert sum(len(b) for b in bags.values()) == len(features.ids)
+    for bag in bags.values():
+        assert list(bag.ids) == sorted(bag.ids)
+    assert features.lengths() == {name: sum(b.tfs) for name, b in bags.items()}
+    assert model.total_length == features.lengths()
+
+
+def test_bulk_load_leaves_no_stale_norms() -> None:
+    """After `upsert_many` the first tickets' norms are those of the whole corpus (no first
+    lookup pays a norm pass)."""
+    index = TicketIndex()
+    index.upsert_many(
+        row(200 + i, f"Report {i} export fails", f"Export number {i} of the report times out.")
+        for i in range(300)
+    )
+    first = index.get(200)
+    assert first is not None
+    assert first.features.norm_cache[0] == index.model.n_docs

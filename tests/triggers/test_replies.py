@@ -109,4 +109,5 @@ def test_plain_text_with_angle_brackets_is_not_html() -> None:
 
 def test_folding_and_sentences() -> None:
     assert fold("Envoyé À Ändern n’est Grüße") == "envoye a andern n'est grusse"
+    assert fold("Plain ASCII, Ok?") == "plain ascii, ok?"  # the fast path folds alike
     assert sentences("Oui, allez-y. Merci!\nRita") == ["Oui, allez-y.", "Merci!", "Rita"]

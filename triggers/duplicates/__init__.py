@@ -10,6 +10,7 @@ from __future__ import annotations
 from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass
 
+from triggers import autoreply
 from triggers.duplicates import texts
 from triggers.duplicates.calibration import BACKGROUND_SIZE, BackgroundStats, Calibration, shipped
 from triggers.duplicates.candidates import (
@@ -31,6 +32,7 @@ from triggers.duplicates.scoring import (
     matching_sentences,
     prepare_query,
     term_counts,
+    text_scores,
     text_similarity,
     ticket_sentences,
 )
@@ -53,6 +55,7 @@ __all__ = [
     "Match",
     "TicketIndex",
     "TicketRow",
+    "auto_reply_by_metadata",
     "decide_new_ticket",
     "feedback_pair",
     "find_duplicates",
@@ -169,16 +172,16 @@ def score_candidates(
         calibration = shipped()
     bg: BackgroundStats | None = None
     for candidate in candidates:
-        if candidate.row.id == new.id or pair_key(new.id, candidate.row.id) in suppressed:
+        if candidate.row.id == new.id or (
+            suppressed and pair_key(new.id, candidate.row.id) in suppressed
+        ):
             continue
         text, parts = text_similarity(query, candidate.features, model, method)
         value = text
         if calibration is not None:
             if bg is None:  # only tickets that have a candidate pay for the background
                 bg = calibration.background(
-                    BackgroundStats.of(
-                        [text_similarity(query, f, model, method)[0] for f in background]
-                    )
+                    BackgroundStats.of(text_scores(query, background, model, method))
                 )
             value = calibration.probability(text, parts, bg)
         score, signals = apply_signals(
@@ -214,6 +217,16 @@ def score_candidates(
     return matches
 
 
+def auto_reply_by_metadata(snapshot: TicketSnapshot) -> bool:
+    """Zendesk's own word that the ticket's first comment is an automatic reply, when the
+    snapshot carries comments: recovered from suspension as `auto_mailer` or `auto_vacation`
+    (the comment's via source; `triggers.autoreply`). Text markers are `is_auto_reply`'s."""
+    if not snapshot.comments:
+        return False
+    first = min(snapshot.comments, key=lambda c: c.created_at)
+    return first.via_rel is not None and first.via_rel in autoreply.AUTO_REPLY_RELS
+
+
 def find_duplicates(
     ticket: TicketRow | TicketSnapshot,
     index: TicketIndex,
@@ -226,7 +239,9 @@ def find_duplicates(
     if model is not index.model:
         raise ValueError("model must be the index's IdfModel: indexed features hold its term ids")
     row = TicketRow.from_snapshot(ticket) if isinstance(ticket, TicketSnapshot) else ticket
-    if is_auto_reply(row.subject, row.description):
+    if is_auto_reply(row.subject, row.description) or (
+        isinstance(ticket, TicketSnapshot) and auto_reply_by_metadata(ticket)
+    ):
         return []  # an automatic reply is nobody's issue: never flagged
     indexed = index.get(row.id)
     if indexed is not None and (indexed.row.subject, indexed.row.description) == (
@@ -363,7 +378,7 @@ def decide_new_ticket(
     The ticket enters the index first so the requester's next ticket is compared with it.
     Returns all matches (for logs and audit) and the flag decision, if any.
     """
-    index.upsert(TicketRow.from_snapshot(snapshot))
+    index.upsert(TicketRow.from_snapshot(snapshot), auto_reply=auto_reply_by_metadata(snapshot))
     matches = find_duplicates(
         snapshot, index, index.model, settings, suppressed_pairs=suppressed_pairs
     )

@@ -101,7 +101,10 @@ class Calibration:
     ) -> float:
         """P(the candidate is the original) from its text score and per-field similarities."""
         values = features(text, parts, background)
-        z = self.intercept + sum(c * v for c, v in zip(self.coefficients, values, strict=True))
+        total = 0.0  # the same additions, in the same order, as sum() (results unchanged)
+        for c, v in zip(self.coefficients, values, strict=True):
+            total += c * v
+        z = self.intercept + total
         return 1.0 / (1.0 + math.exp(-max(-30.0, min(30.0, z))))
 
 

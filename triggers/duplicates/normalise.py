@@ -6,6 +6,7 @@ tickets needs (subject prefixes, greetings, ticket numbers, tokens)."""
 
 from __future__ import annotations
 
+import functools
 import itertools
 import re
 from collections import Counter
@@ -167,6 +168,7 @@ _PROACTIVE_GREETING = re.compile(
 )
 
 
+@functools.lru_cache(maxsize=8192)  # asked of every candidate of every new ticket
 def is_channel_subject(subject: str) -> bool:
     """A subject the channel generated ("Chat with Rita", "Conversation with +1 555...")."""
     return bool(_CHANNEL_SUBJECT.match(subject.strip())) if subject.strip() else False
