@@ -202,24 +202,27 @@ def read_snapshot(
     if raw.get("group_id") is not None and int(raw["group_id"]) not in groups:
         # A group newer than the (shared, cached) list: list again.
         groups = {int(g["id"]): str(g["name"]) for g in client.groups(refresh=True)}
-    comments: list[Comment] = []
-    if with_comments:
-        items = client.comments(ticket_id)
-        roles = {int(u["id"]): u.get("role") for u in client.users(c["author_id"] for c in items)}
-        comments = [
-            Comment(
-                author_id=int(c["author_id"]),
-                public=bool(c.get("public")),
-                created_at=_parse_time(c.get("created_at")) or datetime.min,
-                body=str(c.get("body") or ""),
-                html_body=str(c["html_body"]) if c.get("html_body") else None,
-                author_is_agent=roles.get(int(c["author_id"])) in ("agent", "admin"),
-                via=_via(c)[0],
-                via_rel=_via(c)[1],
-            )
-            for c in items
-        ]
+    comments = read_comments(client, ticket_id) if with_comments else []
     return snapshot_from_ticket(raw, provisioned, groups, comments)
+
+
+def read_comments(client: TicketAPI, ticket_id: int) -> list[Comment]:
+    """The ticket's comments with their authors' roles now (two calls: comments, users)."""
+    items = client.comments(ticket_id)
+    roles = {int(u["id"]): u.get("role") for u in client.users(c["author_id"] for c in items)}
+    return [
+        Comment(
+            author_id=int(c["author_id"]),
+            public=bool(c.get("public")),
+            created_at=_parse_time(c.get("created_at")) or datetime.min,
+            body=str(c.get("body") or ""),
+            html_body=str(c["html_body"]) if c.get("html_body") else None,
+            author_is_agent=roles.get(int(c["author_id"])) in ("agent", "admin"),
+            via=_via(c)[0],
+            via_rel=_via(c)[1],
+        )
+        for c in items
+    ]
 
 
 def build_updates(

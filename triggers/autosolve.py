@@ -673,6 +673,22 @@ def _auto_reply_note(facts: ClockFacts, team: Team, due: date, hint: str) -> Int
     )
 
 
+def clock_reads_comments(snapshot: TicketSnapshot, config: AutoSolveConfig) -> bool:
+    """Whether the clock's decisions on this ticket (`decide`, `after_requester_reply`) can
+    depend on its comments. Only on a ticket that is "Awaiting your reply" (a clock may start,
+    run or stop), shows "Auto-solve due" (a clock ran: clear it, say why, or put back a ticket
+    an auto-reply reopened) or is still marked auto-solved (a reply after the solve); on any
+    other ticket both decide nothing whatever its comments say. Solved and closed tickets
+    never need them."""
+    if snapshot.status in ("solved", "closed"):
+        return False
+    return (
+        snapshot.custom_status in config.awaiting_statuses
+        or _as_date(snapshot.field(FIELD_AUTO_SOLVE_DUE)) is not None
+        or snapshot.field(FIELD_RESOLUTION_TYPE) == RESOLUTION_AUTO_SOLVED
+    )
+
+
 def webhook_actions(decision: AutoSolveDecision, snapshot: TicketSnapshot) -> tuple[Action, ...]:
     """What the webhook handler writes of a decision: all of it, except what is the nightly
     sweep's (reminders, solves and any public comment, with its budget, report and undo). A
