@@ -1,4 +1,4 @@
-"""The nightly auto-solve sweep: list, learn who spoke last, decide, write in bulk, report, undo.
+"""The nightly auto-solve sweep: list, learn the comments, decide, write in bulk, report, undo.
 
 One run:
 
@@ -10,14 +10,18 @@ One run:
    a reminder or a solve, plus those with no date (two searches; `triggers.autosolve.listing_cutoff`); the first
    run, one night a week (`[sweep] full_listing_day`), `--all` and `[sweep] listing = "all"`
    list every awaiting ticket. The date is written by cxlayer alone (webhook handler at clock
-   start, sweep otherwise), and decisions never trust it: they are made from who spoke last,
+   start, sweep otherwise), and decisions never trust it: they are made from the comments,
    so a stale date is corrected, never obeyed;
-3. catches up the local "who spoke last" table (`sweep_last_comment`, also kept by webhook
-   events through `record_comment`) from the incremental ticket-events export with comment
-   events, many tickets per page, from its own cursor in `state`. The export is read *after*
-   listing: every comment made before a listed snapshot is then known, and any later one
-   changes the ticket's `updated_at`, so the safe update below refuses the write;
-4. decides each ticket with `triggers.autosolve.decide` at `as_of`;
+3. catches up the clock's facts, every comment as cxlayer first saw it (`sweep_comment`, also
+   kept by webhook events through `record_comment`), from the incremental ticket-events export
+   with comment events, many tickets per page, from its own cursor in `state` (a dry run keeps
+   what it read in memory only). The export is read *after* listing: every comment made
+   before a listed snapshot is then known, and any later one changes the ticket's
+   `updated_at`, so the safe update below refuses the write. A listed ticket whose first
+   comment cxlayer never saw (an import, or older than the cursor) has its comments read once
+   (one call per ticket, authors' roles in bulk; `history_learned` in the report);
+4. decides each ticket with `triggers.autosolve.decide` at `as_of`, from its comments folded
+   into clock facts (`triggers.clock`);
 5. writes decisions as safe updates (each ticket's own `updated_stamp`) through `update_many`
    (100 tickets per job, job statuses polled together). A ticket that fails (409: it changed)
    is re-read with `show_many` and re-decided once; if it still fails, or the re-decision no
