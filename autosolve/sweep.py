@@ -82,7 +82,7 @@ from logs import get_logger
 from mappings import Mappings
 from sync import TicketChange, TicketResult, ZendeskClient, client_for
 from sync.http import RateLimitBudgetExhausted, TicketConflict, ZendeskError
-from sync.snapshot import Provisioned, build_updates, snapshot_from_ticket
+from sync.snapshot import Provisioned, build_updates, comment_via, snapshot_from_ticket
 from triggers.autoreply import is_auto_reply
 from triggers.autosolve import (
     AutoSolveConfig,
@@ -468,7 +468,7 @@ def _comment_events(event: Mapping[str, Any]) -> Iterator[tuple[int, Comment]]:
         author = child.get("author_id", event.get("updater_id"))
         if created is None or author is None:
             continue
-        via = child.get("via")
+        via, via_rel = comment_via(child)
         yield (
             ticket_id,
             Comment(
@@ -476,12 +476,8 @@ def _comment_events(event: Mapping[str, Any]) -> Iterator[tuple[int, Comment]]:
                 public=bool(child.get("public")),
                 created_at=_parse_time(created),
                 body=str(child.get("plain_body") or child.get("body") or ""),
-                via=str(via.get("channel")) if isinstance(via, dict) else None,
-                via_rel=(
-                    str((via.get("source") or {}).get("rel"))
-                    if isinstance(via, dict) and (via.get("source") or {}).get("rel")
-                    else None
-                ),
+                via=via,
+                via_rel=via_rel,
             ),
         )
 
@@ -765,9 +761,8 @@ class _Run:
                     created_at=_parse_time(c["created_at"]),
                     body=str(c.get("plain_body") or c.get("body") or ""),
                     author_is_agent=known.get(int(c["author_id"]), False),
-                    via=str((c.get("via") or {}).get("channel") or "") or None,
-                    via_rel=str(((c.get("via") or {}).get("source") or {}).get("rel") or "")
-                    or None,
+                    via=comment_via(c)[0],
+                    via_rel=comment_via(c)[1],
                 )
                 for c in comments
             ]

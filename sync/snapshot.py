@@ -182,8 +182,9 @@ def snapshot_from_ticket(
     )
 
 
-def _via(comment: Mapping[str, Any]) -> tuple[str | None, str | None]:
-    """(via.channel, via.source.rel) of a comment, when Zendesk sent them."""
+def comment_via(comment: Mapping[str, Any]) -> tuple[str | None, str | None]:
+    """(via.channel, via.source.rel) of a comment, or of a ticket event's Comment child event
+    (same Via object), when Zendesk sent them: e.g. ("email", None), ("web", "merge")."""
     via = comment.get("via")
     if not isinstance(via, Mapping):
         return None, None
@@ -218,8 +219,8 @@ def read_comments(client: TicketAPI, ticket_id: int) -> list[Comment]:
             body=str(c.get("body") or ""),
             html_body=str(c["html_body"]) if c.get("html_body") else None,
             author_is_agent=roles.get(int(c["author_id"])) in ("agent", "admin"),
-            via=_via(c)[0],
-            via_rel=_via(c)[1],
+            via=comment_via(c)[0],
+            via_rel=comment_via(c)[1],
         )
         for c in items
     ]
