@@ -9,7 +9,7 @@ from __future__ import annotations
 from flask import Flask
 
 from autosolve import cli
-from autosolve.events import auto_solve_clock_started, reply_after_auto_solve
+from autosolve.events import auto_solve_clock_started, needs_comments, reply_after_auto_solve
 from webhooks.handler import register_decider
 
 
@@ -21,4 +21,4 @@ def init_app(app: Flask) -> None:
     """
     cli.register(app)
     register_decider(app, reply_after_auto_solve)
-    register_decider(app, auto_solve_clock_started)
+    register_decider(app, auto_solve_clock_started, needs_comments)

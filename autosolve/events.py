@@ -30,17 +30,24 @@ from triggers.autosolve import (
     EpisodeState,
     Outcome,
     after_requester_reply,
+    clock_reads_comments,
     webhook_actions,
 )
 from triggers.autosolve import decide as autosolve_decide
 from triggers.clock import ClockFacts
 from triggers.model import (
+    STATUS_CHANGED,
     Decision,
     TicketEvent,
     TicketSnapshot,
 )
 
-__all__ = ["auto_solve_clock_started", "reply_after_auto_solve", "ticket_facts"]
+__all__ = [
+    "auto_solve_clock_started",
+    "needs_comments",
+    "reply_after_auto_solve",
+    "ticket_facts",
+]
 
 RULE_CLOCK = "auto_solve_clock"
 
@@ -63,6 +70,22 @@ def ticket_facts(app: Flask, session: Any, snapshot: TicketSnapshot) -> ClockFac
     facts = stored_facts(session, [snapshot.id]).get(snapshot.id, [])
     roles = {c.author_id: c.author_is_agent for c in snapshot.comments}
     return clock_facts(snapshot, facts, roles)
+
+
+def _config(app: Flask) -> AutoSolveConfig:
+    with app.app_context():
+        mappings = current_mappings()
+    return AutoSolveConfig.from_settings(app.config["CXLAYER"].get("sweep", {}), mappings)
+
+
+def needs_comments(app: Flask, snapshot: TicketSnapshot, event: TicketEvent) -> bool:
+    """Whether the event handler reads the ticket's comments for the clock on an event other
+    than a comment: on a person's status change, where the clock's decision can depend on
+    them (`clock_reads_comments`), so that it is taken from the comments whichever event of
+    one update arrives first. Other events leave the facts to the comment events."""
+    if event.by_service or event.kind != STATUS_CHANGED:
+        return False
+    return clock_reads_comments(snapshot, _config(app))
 
 
 def _episode(session: Any, ticket_id: int) -> EpisodeState | None:

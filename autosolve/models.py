@@ -1,4 +1,5 @@
-"""The auto-solve sweep's tables: runs, per-run ticket decisions, who spoke last, episodes, roles."""
+"""The auto-solve sweep's tables: runs, per-run ticket decisions, episodes, roles, and the
+clock's facts (comments as first seen)."""
 
 from __future__ import annotations
 
@@ -60,17 +61,6 @@ class SweepRunTicket(Base):
     recorded_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow)
     undone_at: Mapped[datetime | None] = mapped_column(UTCDateTime)
     undo_result: Mapped[str | None] = mapped_column(Text)
-
-
-class SweepLastComment(Base):
-    """The latest public comment on a ticket not written by cxlayer (who spoke last)."""
-
-    __tablename__ = "sweep_last_comment"
-
-    ticket_id: Mapped[int] = mapped_column(BigInteger, primary_key=True)
-    created_at: Mapped[datetime] = mapped_column(UTCDateTime)
-    author_id: Mapped[int] = mapped_column(BigInteger)
-    author_is_agent: Mapped[bool | None] = mapped_column(Boolean)  # None: role not known yet
 
 
 class SweepEpisode(Base):

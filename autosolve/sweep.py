@@ -1,4 +1,4 @@
-"""The nightly auto-solve sweep: list, learn who spoke last, decide, write in bulk, report, undo.
+"""The nightly auto-solve sweep: list, learn the comments, decide, write in bulk, report, undo.
 
 One run:
 
@@ -14,13 +14,17 @@ One run:
    search after the writes, for the report only: each is reported as "exempt", nothing is read
    or written for it (1 call per 1,000 paused tickets). The date is written by cxlayer alone
    (webhook handler at clock start, sweep otherwise), and decisions never trust it: they are
-   made from who spoke last, so a stale date is corrected, never obeyed;
-3. catches up the local "who spoke last" table (`sweep_last_comment`, also kept by webhook
-   events through `record_comment`) from the incremental ticket-events export with comment
-   events, many tickets per page, from its own cursor in `state`. The export is read *after*
-   listing: every comment made before a listed snapshot is then known, and any later one
-   changes the ticket's `updated_at`, so the safe update below refuses the write;
-4. decides each ticket with `triggers.autosolve.decide` at `as_of`;
+   made from the comments, so a stale date is corrected, never obeyed;
+3. catches up the clock's facts, every comment as cxlayer first saw it (`sweep_comment`, also
+   kept by webhook events through `record_comment`), from the incremental ticket-events export
+   with comment events, many tickets per page, from its own cursor in `state` (a dry run keeps
+   what it read in memory only). The export is read *after* listing: every comment made
+   before a listed snapshot is then known, and any later one changes the ticket's
+   `updated_at`, so the safe update below refuses the write. A listed ticket whose first
+   comment cxlayer never saw (an import, or older than the cursor) has its comments read once
+   (one call per ticket, authors' roles in bulk; `history_learned` in the report);
+4. decides each ticket with `triggers.autosolve.decide` at `as_of`, from its comments folded
+   into clock facts (`triggers.clock`);
 5. writes decisions as safe updates (each ticket's own `updated_stamp`) through `update_many`
    (100 tickets per job, job statuses polled together). A ticket that fails (409: it changed)
    is re-read with `show_many` and re-decided once; if it still fails, or the re-decision no
@@ -81,7 +85,7 @@ from logs import get_logger
 from mappings import Mappings
 from sync import TicketChange, TicketResult, ZendeskClient, client_for
 from sync.http import RateLimitBudgetExhausted, TicketConflict, ZendeskError
-from sync.snapshot import Provisioned, build_updates, snapshot_from_ticket
+from sync.snapshot import Provisioned, build_updates, comment_via, snapshot_from_ticket
 from triggers.autoreply import is_auto_reply
 from triggers.autosolve import (
     AutoSolveConfig,
@@ -470,7 +474,7 @@ def _comment_events(event: Mapping[str, Any]) -> Iterator[tuple[int, Comment]]:
         author = child.get("author_id", event.get("updater_id"))
         if created is None or author is None:
             continue
-        via = child.get("via")
+        via, via_rel = comment_via(child)
         yield (
             ticket_id,
             Comment(
@@ -478,12 +482,8 @@ def _comment_events(event: Mapping[str, Any]) -> Iterator[tuple[int, Comment]]:
                 public=bool(child.get("public")),
                 created_at=_parse_time(created),
                 body=str(child.get("plain_body") or child.get("body") or ""),
-                via=str(via.get("channel")) if isinstance(via, dict) else None,
-                via_rel=(
-                    str((via.get("source") or {}).get("rel"))
-                    if isinstance(via, dict) and (via.get("source") or {}).get("rel")
-                    else None
-                ),
+                via=via,
+                via_rel=via_rel,
             ),
         )
 
@@ -813,9 +813,8 @@ class _Run:
                     created_at=_parse_time(c["created_at"]),
                     body=str(c.get("plain_body") or c.get("body") or ""),
                     author_is_agent=known.get(int(c["author_id"]), False),
-                    via=str((c.get("via") or {}).get("channel") or "") or None,
-                    via_rel=str(((c.get("via") or {}).get("source") or {}).get("rel") or "")
-                    or None,
+                    via=comment_via(c)[0],
+                    via_rel=comment_via(c)[1],
                 )
                 for c in comments
             ]

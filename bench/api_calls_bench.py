@@ -1,8 +1,14 @@
-"""Benchmark: Zendesk API calls per webhook event, by kind, before and after the per-process
-cache of account lists (groups, custom statuses, ticket fields), counted by the sandbox in one
-run. "before" builds every event's client without the shared cache (each event lists the
-groups again, as the service did); "after" is the service's default factory. Writes
-bench/results/api_calls.json.
+"""Benchmark: Zendesk API calls per webhook event, by kind, counted by the sandbox in one run,
+the service as it is against two baselines run side by side:
+
+- "uncached": every event's client built without the per-process cache of account lists
+  (groups, custom statuses, ticket fields), so each event lists the groups again;
+- "every_status_change": the comments (and their authors' roles) read on every status change
+  not made by cxlayer, as the handler did after issue 14, whatever the ticket's state;
+- "now": the service's default: cached lists, and comments on a status change only where the
+  auto-solve clock's decision can depend on them (`triggers.autosolve.clock_reads_comments`).
+
+Writes bench/results/api_calls.json.
 
     .venv/bin/python bench/api_calls_bench.py [--tickets 10]
 
@@ -34,12 +40,19 @@ from mappings import load_mappings  # noqa: E402
 from sandbox.testing import SandboxHandle, run_sandbox  # noqa: E402
 from sync import FACTORY_EXTENSION, DbStateStore, ZendeskClient, client_for  # noqa: E402
 from sync.provisioning import apply  # noqa: E402
-from triggers.model import COMMENT_ADDED, STATUS_CHANGED, TICKET_CREATED  # noqa: E402
+from triggers.model import (  # noqa: E402
+    COMMENT_ADDED,
+    STATUS_CHANGED,
+    TICKET_CREATED,
+    TicketEvent,
+    TicketSnapshot,
+)
 from webhooks import inbox  # noqa: E402
-from webhooks.handler import handle_event  # noqa: E402
+from webhooks.handler import COMMENTS_NEED_EXTENSION, handle_event  # noqa: E402
 
 RESULT = ROOT / "bench" / "results" / "api_calls.json"
 AGENT = "bench.agent@mediaocean.example"
+MODES = ("uncached", "every_status_change", "now")
 
 
 def _as_agent(zd: SandboxHandle, method: str, path: str, body: dict[str, Any]) -> Any:
@@ -65,7 +78,12 @@ def _handle(app: Any, ticket_id: int, kind: str, actor: int, payload: dict[str, 
 
 def run_mode(app: Any, zd: SandboxHandle, tickets: int, agent_id: int, service_id: int) -> Any:
     statuses = zd.api("GET", "/api/v2/custom_statuses.json").json()["custom_statuses"]
-    on_hold = next(s["id"] for s in statuses if s["agent_label"] == "On-hold")
+
+    def status(label: str) -> int:
+        return int(next(s["id"] for s in statuses if s["agent_label"] == label))
+
+    on_hold, awaiting = status("On-hold"), status("Awaiting requester reply")
+    open_cx, open_product = status("Open – with CX"), status("Open – with product/development")
     calls: dict[str, list[int]] = {}
     endpoints: dict[str, Counter[str]] = {}
 
@@ -76,6 +94,9 @@ def run_mode(app: Any, zd: SandboxHandle, tickets: int, agent_id: int, service_i
         calls.setdefault(label, []).append(sum(counted.values()))
         endpoints.setdefault(label, Counter()).update(counted)
 
+    def agent_update(ticket_id: int, ticket: dict[str, Any]) -> None:
+        _as_agent(zd, "PUT", f"/api/v2/tickets/{ticket_id}.json", {"ticket": ticket})
+
     for i in range(tickets):
         ticket = _as_agent(
             zd,
@@ -85,18 +106,24 @@ def run_mode(app: Any, zd: SandboxHandle, tickets: int, agent_id: int, service_i
         )["ticket"]
         tid = int(ticket["id"])
         measured("ticket_created", tid, TICKET_CREATED, agent_id)
-        _as_agent(
-            zd, "PUT", f"/api/v2/tickets/{tid}.json", {"ticket": {"custom_status_id": on_hold}}
-        )
+        agent_update(tid, {"custom_status_id": on_hold})
+        # Status mapping puts "Open – with product/development": no clock runs.
         measured("status_changed (rule acts)", tid, STATUS_CHANGED, agent_id, status="hold")
         measured("status_changed by cxlayer", tid, STATUS_CHANGED, service_id, status="hold")
-        _as_agent(
-            zd,
-            "PUT",
-            f"/api/v2/tickets/{tid}.json",
-            {"ticket": {"comment": {"body": "Looking into it.", "public": True}}},
-        )
+        agent_update(tid, {"comment": {"body": "Looking into it.", "public": True}})
         measured("comment_added (agent, public)", tid, COMMENT_ADDED, agent_id)
+        agent_update(
+            tid,
+            {"custom_status_id": awaiting, "comment": {"body": "Fixed?", "public": True}},
+        )
+        # The clock starts: "Auto-solve due" shown, with the note (comments needed).
+        measured("status_changed to Awaiting (clock starts)", tid, STATUS_CHANGED, agent_id)
+        agent_update(tid, {"custom_status_id": open_cx})
+        # The clock stops: "Auto-solve due" cleared (comments needed: was a reply the cause?).
+        measured("status_changed to Open (clock stops)", tid, STATUS_CHANGED, agent_id)
+        agent_update(tid, {"custom_status_id": open_product})
+        # Neither status is the clock's and no date is shown: nothing for the clock.
+        measured("status_changed Open to Open (no clock)", tid, STATUS_CHANGED, agent_id)
     return {
         label: {
             "events": len(values),
@@ -107,6 +134,11 @@ def run_mode(app: Any, zd: SandboxHandle, tickets: int, agent_id: int, service_i
         }
         for label, values in calls.items()
     }
+
+
+def every_status_change(_app: Any, _snapshot: TicketSnapshot, event: TicketEvent) -> bool:
+    """Issue 14's rule: comments on every status change not made by cxlayer."""
+    return event.kind == STATUS_CHANGED and not event.by_service
 
 
 def main() -> None:
@@ -148,14 +180,20 @@ def main() -> None:
             )
 
         app.extensions[FACTORY_EXTENSION] = uncached
-        results["before"] = run_mode(app, zd, args.tickets, int(agent["id"]), service_id)
+        results["uncached"] = run_mode(app, zd, args.tickets, int(agent["id"]), service_id)
         del app.extensions[FACTORY_EXTENSION]
-        results["after"] = run_mode(app, zd, args.tickets, int(agent["id"]), service_id)
+        needs = app.extensions[COMMENTS_NEED_EXTENSION]
+        needs.append(every_status_change)
+        results["every_status_change"] = run_mode(
+            app, zd, args.tickets, int(agent["id"]), service_id
+        )
+        needs.remove(every_status_change)
+        results["now"] = run_mode(app, zd, args.tickets, int(agent["id"]), service_id)
         store.dispose(app)
-    for label in results["before"]:
-        b = results["before"][label]["calls_per_event"]
-        a = results["after"][label]["calls_per_event"]
-        print(f"{label:32s} before {b:5.2f}  after {a:5.2f} calls per event")
+    print(f"{'calls per event':42s} {'uncached':>9s} {'every_status_change':>20s} {'now':>6s}")
+    for label in results["now"]:
+        u, e, n = (results[mode][label]["calls_per_event"] for mode in MODES)
+        print(f"{label:42s} {u:9.2f} {e:20.2f} {n:6.2f}")
     output = {
         "command": "python " + shlex.join(["bench/api_calls_bench.py", *sys.argv[1:]]),
         "python": platform.python_version(),

@@ -459,6 +459,11 @@ class ZendeskClient:
             self, ticket_id, with_comments=with_comments, parallel=parallel
         )
 
+    def with_comments(self, ticket: TicketSnapshot) -> TicketSnapshot:
+        """The snapshot with its ticket's comments read now (one call per 100 comments), for
+        a caller that learns from the ticket itself that its decision needs them."""
+        return replace(ticket, comments=tuple(snapshot.read_comments(self, ticket.id)))
+
     def apply_actions(self, ticket: TicketSnapshot, actions: Iterable[Action]) -> Any:
         """Apply a rule's actions as one safe update (two when a public comment follows an
         internal note); returns sync.snapshot.ApplyResult, raises TicketConflict."""

@@ -186,8 +186,9 @@ def snapshot_from_ticket(
     )
 
 
-def _via(comment: Mapping[str, Any]) -> tuple[str | None, str | None]:
-    """(via.channel, via.source.rel) of a comment, when Zendesk sent them."""
+def comment_via(comment: Mapping[str, Any]) -> tuple[str | None, str | None]:
+    """(via.channel, via.source.rel) of a comment, or of a ticket event's Comment child event
+    (same Via object), when Zendesk sent them: e.g. ("email", None), ("web", "merge")."""
     via = comment.get("via")
     if not isinstance(via, Mapping):
         return None, None
@@ -220,23 +221,35 @@ def read_snapshot(
     if raw.get("group_id") is not None and int(raw["group_id"]) not in groups:
         # A group newer than the (shared, cached) list: list again.
         groups = {int(g["id"]): str(g["name"]) for g in client.groups(refresh=True)}
-    comments: list[Comment] = []
-    if with_comments:
-        roles = {int(u["id"]): u.get("role") for u in authors}
-        comments = [
-            Comment(
-                author_id=int(c["author_id"]),
-                public=bool(c.get("public")),
-                created_at=_parse_time(c.get("created_at")) or datetime.min,
-                body=str(c.get("body") or ""),
-                html_body=str(c["html_body"]) if c.get("html_body") else None,
-                author_is_agent=roles.get(int(c["author_id"])) in ("agent", "admin"),
-                via=_via(c)[0],
-                via_rel=_via(c)[1],
-            )
-            for c in items
-        ]
+    comments = comments_from(items, authors) if with_comments else []
     return snapshot_from_ticket(raw, provisioned, groups, comments)
+
+
+def read_comments(client: TicketAPI, ticket_id: int) -> list[Comment]:
+    """The ticket's comments with their authors' roles now (one call per 100 comments, the
+    authors side-loaded)."""
+    return comments_from(*client.comments_with_authors(ticket_id))
+
+
+def comments_from(
+    items: Iterable[Mapping[str, Any]], authors: Iterable[Mapping[str, Any]]
+) -> list[Comment]:
+    """Zendesk's comment objects as `Comment`s; `authors` (user objects) give each author's
+    role: an author missing from them counts as an end user."""
+    roles = {int(u["id"]): u.get("role") for u in authors}
+    return [
+        Comment(
+            author_id=int(c["author_id"]),
+            public=bool(c.get("public")),
+            created_at=_parse_time(c.get("created_at")) or datetime.min,
+            body=str(c.get("body") or ""),
+            html_body=str(c["html_body"]) if c.get("html_body") else None,
+            author_is_agent=roles.get(int(c["author_id"])) in ("agent", "admin"),
+            via=comment_via(c)[0],
+            via_rel=comment_via(c)[1],
+        )
+        for c in items
+    ]
 
 
 def build_updates(

@@ -3,17 +3,27 @@ polls jobs quickly, people, and reading tickets back the way an agent would see 
 
 from __future__ import annotations
 
+import contextlib
+import os
+import signal
+import subprocess
+import sys
+import tempfile
 import threading
+import time
 from collections.abc import Iterator
 from contextlib import contextmanager
 from dataclasses import dataclass
+from pathlib import Path
 from typing import Any
 
 from flask import Flask
 from werkzeug.serving import make_server
 
+from demo.launcher import SANDBOX_EMAIL, SANDBOX_TOKEN
 from mappings import Mappings
-from sandbox.testing import SandboxHandle
+from sandbox.testing import SandboxHandle, free_port
+from settings import ROOT
 from sync import DbStateStore, ZendeskClient
 from sync.snapshot import Provisioned
 from webhooks.worker import process_one
@@ -132,3 +142,123 @@ class TicketReader:
 # Run a command as a background job of a non-interactive shell runs it (`bash .ci/run &`,
 # schedulers): SIGINT inherited as *ignored*. Prefix a Popen argument list with it.
 AS_BACKGROUND_JOB = ["bash", "-c", "trap '' INT; exec \"$@\"", "background-job"]
+
+
+class Demo:
+    """`python -m demo` (what `make run` runs) in its own process group, as a background job of
+    a non-interactive shell starts it (SIGINT inherited as ignored: the launcher must stop on
+    Ctrl-C by its own handler). Its output goes to a file beside the instance folder (the
+    launcher empties the folder), never to a pipe nobody reads while it runs.
+
+    `prefix` goes before the demo's command instead of AS_BACKGROUND_JOB, e.g. a shell that
+    stands for make. Use `running_demo` to start it ready and have it stopped on any exit."""
+
+    def __init__(
+        self,
+        instance: Path,
+        *,
+        sandbox_port: int | None = None,
+        port: int | None = None,
+        seed_size: int = 20,
+        prefix: list[str] = AS_BACKGROUND_JOB,
+    ) -> None:
+        self.instance = instance
+        self.sandbox_port = sandbox_port or free_port()
+        self.port = port or free_port()
+        self.sandbox_url = f"http://127.0.0.1:{self.sandbox_port}"
+        self.service_url = f"http://127.0.0.1:{self.port}"
+        handle, log = tempfile.mkstemp(
+            prefix=f"{instance.name}-", suffix=".log", dir=instance.parent
+        )
+        os.close(handle)
+        self.log = Path(log)
+        command = [
+            *prefix,
+            sys.executable,
+            "-m",
+            "demo",
+            "--sandbox-port",
+            str(self.sandbox_port),
+            "--port",
+            str(self.port),
+            "--seed-size",
+            str(seed_size),
+            "--instance",
+            str(instance),
+            "--no-tour",
+        ]
+        with self.log.open("w", encoding="utf-8") as log:
+            self.process = subprocess.Popen(
+                command,
+                cwd=ROOT,
+                stdout=log,
+                stderr=subprocess.STDOUT,
+                start_new_session=True,  # its own group: a failed start stops the sandbox too
+            )
+
+    @property
+    def database(self) -> Path:
+        return self.instance / "cxlayer.sqlite3"
+
+    @property
+    def env(self) -> dict[str, str]:
+        """The demo service's environment, for a second process on the same database."""
+        return {
+            **os.environ,
+            "CXLAYER_ZENDESK_SUBDOMAIN": "sandbox",
+            "CXLAYER_ZENDESK_URL": self.sandbox_url,
+            "CXLAYER_ZENDESK_EMAIL": SANDBOX_EMAIL,
+            "CXLAYER_ZENDESK_TOKEN": SANDBOX_TOKEN,
+            "CXLAYER_SERVICE_PUBLIC_URL": self.service_url,
+            "CXLAYER_DATABASE_URL": f"sqlite:///{self.database}",
+        }
+
+    def output(self) -> str:
+        """Everything the demo printed so far."""
+        return self.log.read_text(encoding="utf-8", errors="replace")
+
+    def wait_until_ready(self, timeout: float = 300) -> None:
+        """Until the demo prints the console's address, its last line once the service answers
+        (db upgrade, apply, adopt and one sweep come first: generous on a loaded machine).
+        A demo that exits or does not get there is killed, with its output in the error."""
+        deadline = time.monotonic() + timeout
+        while not any(line.startswith("admin console:") for line in self.output().splitlines()):
+            if self.process.poll() is not None or time.monotonic() > deadline:
+                self.kill()
+                raise RuntimeError(f"demo did not start:\n{self.output()[-4000:]}")
+            time.sleep(0.3)
+
+    def finish(self, timeout: float = 60) -> tuple[int, str]:
+        """Wait for the demo to exit by itself (a refusal): its exit status and output."""
+        try:
+            self.process.wait(timeout=timeout)
+        finally:
+            self.kill()
+        return self.process.returncode, self.output()
+
+    def stop(self, sig: signal.Signals = signal.SIGINT, timeout: float = 60) -> int:
+        """Ctrl-C (or `sig`) to the launcher and wait; the whole group is killed only when it
+        does not stop in time. Returns the launcher's exit status (killed: negative)."""
+        if self.process.poll() is None:
+            self.process.send_signal(sig)
+            with contextlib.suppress(subprocess.TimeoutExpired):
+                self.process.wait(timeout=timeout)
+        self.kill()
+        return self.process.returncode
+
+    def kill(self) -> None:
+        """SIGKILL to whatever of the group is left (the launcher, the sandbox, the service)."""
+        with contextlib.suppress(ProcessLookupError, PermissionError):
+            os.killpg(self.process.pid, signal.SIGKILL)
+        self.process.wait(timeout=30)
+
+
+@contextmanager
+def running_demo(instance: Path, **options: Any) -> Iterator[Demo]:
+    """A started and ready `Demo` (options as Demo takes), stopped on any exit from the block."""
+    demo = Demo(instance, **options)
+    try:
+        demo.wait_until_ready()
+        yield demo
+    finally:
+        demo.stop()

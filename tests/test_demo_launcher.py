@@ -6,45 +6,17 @@ inherited as ignored), so nothing here depends on inherited signal handlers."""
 from __future__ import annotations
 
 import os
+import signal
 import socket
-import subprocess
-import sys
 import time
 from pathlib import Path
 
 import pytest
-import requests
 
 from demo.launcher import port_holder
-from sandbox.testing import free_port
-from settings import ROOT
-from tests.desk import AS_BACKGROUND_JOB
+from tests.desk import AS_BACKGROUND_JOB, Demo, running_demo
 
 pytestmark = pytest.mark.integration
-
-
-def _launch(instance: Path, sandbox_port: int, port: int) -> subprocess.Popen[str]:
-    return subprocess.Popen(
-        [
-            *AS_BACKGROUND_JOB,
-            sys.executable,
-            "-m",
-            "demo",
-            "--sandbox-port",
-            str(sandbox_port),
-            "--port",
-            str(port),
-            "--seed-size",
-            "5",
-            "--instance",
-            str(instance),
-            "--no-tour",
-        ],
-        cwd=ROOT,
-        stdout=subprocess.PIPE,
-        stderr=subprocess.STDOUT,
-        text=True,
-    )
 
 
 def test_a_busy_port_is_refused_naming_its_process_and_nothing_is_deleted(tmp_path: Path) -> None:
@@ -55,9 +27,8 @@ def test_a_busy_port_is_refused_naming_its_process_and_nothing_is_deleted(tmp_pa
         held.bind(("127.0.0.1", 0))
         held.listen()
         port = held.getsockname()[1]
-        process = _launch(instance, port, free_port())
-        output, _ = process.communicate(timeout=60)
-    assert process.returncode == 1
+        returncode, output = Demo(instance, sandbox_port=port, seed_size=5).finish()
+    assert returncode == 1
     assert f"sandbox port {port} is held by pid {os.getpid()}" in output
     assert "Traceback" not in output
     assert (instance / "cxlayer.sqlite3").read_text() == "previous run's data"
@@ -66,83 +37,31 @@ def test_a_busy_port_is_refused_naming_its_process_and_nothing_is_deleted(tmp_pa
 def test_plain_kill_stops_the_sandbox_and_the_service_and_a_second_run_refuses(
     tmp_path: Path,
 ) -> None:
-    sandbox_port, port = free_port(), free_port()
     instance = tmp_path / "demo"
-    process = _launch(instance, sandbox_port, port)
-    try:
-        deadline = time.monotonic() + 120
-        while True:
-            try:
-                if requests.get(f"http://127.0.0.1:{port}/healthz", timeout=1).ok:
-                    break
-            except requests.ConnectionError:
-                pass
-            assert process.poll() is None and time.monotonic() < deadline, "demo did not start"
-            time.sleep(0.3)
-        database = instance / "cxlayer.sqlite3"
-        size = database.stat().st_size
+    with running_demo(instance, seed_size=5) as demo:
+        size = demo.database.stat().st_size
 
-        second = _launch(instance, sandbox_port, port)
-        output, _ = second.communicate(timeout=60)
-        assert second.returncode == 1
-        assert f"port {sandbox_port} is held by pid" in output
-        assert database.exists() and database.stat().st_size >= size  # not deleted under it
+        second = Demo(instance, sandbox_port=demo.sandbox_port, port=demo.port, seed_size=5)
+        returncode, output = second.finish()
+        assert returncode == 1
+        assert f"port {demo.sandbox_port} is held by pid" in output
+        # not deleted under it
+        assert demo.database.exists() and demo.database.stat().st_size >= size
 
-        process.terminate()  # `kill PID`
-        output, _ = process.communicate(timeout=60)
-    finally:
-        if process.poll() is None:
-            process.kill()
-            process.communicate()
-    assert process.returncode == 0, output[-4000:]
-    assert port_holder(sandbox_port) is None, output[-4000:]
-    assert port_holder(port) is None, output[-4000:]
+        returncode = demo.stop(signal.SIGTERM)  # `kill PID`
+        output = demo.output()
+    assert returncode == 0, output[-4000:]
+    assert port_holder(demo.sandbox_port) is None, output[-4000:]
+    assert port_holder(demo.port) is None, output[-4000:]
 
 
 def test_killing_the_parent_as_when_make_is_killed_stops_everything(tmp_path: Path) -> None:
     """`make run` then `kill <make's pid>`: make does not forward the signal to the launcher."""
-    sandbox_port, port = free_port(), free_port()
-    parent = subprocess.Popen(
-        [
-            *AS_BACKGROUND_JOB,
-            "bash",
-            "-c",
-            '"$@" & wait',
-            "make",
-            sys.executable,
-            "-m",
-            "demo",
-            "--sandbox-port",
-            str(sandbox_port),
-            "--port",
-            str(port),
-            "--seed-size",
-            "5",
-            "--instance",
-            str(tmp_path / "demo"),
-            "--no-tour",
-        ],
-        cwd=ROOT,
-        stdout=subprocess.DEVNULL,
-        stderr=subprocess.DEVNULL,
-    )
-    try:
-        deadline = time.monotonic() + 120
-        while True:
-            try:
-                if requests.get(f"http://127.0.0.1:{port}/healthz", timeout=1).ok:
-                    break
-            except requests.ConnectionError:
-                pass
-            assert parent.poll() is None and time.monotonic() < deadline, "demo did not start"
-            time.sleep(0.3)
-        parent.kill()  # the launcher's parent dies without a word
-        parent.wait()
+    make = [*AS_BACKGROUND_JOB, "bash", "-c", '"$@" & wait', "make"]
+    with running_demo(tmp_path / "demo", seed_size=5, prefix=make) as demo:
+        demo.process.kill()  # the launcher's parent dies without a word
+        demo.process.wait()
         deadline = time.monotonic() + 60
-        while port_holder(sandbox_port) or port_holder(port):
+        while port_holder(demo.sandbox_port) or port_holder(demo.port):
             assert time.monotonic() < deadline, "the sandbox or the service outlived make"
             time.sleep(0.5)
-    finally:
-        if parent.poll() is None:
-            parent.kill()
-            parent.wait()

@@ -4,36 +4,28 @@ made in Zendesk reaches the service as a signed webhook, a rule acts once, and a
 
 from __future__ import annotations
 
-import contextlib
-import os
-import signal
 import sqlite3
-import subprocess
-import sys
 import time
 from collections.abc import Callable, Iterator
-from pathlib import Path
 from typing import Any
 
 import pytest
 import requests
 
 from demo.launcher import SANDBOX_EMAIL, SANDBOX_TOKEN, port_holder
-from sandbox.testing import OAUTH_TOKEN, free_port
-from settings import ROOT
-from tests.desk import AS_BACKGROUND_JOB
+from sandbox.testing import OAUTH_TOKEN
+from tests.desk import Demo, running_demo
 
 pytestmark = pytest.mark.integration
 
 
-class Demo:
-    def __init__(
-        self, sandbox_url: str, service_url: str, process: subprocess.Popen[str], instance: Path
-    ) -> None:
-        self.database = instance / "cxlayer.sqlite3"
-        self.api = sandbox_url + "/api/v2"
-        self.service_url = service_url
-        self.process = process
+class Desk:
+    """The running demo as an agent and an admin reach it."""
+
+    def __init__(self, demo: Demo) -> None:
+        self.database = demo.database
+        self.api = demo.sandbox_url + "/api/v2"
+        self.service_url = demo.service_url
         self.http = requests.Session()
         self.http.auth = (f"{SANDBOX_EMAIL}/token", SANDBOX_TOKEN)
         # Changes are made by a human agent of the demo account, not by cxlayer's API user:
@@ -124,72 +116,18 @@ def _wait_for(
 
 
 @pytest.fixture(scope="module")
-def demo(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Demo]:
-    sandbox_port, port = free_port(), free_port()
-    instance: Path = tmp_path_factory.mktemp("demo")
-    log_path = tmp_path_factory.mktemp("demo-log") / "demo.log"
-    log_file = log_path.open("w", encoding="utf-8")
-    process = subprocess.Popen(
-        [
-            *AS_BACKGROUND_JOB,
-            sys.executable,
-            "-m",
-            "demo",
-            "--sandbox-port",
-            str(sandbox_port),
-            "--port",
-            str(port),
-            "--seed-size",
-            "20",
-            "--instance",
-            str(instance),
-            "--no-tour",
-        ],
-        cwd=ROOT,
-        # A file, not a pipe nobody reads while the demo runs: its logs would fill the pipe.
-        stdout=log_file,
-        stderr=subprocess.STDOUT,
-        text=True,
-        # As a background job of a non-interactive shell starts it (`bash .ci/run &`): SIGINT
-        # inherited as ignored. The launcher must still stop on the Ctrl-C sent below.
-        start_new_session=True,  # its own process group: a failure stops the sandbox too
-    )
-    service_url = f"http://127.0.0.1:{port}"
-    # db upgrade, apply, adopt and one sweep run before the service answers: generous on a
-    # loaded machine.
-    deadline = time.monotonic() + 300
-    while True:
-        try:
-            if requests.get(service_url + "/healthz", timeout=1).status_code == 200:
-                break
-        except requests.ConnectionError:
-            pass
-        if process.poll() is not None or time.monotonic() > deadline:
-            # The whole group: a child (the sandbox) holding the pipe must not block the read.
-            with contextlib.suppress(ProcessLookupError):
-                os.killpg(process.pid, signal.SIGKILL)
-            process.wait(timeout=30)
-            log_file.close()
-            output = log_path.read_text(encoding="utf-8", errors="replace")
-            raise RuntimeError(f"demo did not start:\n{output[-4000:]}")
-        time.sleep(0.3)
-    yield Demo(f"http://127.0.0.1:{sandbox_port}", service_url, process, instance)
-    process.send_signal(signal.SIGINT)
-    try:
-        process.wait(timeout=60)
-    finally:
-        if process.poll() is None:
-            with contextlib.suppress(ProcessLookupError):
-                os.killpg(process.pid, signal.SIGKILL)
-            process.wait(timeout=30)
-        log_file.close()
-    output = log_path.read_text(encoding="utf-8", errors="replace")
-    # Ctrl-C stopped the launcher itself (not the kill above) and with it both children.
-    assert process.returncode == 0, output[-4000:]
-    assert port_holder(sandbox_port) is None and port_holder(port) is None, output[-4000:]
+def demo(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Desk]:
+    with running_demo(tmp_path_factory.mktemp("demo"), seed_size=20) as run:
+        yield Desk(run)
+        returncode = run.stop()  # Ctrl-C
+        output = run.output()
+    # Ctrl-C stopped the launcher itself (not a kill) and with it both children.
+    assert returncode == 0, output[-4000:]
+    assert port_holder(run.sandbox_port) is None, output[-4000:]
+    assert port_holder(run.port) is None, output[-4000:]
 
 
-def test_hold_with_a_generic_status_becomes_open_with_product_development(demo: Demo) -> None:
+def test_hold_with_a_generic_status_becomes_open_with_product_development(demo: Desk) -> None:
     """Status mapping through the real webhook path, applied once, explained in a note."""
     ticket = demo.create_ticket(
         {"subject": "Report export times out", "comment": {"body": "The export spins forever."}}
@@ -220,7 +158,7 @@ def test_hold_with_a_generic_status_becomes_open_with_product_development(demo: 
     assert "open_product" in audited[0][2]
 
 
-def test_a_data_fix_asks_the_requester_for_approval_before_solving(demo: Demo) -> None:
+def test_a_data_fix_asks_the_requester_for_approval_before_solving(demo: Desk) -> None:
     """Solving with a type that needs data-maintenance approval waits for the requester."""
     ticket = demo.create_ticket(
         {"subject": "Wrong vendor on 40 orders", "comment": {"body": "Please correct the vendor."}}
@@ -251,11 +189,11 @@ def test_a_data_fix_asks_the_requester_for_approval_before_solving(demo: Demo) -
     assert any("approv" in c["body"].lower() for c in public[-2:]), public[-2:]
 
 
-def test_health_answers_and_the_service_stops_cleanly_on_ctrl_c(demo: Demo) -> None:
+def test_health_answers_and_the_service_stops_cleanly_on_ctrl_c(demo: Desk) -> None:
     assert requests.get(demo.service_url + "/healthz", timeout=5).json() == {"status": "ok"}
 
 
-def test_a_requesters_new_ticket_stays_new_with_no_note(demo: Demo) -> None:
+def test_a_requesters_new_ticket_stays_new_with_no_note(demo: Desk) -> None:
     """cxlayer processes the ticket-created event without moving the ticket out of New (views
     of new tickets keep it) and without an internal note."""
     email = "nina.requester@agency.example"
@@ -274,7 +212,7 @@ def test_a_requesters_new_ticket_stays_new_with_no_note(demo: Demo) -> None:
     assert [c for c in demo.comments(ticket["id"]) if not c["public"]] == []
 
 
-def _processed(demo: Demo, ticket_id: int) -> bool:
+def _processed(demo: Desk, ticket_id: int) -> bool:
     with sqlite3.connect(demo.database) as db:
         (done,) = db.execute(
             "SELECT COUNT(*) FROM inbox WHERE ticket_id = ? AND status = 'done'", (ticket_id,)
@@ -282,7 +220,7 @@ def _processed(demo: Demo, ticket_id: int) -> bool:
     return bool(done)
 
 
-def test_the_guides_statuses_are_the_category_defaults_after_apply(demo: Demo) -> None:
+def test_the_guides_statuses_are_the_category_defaults_after_apply(demo: Desk) -> None:
     defaults = {
         s["status_category"]: s["agent_label"]
         for s in demo.get("/custom_statuses.json?default=true")["custom_statuses"]
@@ -298,7 +236,7 @@ def test_the_guides_statuses_are_the_category_defaults_after_apply(demo: Demo) -
 
 
 def test_a_ccs_private_reply_reopens_pending_and_an_end_users_comment_reopens_on_hold(
-    demo: Demo,
+    demo: Desk,
 ) -> None:
     """Zendesk's own rule, through the real webhook path: the ticket ends Open with the
     guide's open status, and cxlayer adds no note."""
@@ -339,7 +277,7 @@ def test_a_ccs_private_reply_reopens_pending_and_an_end_users_comment_reopens_on
         assert all("Auto-solve" in body for body in new_notes), new_notes
 
 
-def test_a_status_added_outside_the_mappings_is_left_alone(demo: Demo) -> None:
+def test_a_status_added_outside_the_mappings_is_left_alone(demo: Desk) -> None:
     """An admin's "Pending – waiting on vendor": an agent sets it with a public comment; cxlayer
     neither remaps it to "Awaiting your reply" nor starts the auto-solve clock."""
     response = demo.http.post(
@@ -371,7 +309,7 @@ def test_a_status_added_outside_the_mappings_is_left_alone(demo: Demo) -> None:
 
 
 def test_the_demo_adopted_the_seeded_tickets_and_the_sweep_examined_every_pending_one(
-    demo: Demo,
+    demo: Desk,
 ) -> None:
     """`make run` adopts the seeded account (generic statuses → the guide's) before the sweep
     runs, so the sweep examines every pending ticket, not only those already on the guide's."""

@@ -246,16 +246,79 @@ def test_an_agents_question_shows_the_auto_solve_date_and_a_reply_clears_it(
     assert replied.field("auto_solve_due") is None
 
 
-def _comment_event(app: Flask, ticket_id: int, invocation_id: str, actor_id: int) -> Any:
+def _comment_event(
+    app: Flask, ticket_id: int, invocation_id: str, actor_id: int, kind: str = COMMENT_ADDED
+) -> Any:
+    """An event of `kind` (a comment by default) made by `actor_id`."""
     with store.session(app) as session:
         event_id = inbox.add_event(
             session,
             invocation_id=invocation_id,
             webhook_id="wh",
-            data={"event": COMMENT_ADDED, "ticket_id": ticket_id, "current_user_id": actor_id},
+            data={"event": kind, "ticket_id": ticket_id, "current_user_id": actor_id},
             payload={},
         )
         return session.get(store.InboxEvent, event_id)
+
+
+def test_a_status_change_reads_the_comments_only_where_the_clock_needs_them(
+    app: Flask, zd: SandboxHandle
+) -> None:
+    """Comments and their authors' roles cost two calls: a person's status change reads them
+    when the ticket is "Awaiting your reply" or shows "Auto-solve due" (the clock starts from
+    them even when the status event comes before the comment's), and not otherwise."""
+    headers = _agent_headers(zd)
+    agent = next(
+        u["id"]
+        for u in zd.api("GET", "/api/v2/users.json").json()["users"]
+        if u["email"] == "dana.agent@mediaocean.example"
+    )
+    ticket = _as_user(
+        zd,
+        "POST",
+        "/api/v2/tickets.json",
+        json={"ticket": {"subject": "Estimate locked", "comment": {"body": "Cannot edit it."}}},
+        headers=headers,
+    ).json()["ticket"]
+    with client_for(app) as client:
+        provisioned = Provisioned.load(client)
+
+    def status_change(invocation_id: str, change: dict[str, Any]) -> dict[str, int]:
+        _as_user(
+            zd,
+            "PUT",
+            f"/api/v2/tickets/{ticket['id']}.json",
+            json={"ticket": change},
+            headers=headers,
+        )
+        zd.reset_stats()
+        handle_event(
+            app, _comment_event(app, ticket["id"], invocation_id, agent, kind=STATUS_CHANGED)
+        )
+        calls: dict[str, int] = zd.stats()["endpoints"]
+        return {k: v for k, v in calls.items() if "/api/" in k}
+
+    comments = "GET /api/v2/tickets/<int:ticket_id>/comments"
+    asked = status_change(
+        "inv-awaiting",
+        {
+            "custom_status_id": provisioned.status_id("awaiting_reply"),
+            "comment": {"body": "Which estimate is it?", "public": True},
+        },
+    )
+    assert asked.get(comments) == 1
+    with client_for(app) as client:
+        assert client.read_snapshot(ticket["id"]).field("auto_solve_due") is not None
+
+    stopped = status_change("inv-open", {"custom_status_id": provisioned.status_id("open_cx")})
+    assert stopped.get(comments) == 1
+    with client_for(app) as client:
+        assert client.read_snapshot(ticket["id"]).field("auto_solve_due") is None
+
+    moved = status_change(
+        "inv-product", {"custom_status_id": provisioned.status_id("open_product")}
+    )
+    assert moved == {"GET /api/v2/tickets/<int:ticket_id>": 1}  # one read, nothing to write
 
 
 def _merge_into(zd: SandboxHandle, source: int, target: int) -> None:

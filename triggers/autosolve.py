@@ -68,13 +68,13 @@ from triggers.model import (
     AddTags,
     Comment,
     Decision,
-    FieldValue,
     InternalNote,
     PublicComment,
     RemoveTags,
     SetCustomStatus,
     SetField,
     TicketSnapshot,
+    field_date,
 )
 
 __all__ = [
@@ -289,20 +289,6 @@ def last_public_comment(
     )
 
 
-def _as_date(value: FieldValue) -> date | None:
-    """The "Auto-solve due" field as a date; Zendesk date fields arrive as 'YYYY-MM-DD'."""
-    if isinstance(value, datetime):
-        return value.date()
-    if isinstance(value, date):
-        return value
-    if isinstance(value, str) and value:
-        try:
-            return date.fromisoformat(value[:10])
-        except ValueError:
-            return None
-    return None
-
-
 def _utc_text(moment: datetime) -> str:
     """UTC with a Z, as the report writes times, so reasons read the same on every host."""
     return moment.astimezone(UTC).isoformat().replace("+00:00", "Z")
@@ -336,7 +322,7 @@ def _reminded_in_episode(
         when = facts.reminder
     if when is not None:
         return True, when
-    shown = _as_date(snapshot.field(FIELD_AUTO_SOLVE_DUE))
+    shown = field_date(snapshot.field(FIELD_AUTO_SOLVE_DUE))
     # A later episode's due date always lies after an earlier one's (its clock starts later),
     # so a shown date before this episode's is an earlier episode's reminder.
     if TAG_REMINDED in snapshot.tags and shown is not None and shown >= computed:
@@ -348,7 +334,7 @@ def _promised(
     snapshot: TicketSnapshot, state: EpisodeState | None, clock_start: datetime
 ) -> date | None:
     """The latest date shown in this episode: to agents ("Auto-solve due") or in a reminder."""
-    dates = [_as_date(snapshot.field(FIELD_AUTO_SOLVE_DUE))]
+    dates = [field_date(snapshot.field(FIELD_AUTO_SOLVE_DUE))]
     if state is not None and state.clock_start == clock_start:
         dates.append(state.due)
     known = [d for d in dates if d is not None]
@@ -360,7 +346,7 @@ def _clear_due(snapshot: TicketSnapshot, why: str, note: str | None = None) -> t
     to the audit through the decision's reason; `note` (agents) only when a person's act
     stopped a clock they may be counting on."""
     del why
-    if _as_date(snapshot.field(FIELD_AUTO_SOLVE_DUE)) is None:
+    if field_date(snapshot.field(FIELD_AUTO_SOLVE_DUE)) is None:
         return ()
     actions: list[Action] = [SetField(FIELD_AUTO_SOLVE_DUE, None)]
     if TAG_REMINDED in snapshot.tags:
@@ -373,7 +359,7 @@ def _clear_due(snapshot: TicketSnapshot, why: str, note: str | None = None) -> t
 def _due_field_actions(snapshot: TicketSnapshot, due: date, note: str) -> tuple[Action, ...]:
     """Show the due date to agents, with the note that announces what will happen and when;
     drop a reminder tag left by an earlier episode. Nothing when the date is already shown."""
-    if _as_date(snapshot.field(FIELD_AUTO_SOLVE_DUE)) == due:
+    if field_date(snapshot.field(FIELD_AUTO_SOLVE_DUE)) == due:
         return ()
     actions: list[Action] = [SetField(FIELD_AUTO_SOLVE_DUE, due)]
     if TAG_REMINDED in snapshot.tags:
@@ -440,7 +426,7 @@ def decide(  # noqa: PLR0917  the clock's states, one branch each
             return replace(base, reason=reason)  # the solve itself leaves no clock; see solve
         if reopened_by_end_user and _reopened_by_auto_reply(snapshot, facts):
             restore: list[Action] = [SetCustomStatus(min(config.awaiting_statuses))]
-            shown_due = _as_date(snapshot.field(FIELD_AUTO_SOLVE_DUE))
+            shown_due = field_date(snapshot.field(FIELD_AUTO_SOLVE_DUE))
             if facts.auto_reply_untold and shown_due is not None:
                 hint = (
                     texts.EXEMPT_HINT.format(tag=min(config.exempt_tags))
@@ -449,7 +435,7 @@ def decide(  # noqa: PLR0917  the clock's states, one branch each
                 )
                 restore.append(_auto_reply_note(facts, team, shown_due, hint))
             return replace(base, reason=texts.REASON_AUTO_REPLY_REOPENED, actions=tuple(restore))
-        shown = _as_date(snapshot.field(FIELD_AUTO_SOLVE_DUE))
+        shown = field_date(snapshot.field(FIELD_AUTO_SOLVE_DUE))
         note = None
         if shown is not None and facts.agent_public is not None and facts.clock_start is None:
             # An end user's reply reopened it (Zendesk does): the clock stopped; agents are told.
@@ -482,7 +468,7 @@ def decide(  # noqa: PLR0917  the clock's states, one branch each
             business_days_elapsed=elapsed,
             actions=cleared,
         )
-    shown = _as_date(snapshot.field(FIELD_AUTO_SOLVE_DUE))
+    shown = field_date(snapshot.field(FIELD_AUTO_SOLVE_DUE))
     if clock_start is None or elapsed is None:
         if facts.end_user is None:
             reason = texts.REASON_NO_AGENT_COMMENT
@@ -661,7 +647,7 @@ def _reopened_by_auto_reply(snapshot: TicketSnapshot, facts: ClockFacts) -> bool
     start = facts.clock_start
     if snapshot.status != "open" or start is None or facts.auto_reply is None:
         return False
-    if _as_date(snapshot.field(FIELD_AUTO_SOLVE_DUE)) is None or facts.auto_reply <= start:
+    if field_date(snapshot.field(FIELD_AUTO_SOLVE_DUE)) is None or facts.auto_reply <= start:
         return False
     return facts.service_public is None or facts.auto_reply > facts.service_public
 
@@ -673,13 +659,29 @@ def _auto_reply_note(facts: ClockFacts, team: Team, due: date, hint: str) -> Int
     )
 
 
+def clock_reads_comments(snapshot: TicketSnapshot, config: AutoSolveConfig) -> bool:
+    """Whether the clock's decisions on this ticket (`decide`, `after_requester_reply`) can
+    depend on its comments. Only on a ticket that is "Awaiting your reply" (a clock may start,
+    run or stop), shows "Auto-solve due" (a clock ran: clear it, say why, or put back a ticket
+    an auto-reply reopened) or is still marked auto-solved (a reply after the solve); on any
+    other ticket both decide nothing whatever its comments say. Solved and closed tickets
+    never need them."""
+    if snapshot.status in ("solved", "closed"):
+        return False
+    return (
+        snapshot.custom_status in config.awaiting_statuses
+        or field_date(snapshot.field(FIELD_AUTO_SOLVE_DUE)) is not None
+        or snapshot.field(FIELD_RESOLUTION_TYPE) == RESOLUTION_AUTO_SOLVED
+    )
+
+
 def webhook_actions(decision: AutoSolveDecision, snapshot: TicketSnapshot) -> tuple[Action, ...]:
     """What the webhook handler writes of a decision: all of it, except what is the nightly
     sweep's (reminders, solves and any public comment, with its budget, report and undo). A
     ticket due a reminder or a solve still shows its date at once ("Auto-solve due" is shown
     whenever a clock runs), with a note saying the sweep acts on it."""
     if decision.decision in (Outcome.REMIND, Outcome.SOLVE):
-        if decision.due is None or _as_date(snapshot.field(FIELD_AUTO_SOLVE_DUE)) is not None:
+        if decision.due is None or field_date(snapshot.field(FIELD_AUTO_SOLVE_DUE)) is not None:
             return ()
         note = texts.PLAN_NOTE_OVERDUE.format(due_date=texts.long_date(decision.due))
         return (SetField(FIELD_AUTO_SOLVE_DUE, decision.due), InternalNote(note))

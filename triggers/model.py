@@ -48,6 +48,22 @@ CHECKBOX_TAGS = {FIELD_DATA_MAINTENANCE_APPROVED: "mo_data_maintenance_approved"
 FieldValue = str | int | bool | date | None
 
 
+def field_date(value: FieldValue) -> date | None:
+    """A date field's value ("Auto-solve due") as a date; None when empty or not a date.
+    Zendesk sends date fields as 'YYYY-MM-DD' (sync/ turns them into dates; tests and older
+    callers may still hold the text)."""
+    if isinstance(value, datetime):
+        return value.date()
+    if isinstance(value, date):
+        return value
+    if isinstance(value, str) and value:
+        try:
+            return date.fromisoformat(value[:10])
+        except ValueError:
+            return None
+    return None
+
+
 @dataclass(frozen=True)
 class Comment:
     author_id: int

@@ -21,7 +21,7 @@ from __future__ import annotations
 
 from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass
-from datetime import date, datetime
+from datetime import datetime
 from typing import Any
 from zoneinfo import ZoneInfo
 
@@ -50,6 +50,7 @@ from triggers.model import (
     RemoveTags,
     SetField,
     TicketSnapshot,
+    field_date,
 )
 
 RULE_PAUSE = "sidebar.pause_auto_solve"
@@ -273,17 +274,6 @@ def _calendar(team: Team) -> str:
     )
 
 
-def _due_date(value: object) -> date | None:
-    if isinstance(value, date):
-        return value
-    if isinstance(value, str) and value:
-        try:
-            return date.fromisoformat(value[:10])
-        except ValueError:
-            return None
-    return None
-
-
 def clock_section(  # noqa: PLR0917  the inputs of autosolve.decide, in its order
     snapshot: TicketSnapshot,
     mappings: Mappings,
@@ -315,7 +305,7 @@ def clock_section(  # noqa: PLR0917  the inputs of autosolve.decide, in its orde
         "reminded": TAG_REMINDED in snapshot.tags,
         "explanation": "",
     }
-    shown = _due_date(snapshot.field(FIELD_AUTO_SOLVE_DUE))
+    shown = field_date(snapshot.field(FIELD_AUTO_SOLVE_DUE))
     if shown is not None:
         out["shown_due"] = autosolve_texts.long_date(shown)
     if decision.clock_start is not None:
@@ -513,7 +503,7 @@ def pause_decision(snapshot: TicketSnapshot, config: AutoSolveConfig, agent: str
     if tag in {t.lower() for t in snapshot.tags}:
         return Decision(rule=RULE_PAUSE, reason="already paused", actions=())
     actions: list[Action] = [AddTags((tag,))]
-    due = _due_date(snapshot.field(FIELD_AUTO_SOLVE_DUE))
+    due = field_date(snapshot.field(FIELD_AUTO_SOLVE_DUE))
     if due is not None:
         actions.append(SetField(FIELD_AUTO_SOLVE_DUE, None))
     if TAG_REMINDED in snapshot.tags:

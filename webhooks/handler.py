@@ -24,7 +24,6 @@ from store.models import InboxEvent
 from sync import TicketConflict, ZendeskApiError, ZendeskClient, client_for
 from triggers.model import (
     COMMENT_ADDED,
-    STATUS_CHANGED,
     Decision,
     TicketEvent,
     TicketSnapshot,
@@ -39,6 +38,10 @@ MAX_CONFLICT_ROUNDS = 3
 # also keep local records (who spoke last, the duplicate index) in the given session.
 Decider = Callable[[Flask, Any, TicketSnapshot, TicketEvent], "Decision | None"]
 DECIDERS_EXTENSION = "cxlayer.deciders"
+# Whether a decider needs the ticket's comments for this event, seen on the ticket read
+# without them (it costs two more calls: comments and their authors' roles).
+CommentsNeed = Callable[[Flask, TicketSnapshot, TicketEvent], bool]
+COMMENTS_NEED_EXTENSION = "cxlayer.deciders.comments_need"
 # Zendesk refuses every update of these (a merged ticket is closed).
 CLOSED_STATUSES = ("closed", "deleted")
 
@@ -50,10 +53,18 @@ def _router() -> Router:
     return default_router()
 
 
-def register_decider(app: Flask, decider: Decider) -> None:
+def register_decider(
+    app: Flask, decider: Decider, needs_comments: CommentsNeed | None = None
+) -> None:
+    """Run `decider` on every event after the router. It sees the ticket's comments on
+    comment events and wherever a rule needs them; `needs_comments` says, from the ticket read
+    without them, when it needs them on another event."""
     deciders = app.extensions.setdefault(DECIDERS_EXTENSION, [])
     if decider not in deciders:
         deciders.append(decider)
+    needs = app.extensions.setdefault(COMMENTS_NEED_EXTENSION, [])
+    if needs_comments is not None and needs_comments not in needs:
+        needs.append(needs_comments)
 
 
 def init_app(app: Flask) -> None:
@@ -83,18 +94,18 @@ def _handle(app: Flask, client: ZendeskClient, tevent: TicketEvent) -> None:
         mappings = current_mappings()
     router = _router()
     # Comments cost two more calls: read them only where a decision needs who spoke last.
-    # Any status change: the auto-solve clock decides from the comments themselves whether an
-    # end user spoke, whichever event of one update arrives first (issue 14).
-    now_pending = tevent.kind == STATUS_CHANGED and not tevent.by_service
-    with_comments = (
-        tevent.kind == COMMENT_ADDED
-        or now_pending
-        or router.needs_comments(tevent.kind, by_service=tevent.by_service)
+    # Comment events and the router's rules say so from the event; the deciders (the
+    # auto-solve clock) from the ticket itself, read first without them.
+    with_comments = tevent.kind == COMMENT_ADDED or router.needs_comments(
+        tevent.kind, by_service=tevent.by_service
     )
+    needs = app.extensions.get(COMMENTS_NEED_EXTENSION, [])
     refused: ZendeskApiError | None = None
     for round_number in range(1, MAX_CONFLICT_ROUNDS + 1):
         try:
             snapshot = client.read_snapshot(tevent.ticket_id, with_comments=with_comments)
+            if not with_comments and any(need(app, snapshot, tevent) for need in needs):
+                snapshot = client.with_comments(snapshot)
         except ZendeskApiError as exc:
             if exc.status == 404:
                 log.info("ticket gone; event dropped", kind=tevent.kind)

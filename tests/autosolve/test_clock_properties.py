@@ -17,7 +17,8 @@ order with duplicates. Checked on every step:
 4. auto-replies neither stop the clock nor leave it stopped;
 5. undo means not again in this episode;
 6. "Auto-solve due" shown iff a clock runs (after the events of a change are handled);
-and a second delivery of the same events changes nothing.
+and a second delivery of the same events changes nothing, and the webhook decisions change
+nothing on a ticket for which the handler reads no comments (`clock_reads_comments`).
 """
 
 from __future__ import annotations
@@ -44,6 +45,7 @@ from triggers.autosolve import (
     EpisodeState,
     Outcome,
     after_requester_reply,
+    clock_reads_comments,
     decide,
     next_state,
     undo_actions,
@@ -190,6 +192,10 @@ class Desk:
                 actions = actions + reply.actions
             if delivery == 2:
                 assert actions == (), "a duplicate delivery changed the ticket again"
+            if not clock_reads_comments(self.ticket, self.config):
+                # The handler reads no comments for a status change on such a ticket.
+                assert actions == (), "the clock acted where the handler reads no comments"
+                self.counts["no comments read"] = self.counts.get("no comments read", 0) + 1
             self.write(actions, by_sweep=False)
         self.check_due_shown_iff_running()
 

@@ -20,10 +20,12 @@ from triggers.autosolve import (
     EpisodeState,
     Outcome,
     after_requester_reply,
+    clock_reads_comments,
     conflict,
     decide,
     undo_actions,
     undo_decision,
+    webhook_actions,
 )
 from triggers.clock import ClockFacts
 from triggers.model import (
@@ -33,6 +35,7 @@ from triggers.model import (
     RemoveTags,
     SetCustomStatus,
     SetField,
+    TicketSnapshot,
 )
 
 CLOCK = ny(2026, 11, 25, 10)
@@ -174,6 +177,63 @@ def test_requester_reply_after_auto_solve_clears_resolution_type_and_tags() -> N
     cc = after_requester_reply(reopened, replace(REPLY, end_user_id=600))
     assert cc is not None
     assert cc.actions[-1] == InternalNote(texts.REOPENED_NOTE.format(who=texts.WHO_CC))
+
+
+@pytest.mark.parametrize(
+    ("ticket", "reads"),
+    [
+        (snapshot(), True),  # awaiting: a clock may start or run
+        (snapshot(status="open", custom_status="open_cx"), False),
+        (snapshot(status="hold", custom_status="open_product"), False),
+        (snapshot(status="solved", custom_status="solved"), False),
+        (snapshot(custom_status=None, status="open"), False),
+        # left "Awaiting your reply" while its clock ran: clear the date, say why
+        (
+            snapshot(
+                status="open", custom_status="open_cx", fields={FIELD_AUTO_SOLVE_DUE: "2026-12-03"}
+            ),
+            True,
+        ),
+        # reopened after an auto-solve: a reply clears the resolution type
+        (
+            snapshot(
+                status="open",
+                custom_status="open_cx",
+                fields={FIELD_RESOLUTION_TYPE: RESOLUTION_AUTO_SOLVED},
+            ),
+            True,
+        ),
+        (
+            snapshot(
+                status="solved",
+                custom_status="solved",
+                fields={FIELD_RESOLUTION_TYPE: RESOLUTION_AUTO_SOLVED},
+            ),
+            False,
+        ),
+    ],
+)
+def test_the_clock_reads_comments_only_where_they_can_change_its_decision(
+    ticket: TicketSnapshot, reads: bool, all_media: Team, config: AutoSolveConfig
+) -> None:
+    """Where `clock_reads_comments` says no, the webhook decisions are empty whatever the
+    comments say; where it says yes, the comments change them (here: an end user's reply
+    after a reminder and an auto-solve, against an agent's question alone)."""
+    assert clock_reads_comments(ticket, config) is reads
+    written: set[tuple[object, ...]] = set()
+    for facts in (REPLY, ClockFacts(agent_public=CLOCK)):
+        result = decide(
+            ticket,
+            facts,
+            all_media,
+            config,
+            ny(2026, 11, 26, 10),
+            REMINDED,
+            reopened_by_end_user=True,
+        )
+        reply = after_requester_reply(ticket, facts)
+        written.add(webhook_actions(result, ticket) + (reply.actions if reply else ()))
+    assert (len(written) > 1) is reads, written
 
 
 def test_requester_reply_stops_the_clock_and_clears_due_date(

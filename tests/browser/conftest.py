@@ -10,25 +10,20 @@ browser. Reusable by any page test (the console, the agent sidebar):
 
 from __future__ import annotations
 
-import os
 import re
 import shutil
-import signal
 import subprocess
-import sys
-import threading
-import time
 from collections.abc import Iterator
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
 import pytest
 import requests
 
-from demo.launcher import DEMO_ADMIN_PASSWORD, SANDBOX_EMAIL, SANDBOX_TOKEN
-from sandbox.testing import OAUTH_TOKEN, free_port
-from settings import ROOT
+from demo.launcher import DEMO_ADMIN_PASSWORD
+from sandbox.testing import OAUTH_TOKEN
+from tests.desk import Demo, running_demo
 
 HERE = Path(__file__).resolve().parent
 AXE = HERE / "node_modules" / "axe-core" / "axe.min.js"
@@ -71,11 +66,15 @@ def axe_check() -> Any:
 class Stack:
     """The demo as `make run` starts it: URLs, credentials and its database."""
 
-    sandbox_url: str
-    service_url: str
-    instance: Path
-    output: list[str] = field(default_factory=list)
-    drain: threading.Thread | None = None
+    demo: Demo
+
+    @property
+    def sandbox_url(self) -> str:
+        return self.demo.sandbox_url
+
+    @property
+    def service_url(self) -> str:
+        return self.demo.service_url
 
     @property
     def console(self) -> str:
@@ -83,20 +82,17 @@ class Stack:
 
     @property
     def database(self) -> Path:
-        return self.instance / "cxlayer.sqlite3"
+        return self.demo.database
 
     @property
     def env(self) -> dict[str, str]:
         """The environment of the demo's service, for a second process on the same database."""
-        return {
-            **os.environ,
-            "CXLAYER_ZENDESK_SUBDOMAIN": "sandbox",
-            "CXLAYER_ZENDESK_URL": self.sandbox_url,
-            "CXLAYER_ZENDESK_EMAIL": SANDBOX_EMAIL,
-            "CXLAYER_ZENDESK_TOKEN": SANDBOX_TOKEN,
-            "CXLAYER_SERVICE_PUBLIC_URL": self.service_url,
-            "CXLAYER_DATABASE_URL": f"sqlite:///{self.database}",
-        }
+        return self.demo.env
+
+    @property
+    def output(self) -> list[str]:
+        """The lines the demo printed so far."""
+        return self.demo.output().splitlines(keepends=True)
 
     def api(self, method: str, path: str, *, as_user: str | None = None, **kw: Any) -> Any:
         headers = {"Authorization": f"Bearer {OAUTH_TOKEN}"}
@@ -109,70 +105,10 @@ class Stack:
         return response.json() if response.content else None
 
 
-def _start_demo(instance: Path) -> tuple[subprocess.Popen[str], Stack]:
-    sandbox_port, port = free_port(), free_port()
-    process = subprocess.Popen(
-        [
-            sys.executable,
-            "-m",
-            "demo",
-            "--sandbox-port",
-            str(sandbox_port),
-            "--port",
-            str(port),
-            "--seed-size",
-            "40",
-            "--instance",
-            str(instance),
-            "--no-tour",
-        ],
-        cwd=ROOT,
-        stdout=subprocess.PIPE,
-        stderr=subprocess.STDOUT,
-        text=True,
-    )
-    stack = Stack(f"http://127.0.0.1:{sandbox_port}", f"http://127.0.0.1:{port}", instance)
-    assert process.stdout is not None
-    deadline = time.monotonic() + 180
-    for line in process.stdout:  # until the demo prints the console's address
-        stack.output.append(line)
-        if line.startswith("admin console:"):
-            break
-        if time.monotonic() > deadline:
-            break
-    else:
-        process.wait()
-    if not any(line.startswith("admin console:") for line in stack.output):
-        process.kill()
-        process.wait()
-        process.stdout.close()
-        raise RuntimeError("demo did not start:\n" + "".join(stack.output[-80:]))
-    # Keep draining the output so the service never blocks on a full pipe.
-    import threading
-
-    threading.Thread(
-        target=lambda: [stack.output.append(line) for line in process.stdout or []],
-        daemon=True,
-    ).start()
-    return process, stack
-
-
 @pytest.fixture(scope="module")
 def stack(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Stack]:
-    process, handle = _start_demo(tmp_path_factory.mktemp("console"))
-    try:
-        yield handle
-    finally:
-        process.send_signal(signal.SIGINT)
-        try:
-            process.wait(timeout=30)
-        except subprocess.TimeoutExpired:
-            process.kill()
-            process.wait()
-        if handle.drain is not None:
-            handle.drain.join(timeout=10)
-        if process.stdout is not None:
-            process.stdout.close()
+    with running_demo(tmp_path_factory.mktemp("console"), seed_size=40) as demo:
+        yield Stack(demo)
 
 
 def sign_in_locally(page: Any, stack: Stack) -> None:

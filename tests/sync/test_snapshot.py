@@ -10,7 +10,7 @@ import pytest
 from mappings import Mappings
 from sandbox.testing import SandboxHandle
 from sync import NotProvisioned, TicketConflict, ZendeskClient
-from sync.snapshot import Provisioned, build_updates
+from sync.snapshot import Provisioned, build_updates, comment_via
 from triggers.model import (
     FIELD_AUTO_SOLVE_DUE,
     FIELD_DATA_MAINTENANCE_APPROVED,
@@ -194,3 +194,22 @@ def test_a_public_comment_losing_a_race_after_the_first_update_is_sent_on_the_ne
     comments = provisioned.read_snapshot(ticket["id"], with_comments=True).comments
     assert [(c.body, c.public) for c in comments[1:]] == [("n", False), ("p", True)]
     assert result.updated_stamp == provisioned.ticket(ticket["id"])["updated_at"]
+
+
+@pytest.mark.parametrize(
+    ("item", "expected"),
+    [
+        ({"via": {"channel": "email", "source": {"rel": None}}}, ("email", None)),
+        ({"via": {"channel": "web", "source": {"rel": "merge"}}}, ("web", "merge")),
+        ({"via": {"channel": "api"}}, ("api", None)),
+        ({"via": {"source": {"rel": "follow_up"}}}, (None, "follow_up")),  # no "None" text
+        ({"via": None}, (None, None)),
+        ({}, (None, None)),
+    ],
+)
+def test_comment_via_reads_zendesks_via_object(
+    item: dict[str, object], expected: tuple[str | None, str | None]
+) -> None:
+    """The Via object of a comment (comments endpoint) or of a ticket event's Comment child
+    (the sweep's export): the same reading for both, None where Zendesk sent nothing."""
+    assert comment_via(item) == expected
