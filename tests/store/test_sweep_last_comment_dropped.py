@@ -1,6 +1,6 @@
-"""admin_0003 drops `sweep_last_comment` (no code reads or writes it since the clock's facts,
-admin_0002; it follows console_0002) and its downgrade puts the table back as admin_0001 made it. Runs on SQLite, and on
-PostgreSQL with CXLAYER_TEST_DATABASE_URL (`make test-postgres`)."""
+"""admin_0003 (after console_0002) drops `sweep_last_comment` (no code reads or writes it since
+the clock's facts, admin_0002) and its downgrade puts the table back as admin_0001 made it.
+Runs on SQLite, and on PostgreSQL with CXLAYER_TEST_DATABASE_URL (`make test-postgres`)."""
 
 from __future__ import annotations
 
