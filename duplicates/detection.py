@@ -15,6 +15,7 @@ from collections.abc import Callable, Iterable, Iterator
 from contextlib import AbstractContextManager, contextmanager
 from dataclasses import dataclass, field, replace
 from datetime import UTC, datetime, timedelta
+from functools import partial
 from typing import Any, Protocol
 
 from flask import Flask
@@ -37,6 +38,7 @@ from logs import get_logger
 from mappings import Mappings, current_mappings
 from store.models import AuditEntry
 from sync import TicketConflict, ZendeskClient, ZendeskError, client_for
+from sync.audited import Intent, write_audited
 from sync.snapshot import Provisioned, snapshot_from_ticket
 from triggers.duplicates import (
     RULE_NAME,
@@ -741,37 +743,46 @@ def _finish_one(
         return FinishResult(merge.ticket_id, merge.original_id, False, reason)
     added: list[int] = []
     if merge.native:
-        client.call(
-            "POST",
-            f"/api/v2/tickets/{merge.original_id}/merge.json",
-            body={
-                "ids": [merge.ticket_id],
-                "source_comment": NATIVE_MERGE_SOURCE_COMMENT.format(original_id=merge.original_id),
-                "source_comment_is_public": True,
-                "target_comment": NATIVE_MERGE_TARGET_NOTE.format(
-                    ticket_id=merge.ticket_id,
-                    score=merge.score,
-                    threshold=settings.auto_threshold,
-                ),
-                "target_comment_is_public": False,
-            },
-        )
         reason = f"merged into #{merge.original_id} with Zendesk's native merge"
+        write_audited(
+            app,
+            [_finish_intent(merge, reason, added)],
+            partial(
+                client.call,
+                "POST",
+                f"/api/v2/tickets/{merge.original_id}/merge.json",
+                body={
+                    "ids": [merge.ticket_id],
+                    "source_comment": NATIVE_MERGE_SOURCE_COMMENT.format(
+                        original_id=merge.original_id
+                    ),
+                    "source_comment_is_public": True,
+                    "target_comment": NATIVE_MERGE_TARGET_NOTE.format(
+                        ticket_id=merge.ticket_id,
+                        score=merge.score,
+                        threshold=settings.auto_threshold,
+                    ),
+                    "target_comment_is_public": False,
+                },
+            ),
+            invocation_id=f"duplicates:{SOFT_MERGE_RULE}:{merge.original_id}",
+        )
     else:
         original = client.ticket(merge.original_id)
         present = {int(x) for x in original.get("email_cc_ids") or ()}
         requester = int(original.get("requester_id") or 0)
         added = sorted({int(i) for i in merge.planned_cc_ids or ()} - present - {requester})
+        reason = f"CCs added to #{merge.original_id}: {_cc_text(added)}"
         _update_original(
+            app,
             client,
-            merge.original_id,
             original,
             [{"user_id": i, "action": "put"} for i in added],
             SOFT_MERGE_ORIGINAL_NOTE.format(
                 ticket_id=merge.ticket_id, score=merge.score, ccs=_cc_text(added)
             ),
+            intent=_finish_intent(merge, reason, added),
         )
-        reason = f"CCs added to #{merge.original_id}: {_cc_text(added)}"
     with store.session(app) as session:
         stored = session.get(DupSoftMerge, merge.ticket_id)
         if stored is not None:
@@ -780,34 +791,46 @@ def _finish_one(
         flag = session.get(DupFlag, merge.ticket_id)
         if flag is not None:
             flag.applied = True
-        store.record_audit(
-            session,
-            ticket_id=merge.original_id,
-            rule=SOFT_MERGE_RULE,
-            action="native_merge" if merge.native else "add_ccs",
-            reason=f"#{merge.ticket_id} is a duplicate of this ticket; {reason}",
-            after={"merged_ticket_id": merge.ticket_id, "added_cc_ids": added},
-            api_result="ok",
-        )
     log.info("merge finished", ticket_id=merge.ticket_id, original_id=merge.original_id)
     return FinishResult(merge.ticket_id, merge.original_id, True, reason)
 
 
+def _finish_intent(merge: DupSoftMerge, reason: str, added: list[int]) -> Intent:
+    """The original's audit row for finishing a soft merge (announced before the write)."""
+    return Intent(
+        ticket_id=merge.original_id,
+        rule=SOFT_MERGE_RULE,
+        action="native_merge" if merge.native else "add_ccs",
+        reason=f"#{merge.ticket_id} is a duplicate of this ticket; {reason}",
+        after={"merged_ticket_id": merge.ticket_id, "added_cc_ids": added},
+    )
+
+
 def _update_original(
+    app: Flask,
     client: ZendeskClient,
-    original_id: int,
     original: dict[str, Any],
     cc_changes: list[dict[str, Any]],
     note: str,
+    *,
+    intent: Intent,
 ) -> None:
     """CC changes plus an internal note on the original, as one safe update (re-read once on
-    a conflict: the change does not depend on what else changed)."""
+    a conflict: the change does not depend on what else changed), announced in the audit as
+    `intent` before it is sent (sync/audited.py)."""
     changes: dict[str, Any] = {"comment": {"body": note, "public": False}}
     if cc_changes:
         changes["email_ccs"] = cc_changes
+    original_id = intent.ticket_id
     for attempt in range(2):
         try:
-            client.update_ticket(str(original["updated_at"]), original_id, changes)
+            write_audited(
+                app,
+                [intent],
+                partial(client.update_ticket, str(original["updated_at"]), original_id, changes),
+                invocation_id=f"duplicates:{intent.rule}:{original_id}",
+                ticket_stamp=str(original["updated_at"]),
+            )
             return
         except TicketConflict:
             if attempt:
@@ -867,13 +890,28 @@ def undo_soft_merge(
             actions.append(SetField(FIELD_DUPLICATE_OF, None))
         actions.append(RemoveTags((TAG_POSSIBLE_DUPLICATE, TAG_SOFT_MERGED, TAG_FLAG_WATCH)))
         actions.append(InternalNote(UNDO_NOTE.format(status=label, original_id=record.original_id)))
+        reopening = current.status == "solved" and not record.native
+        intent = Intent(
+            ticket_id=ticket_id,
+            rule="duplicates.undo",
+            action="reopen" if reopening else "clear",
+            reason=f"soft merge into #{record.original_id} undone: "
+            + (f"reopened as {label}" if reopening else "link cleared, status left as is"),
+            after={"status": previous if reopening else current.status},
+        )
         try:
-            client.apply_actions(current, actions)
+            write_audited(
+                app,
+                [intent],
+                partial(client.apply_actions, current, actions),
+                invocation_id=f"duplicates:undo:{ticket_id}",
+                ticket_stamp=current.updated_stamp,
+            )
         except TicketConflict:
             if attempt:
                 raise
             continue
-        reopened = current.status == "solved" and not record.native
+        reopened = reopening
         break
     removable: tuple[int, ...] = ()
     if record.original_done_at is not None and not record.native:
@@ -881,11 +919,18 @@ def undo_soft_merge(
         present = {int(x) for x in original.get("email_cc_ids") or ()}
         removable = tuple(int(i) for i in record.added_cc_ids or () if int(i) in present)
         _update_original(
+            app,
             client,
-            record.original_id,
             original,
             [{"user_id": i, "action": "delete"} for i in removable],
             UNDO_ORIGINAL_NOTE.format(ticket_id=ticket_id, ccs=_cc_text(removable)),
+            intent=Intent(
+                ticket_id=record.original_id,
+                rule="duplicates.undo",
+                action="remove_ccs",
+                reason=f"soft merge of #{ticket_id} undone: CCs removed: {_cc_text(removable)}",
+                after={"removed_cc_ids": list(removable)},
+            ),
         )
     reason = (
         f"reopened as {label}; CCs removed from #{record.original_id}: {_cc_text(removable)}"
@@ -903,15 +948,6 @@ def undo_soft_merge(
             flag.feedback_at = store.utcnow()
         record_not_duplicate(
             session, ticket_id, record.original_id, source=SOURCE_UNDO, ticket_id=ticket_id
-        )
-        store.record_audit(
-            session,
-            ticket_id=ticket_id,
-            rule="duplicates.undo",
-            action="reopen" if reopened else "clear",
-            reason=reason,
-            after={"status": previous, "removed_cc_ids": list(removable)},
-            api_result="ok",
         )
     return UndoResult(ticket_id, record.original_id, reopened, removable, reason)
 
@@ -1030,8 +1066,20 @@ def _scan_one(ctx: _Scan, snap: TicketSnapshot) -> None:
         if dry_run:
             report.flagged.append((snap.id, best.candidate_id, best.score))
             return
+        # Announced in the audit before the write, settled after (sync/audited.py).
+        intents = [
+            Intent(ticket_id=snap.id, rule=decision.rule, action=a.kind, reason=decision.reason)
+            for a in decision.actions
+        ]
         try:
-            result = client.apply_actions(snap, decision.actions)
+            write_audited(
+                app,
+                intents,
+                partial(client.apply_actions, snap, decision.actions),
+                invocation_id="duplicates-scan",
+                outcome=_updates_written,
+                ticket_stamp=snap.updated_stamp,
+            )
         except TicketConflict:
             if attempt:
                 report.conflicts.append(snap.id)
@@ -1044,17 +1092,11 @@ def _scan_one(ctx: _Scan, snap: TicketSnapshot) -> None:
         report.flagged.append((snap.id, best.candidate_id, best.score))
         with store.session(app) as session:
             _record_flag(session, snap.id, best, SOURCE_SCAN, applied=True)
-            for action in decision.actions:
-                store.record_audit(
-                    session,
-                    ticket_id=snap.id,
-                    rule=decision.rule,
-                    action=action.kind,
-                    reason=decision.reason,
-                    invocation_id="duplicates-scan",
-                    api_result=f"ok: {len(result.updates)} update(s)",
-                )
         return
+
+
+def _updates_written(result: Any) -> str:
+    return f"ok: {len(result.updates)} update(s)"
 
 
 # --- incremental sync --------------------------------------------------------------------------

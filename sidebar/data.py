@@ -36,6 +36,7 @@ from duplicates.models import SOURCE_AGENT, DupFlag, DupSoftMerge
 from mappings import current_mappings
 from sync import TicketConflict, ZendeskClient, ZendeskError, client_for
 from sync.apps import APP_STATE
+from sync.audited import Intent, write_audited
 from sync.merge import MergeComments, MergeOutcomeUnknown, merge_tickets
 from sync.state import DbStateStore
 from triggers import sidebar as words
@@ -263,34 +264,80 @@ def apply_button(
         for _round in range(MAX_CONFLICT_ROUNDS):
             snapshot = client.read_snapshot(ticket_id)
             decision = decide(snapshot)
-            result = None
-            if decision.actions:
-                try:
-                    result = client.apply_actions(snapshot, decision.actions)
-                except TicketConflict:
-                    continue
-            with store.session(app) as session:
-                if before_write is not None:
-                    before_write(session, snapshot)
-                api_result = (
-                    f"ok: {len(result.updates)} update(s), now {result.updated_stamp}"
-                    if result is not None
-                    else "nothing to change"
+            intents = [
+                Intent(
+                    ticket_id=ticket_id,
+                    rule=record.rule,
+                    action=record.action,
+                    reason=record.reason,
+                    before=record.before,
+                    after=record.after,
                 )
-                for record in audit_records(snapshot, [decision], mappings):
-                    store.record_audit(
-                        session,
-                        ticket_id=ticket_id,
-                        rule=record.rule,
-                        action=record.action,
-                        reason=record.reason,
-                        invocation_id=invocation,
-                        before=record.before,
-                        after=record.after,
-                        api_result=api_result,
-                    )
+                for record in audit_records(snapshot, [decision], mappings)
+            ]
+            if not decision.actions:
+                with store.session(app) as session:
+                    if before_write is not None:
+                        before_write(session, snapshot)
+                    for intent in intents:
+                        store.record_audit(
+                            session,
+                            ticket_id=ticket_id,
+                            rule=intent.rule,
+                            action=intent.action,
+                            reason=intent.reason,
+                            invocation_id=invocation,
+                            before=intent.before,
+                            after=intent.after,
+                            api_result="nothing to change",
+                        )
+                return decision
+            try:
+                _write_announced(
+                    app,
+                    client,
+                    snapshot,
+                    decision,
+                    intents=intents,
+                    invocation=invocation,
+                    before_write=before_write,
+                )
+            except TicketConflict:
+                continue
             return decision
     raise TicketConflict(ticket_id)
+
+
+def _write_announced(
+    app: Flask,
+    client: ZendeskClient,
+    snapshot: TicketSnapshot,
+    decision: Decision,
+    *,
+    intents: list[Intent],
+    invocation: str,
+    before_write: Callable[[Any, TicketSnapshot], None] | None,
+) -> None:
+    """The button's write, announced in the audit (with the local facts it stands on) before
+    it runs and settled after: a crash in between leaves the rows "intended", never a change
+    without its record. Raises TicketConflict when the ticket changed first."""
+
+    def prepare(session: Any) -> None:
+        if before_write is not None:
+            before_write(session, snapshot)
+
+    def outcome(result: Any) -> str:
+        return f"ok: {len(result.updates)} update(s), now {result.updated_stamp}"
+
+    write_audited(
+        app,
+        intents,
+        lambda: client.apply_actions(snapshot, decision.actions),
+        invocation_id=invocation,
+        outcome=outcome,
+        ticket_stamp=snapshot.updated_stamp,
+        prepare=prepare,
+    )
 
 
 def mark_not_duplicate(

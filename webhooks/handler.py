@@ -22,6 +22,7 @@ from logs import get_logger
 from mappings import current_mappings
 from store.models import InboxEvent
 from sync import TicketConflict, ZendeskApiError, ZendeskClient, client_for
+from sync.audited import permanent
 from triggers.model import (
     COMMENT_ADDED,
     Decision,
@@ -203,11 +204,6 @@ def _handle(app: Flask, client: ZendeskClient, tevent: TicketEvent) -> None:
 CONFLICT_RESULT = "not written: the ticket changed first (409); decided again"
 NOT_LANDED = "not written: the attempt stopped before Zendesk applied it"
 CONFIRMED = "confirmed on retry: the ticket shows the change"
-
-
-def permanent(exc: ZendeskApiError) -> bool:
-    """A 4xx other than 409 (conflict) and 429 (rate limit): sending it again cannot help."""
-    return 400 <= exc.status < 500 and exc.status not in (409, 429)
 
 
 def _decide(
