@@ -14,8 +14,8 @@ from typing import Any
 import jwt
 import pytest
 import requests
+import waitress
 from flask import Flask
-from werkzeug.serving import BaseWSGIServer, make_server
 
 from mappings import Mappings
 from sandbox.apps import sign_app_token
@@ -180,12 +180,12 @@ def sidebar_desk(
         return fast_client(app, mappings)
 
     app.extensions[FACTORY_EXTENSION] = lambda _app: make_client()
-    server: BaseWSGIServer = make_server("127.0.0.1", 0, app, threaded=True)
-    # server_close() then waits for requests still running (a browser's last refresh), so none
-    # holds a database connection when the test's database is dropped.
-    server.daemon_threads = False  # type: ignore[attr-defined]
-    threading.Thread(target=server.serve_forever, name="cxlayer-sidebar-test", daemon=True).start()
-    service_url = f"http://127.0.0.1:{server.server_port}"
+    # waitress, as `serve` runs it: werkzeug's development server leaves a response's file open
+    # when a browser resets the connection mid-response (its drain of the socket raises before
+    # it closes the response), which a navigating host page does to the sidebar's assets.
+    server = waitress.create_server(app, host="127.0.0.1", port=0, threads=4)
+    threading.Thread(target=server.run, name="cxlayer-sidebar-test", daemon=True).start()
+    service_url = f"http://127.0.0.1:{server.effective_port}"
     app.config["CXLAYER"]["service"]["public_url"] = service_url
     try:
         client = make_client()
@@ -206,8 +206,10 @@ def sidebar_desk(
         )
         yield desk
     finally:
-        server.shutdown()
-        server.server_close()
+        server.close()
+        # Waits for requests still running (a browser's last refresh), so none holds a
+        # database connection when the test's database is dropped.
+        server.task_dispatcher.shutdown(cancel_pending=True, timeout=30)
 
 
 # --- the browser ------------------------------------------------------------------------
