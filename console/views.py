@@ -658,7 +658,23 @@ def _judgement(flag: DupFlag, authors: dict[int, str], sources: dict[int, str]) 
     return ""
 
 
-FLAGS_PAGE = 25  # each flag's evidence is computed on its first render
+FLAGS_PAGE = 25  # evidence of flags older than admin_dup_0003 is computed on first render
+
+
+def _evidence(
+    sess: Any, flags: list[DupFlag]
+) -> dict[tuple[int, int], list[tuple[str, str]] | None]:
+    """Each flag's matching sentences: as its note showed them (stored on the flag when it
+    was written), or for flags written before that was kept, computed as the note does."""
+    out: dict[tuple[int, int], list[tuple[str, str]] | None] = {
+        (f.ticket_id, f.candidate_id): [(new, old) for new, old in f.evidence]
+        for f in flags
+        if f.evidence is not None
+    }
+    older = [(f.ticket_id, f.candidate_id) for f in flags if f.evidence is None]
+    if older:
+        out.update(flag_evidence(current_app, sess, older))
+    return out
 
 
 @bp.get("/duplicates")
@@ -678,7 +694,7 @@ def duplicates() -> ResponseReturnValue:
         flags = flags[:FLAGS_PAGE]
         authors = _verdict_authors(sess, [f.ticket_id for f in flags])
         status = precision_status(current_app, sess)
-        evidence = flag_evidence(current_app, sess, [(f.ticket_id, f.candidate_id) for f in flags])
+        evidence = _evidence(sess, flags)
         sources = dict(
             sess.execute(
                 select(DupSuppressedPair.ticket_id, DupSuppressedPair.source).where(

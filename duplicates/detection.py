@@ -513,6 +513,8 @@ def _confirmed(session: Session, snapshot: TicketSnapshot, flag: DupFlag) -> boo
 def _record_flag(
     session: Session, ticket_id: int, match: Match, source: str, *, applied: bool
 ) -> None:
+    """Record the flag with the evidence its note shows: `match` is the note's first candidate,
+    so its matching sentences are the ones the agent reads (the console shows them as stored)."""
     session.merge(
         DupFlag(
             ticket_id=ticket_id,
@@ -523,6 +525,7 @@ def _record_flag(
             applied=applied,
             feedback_at=None,
             confirmed_at=None,
+            evidence=[[new, old] for new, old in match.matching_sentences],
         )
     )
 

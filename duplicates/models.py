@@ -51,6 +51,10 @@ class DupFlag(Base):
     feedback_at: Mapped[datetime | None] = mapped_column(UTCDateTime)
     # An agent confirmed it: merged the ticket, or set Resolution type Duplicate on the link.
     confirmed_at: Mapped[datetime | None] = mapped_column(UTCDateTime)
+    # The matching sentence pairs the flag note showed for this candidate, [[this ticket's
+    # sentence, the candidate's sentence], ...] strongest first; None on flags written before
+    # admin_dup_0003 (the console computes those).
+    evidence: Mapped[Any | None] = mapped_column(JSON)
 
 
 class DupSuppressedPair(Base):

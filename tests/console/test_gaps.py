@@ -104,9 +104,12 @@ def test_duplicates_show_the_notes_evidence_and_admins_verdicts_are_the_detector
         second = _indexed(sess, 102, dana, AGAIN_SUBJECT, AGAIN_BODY)
         _indexed(sess, 103, dana, "Invoice copy for October", "Please send the invoice copy.")
         _indexed(sess, 104, dana, "Invoice copy again", "Can you send the October invoice?")
+        # 102's flag predates stored evidence (computed for the page); 104's keeps its note's.
         sess.add_all(
-            DupFlag(ticket_id=t, candidate_id=c, score=0.8, source="webhook", applied=True)
-            for t, c in ((102, 101), (104, 103))
+            DupFlag(
+                ticket_id=t, candidate_id=c, score=0.8, source="webhook", applied=True, evidence=ev
+            )
+            for t, c, ev in ((102, 101, None), (104, 103, [["Invoice copy again", "Invoice copy"]]))
         )
     # What the flag note says: the matching sentences of the detector on the same texts.
     index = TicketIndex()
@@ -122,6 +125,8 @@ def test_duplicates_show_the_notes_evidence_and_admins_verdicts_are_the_detector
     page = client.get("/console/duplicates").text
     for new, old in match.matching_sentences:
         assert f"this ticket: <q>{html.escape(new)}</q> — #101: <q>{html.escape(old)}</q>" in page
+    assert "this ticket: <q>Invoice copy again</q> — #103: <q>Invoice copy</q>" in page
+    assert page.count("this ticket: <q>") == len(match.matching_sentences) + 1
     assert "Dana Requester" in page and f"user {dana}" not in page
     assert user_reads == [[dana]]  # one read for the whole page, not one per row
     status = precision_status(app)

@@ -4,12 +4,19 @@ agent feedback on a flag is remembered."""
 
 from __future__ import annotations
 
+import html
+import re
+from collections.abc import Callable
+
 import pytest
+from flask import Flask
 from sqlalchemy import select
 
 import store
 from duplicates.detection import feedback_counts, index_state, scan
 from duplicates.models import DupFlag, DupSuppressedPair, DupTicket
+from tests.console.conftest import PASSWORD_HASH, sign_in
+from tests.desk import sandbox_settings
 from triggers.duplicates import RULE_NAME
 from triggers.duplicates import texts as dup_texts
 from triggers.model import FIELD_DUPLICATE_OF
@@ -42,6 +49,7 @@ def notes_flagging(desk: Desk, ticket_id: int) -> list[str]:
 
 def test_a_requester_opening_the_same_issue_twice_gets_the_second_flagged_with_a_note(
     served_desk: Desk,
+    make_db_app: Callable[..., Flask],  # the store fixture: the console on the same database
 ) -> None:
     desk = served_desk
     other = desk.open_ticket(desk.rita, OTHER_SUBJECT, OTHER_BODY)
@@ -76,6 +84,25 @@ def test_a_requester_opening_the_same_issue_twice_gets_the_second_flagged_with_a
     assert {other, first, second} <= indexed
     assert audited, "the handler audits the flag it applied"
     assert {other, first, second} <= {t.row.id for t in index_state(desk.app).index}
+
+    # The flag keeps the evidence its note shows, and the console shows exactly that, read from
+    # the flag: the console's process never loads the index to compute it.
+    said = [
+        [new, old]
+        for new, candidate, old in re.findall(r'this ticket: "(.*)"\n\s+#(\d+): "(.*)"', note)
+        if int(candidate) == first
+    ]
+    assert said, note
+    assert flag.evidence == said
+    console = make_db_app(
+        SETTINGS={**sandbox_settings(desk.zd), "admin": {"password_hash": PASSWORD_HASH}}
+    )
+    client = console.test_client()
+    sign_in(client)
+    page = client.get("/console/duplicates").text
+    shown = re.findall(r"this ticket: <q>(.*?)</q> — #(\d+): <q>(.*?)</q>", page)
+    assert shown == [(html.escape(new), str(first), html.escape(old)) for new, old in said]
+    assert not index_state(console).loaded
 
 
 def test_another_requester_with_the_same_text_is_not_flagged(served_desk: Desk) -> None:
