@@ -183,6 +183,7 @@ def score_candidates(
         [c.features for c in kept] + (list(background) if with_background else []),
         model,
         method,
+        parts=len(kept),
     )
     if with_background and calibration is not None:
         bg = calibration.background(

@@ -7,12 +7,13 @@ features are compact arrays of vocabulary ids so 100,000 indexed tickets fit in 
 from __future__ import annotations
 
 import math
+import threading
 from array import array
 from collections import Counter
 from collections.abc import Callable, Iterable, Mapping, Sequence
 from dataclasses import dataclass, field
 from datetime import datetime
-from typing import NamedTuple, cast
+from typing import NamedTuple
 
 import numpy as np
 import numpy.typing as npt
@@ -308,9 +309,10 @@ _TF_WEIGHT = [0.0] + [1.0 + math.log(tf) for tf in range(1, 256)]
 
 
 _TF_WEIGHT_ARRAY = np.array(_TF_WEIGHT, dtype=np.float64)
-# A query's terms as sorted keys (field index << 32) + vocabulary id: one searchsorted finds
-# every candidate term's query weight, whatever the field (ids are non-negative int32).
-_FIELD_SHIFT = 32
+# Per thread: a zeroed vector over (field, vocabulary id) into which `_batch_dots` scatters a
+# query's weights, and which it zeroes again after use (allocating ~2 MB per field per new
+# ticket would cost more than the scoring).
+_SCRATCH = threading.local()
 
 
 def _tf_weight(tf: int) -> float:
@@ -324,38 +326,39 @@ class Query:
     weights: dict[str, dict[int, float]]  # field -> term id -> tf-idf weight (known terms)
     norms: dict[str, float]  # field -> L2 norm including unknown terms
     features: Features
-    # The known terms of every field as sorted keys (see _FIELD_SHIFT) and their weights,
-    # for the vectorised dot products of `_batch_dots`.
-    keys: npt.NDArray[np.int64] = field(default_factory=lambda: np.zeros(0, dtype=np.int64))
-    key_weights: npt.NDArray[np.float64] = field(
-        default_factory=lambda: np.zeros(0, dtype=np.float64)
-    )
+    # The known terms of all fields as arrays (field index, vocabulary id, weight): what
+    # `_batch_dots` scatters into its dense vector.
+    term_fields: npt.NDArray[np.int64] = field(default_factory=lambda: np.zeros(0, np.int64))
+    term_ids: npt.NDArray[np.int64] = field(default_factory=lambda: np.zeros(0, np.int64))
+    term_weights: npt.NDArray[np.float64] = field(default_factory=lambda: np.zeros(0))
 
 
 def prepare_query(features: Features, model: IdfModel) -> Query:
+    """The query's tf-idf weights: sublinear tf x idf per term; unknown terms (id -1) have the
+    idf of a term no ticket contains and count in the norm only."""
     base = model.idf_base()
-    log_df = model.log_df
+    ids = np.frombuffer(features.ids, dtype=np.intc).astype(np.int64)
+    tfs = np.frombuffer(features.tfs, dtype=np.uint8)
+    known = ids >= 0
+    idf = np.full(len(ids), base, dtype=np.float64)
+    if known.any():
+        log_df = np.frombuffer(model.log_df, dtype=np.float64)
+        try:
+            idf[known] = base - log_df[ids[known]]
+        finally:
+            del log_df  # release the buffer: the model's arrays must stay growable
+    w = _TF_WEIGHT_ARRAY[tfs] * idf
     weights: dict[str, dict[int, float]] = {}
     norms: dict[str, float] = {}
     for i, name in enumerate(FIELDS):
         lo, hi = features.span(i)
-        vector: dict[int, float] = {}
-        sq = 0.0
-        for term_id, tf in zip(features.ids[lo:hi], features.tfs[lo:hi], strict=True):
-            w = _tf_weight(tf) * (base - log_df[term_id] if term_id >= 0 else base)
-            sq += w * w
-            if term_id >= 0:
-                vector[term_id] = w
-        weights[name] = vector
+        # cumsum adds in term order, as the Python loop did: the same norm, bit for bit.
+        sq = float(np.cumsum(w[lo:hi] * w[lo:hi])[-1]) if hi > lo else 0.0
+        mask = known[lo:hi]
+        weights[name] = dict(zip(ids[lo:hi][mask].tolist(), w[lo:hi][mask].tolist(), strict=True))
         norms[name] = math.sqrt(sq)
-    # The known terms in FIELDS order, ascending ids within a field: the order of `weights`.
-    ids = np.frombuffer(features.ids, dtype=np.intc)
     fields = np.repeat(np.arange(len(FIELDS), dtype=np.int64), np.diff(features.ends, prepend=0))
-    known = ids >= 0
-    keys = (fields[known] << _FIELD_SHIFT) + ids[known]
-    order = np.argsort(keys, kind="stable")  # sorted already (see IdfModel._pairs); insurance
-    key_weights = np.array([w for name in FIELDS for w in weights[name].values()], dtype=np.float64)
-    return Query(weights, norms, features, keys[order], key_weights[order])
+    return Query(weights, norms, features, fields[known], ids[known], w[known])
 
 
 def _run_norm(ids: array[int], tfs: array[int], base: float, log_df: array[float]) -> float:
@@ -418,12 +421,14 @@ def _bm25(query: Query, name: str, bag: Bag, model: IdfModel) -> float:
     return min(1.0, bm25(bag, query_terms) / best) if best else 0.0
 
 
-def _batch_dots(query: Query, candidates: Sequence[Features], model: IdfModel) -> list[list[float]]:
+def _batch_dots(
+    query: Query, candidates: Sequence[Features], model: IdfModel
+) -> npt.NDArray[np.float64]:
     """Dot products of the query and each candidate, per field (FIELDS order), in one pass.
 
     Vectorised over all candidates' terms (issue 16: a Python loop per candidate cost ~60 us
-    each, too much for the p99 at 100,000 tickets): every term looks up its query weight by
-    binary search in `query.keys`; each shared term contributes query weight x sublinear tf
+    each, too much for the p99 at 100,000 tickets): every term reads its query weight from a
+    dense vector over (field, id) (`_SCRATCH`); each shared term contributes query weight x sublinear tf
     x idf (the products, in that order, of the former per-candidate loop), summed per
     candidate and field in term order (the loop summed in set order: ~1e-16 apart).
     The caller must not let the model's vocabulary grow meanwhile (a view of `log_df` is held
@@ -431,10 +436,8 @@ def _batch_dots(query: Query, candidates: Sequence[Features], model: IdfModel) -
     """
     n_fields = len(FIELDS)
     n = len(candidates)
-    if not n:
-        return []
-    if not len(query.keys):
-        return [[0.0] * n_fields for _ in range(n)]
+    if not n or not len(query.term_ids):
+        return np.zeros((n, n_fields), dtype=np.float64)
     all_ids: array[int] = array("i")
     all_tfs: array[int] = array("B")
     for c in candidates:  # array concatenation is a memcpy: cheaper than a view per ticket
@@ -445,24 +448,35 @@ def _batch_dots(query: Query, candidates: Sequence[Features], model: IdfModel) -
     ends = np.array([c.ends for c in candidates], dtype=np.int64).reshape(n, n_fields)
     lengths = np.diff(ends, axis=1, prepend=0).ravel()  # terms per (candidate, field) run
     run = np.repeat(np.arange(n * n_fields, dtype=np.int64), lengths)  # each term's run
-    keys = ((run % n_fields) << _FIELD_SHIFT) + ids
-    pos = np.searchsorted(query.keys, keys)
-    np.minimum(pos, len(query.keys) - 1, out=pos)
-    shared = np.flatnonzero(query.keys[pos] == keys)
+    stride = len(model.df) + 1  # slot `stride - 1` of each field: id -1 (unknown), never set
+    size = n_fields * stride
+    dense: npt.NDArray[np.float64] | None = getattr(_SCRATCH, "dense", None)
+    if dense is None or len(dense) < size:
+        dense = np.zeros(max(size, 2 * len(dense) if dense is not None else size))
+        _SCRATCH.dense = dense
+    query_slots = query.term_fields * stride + query.term_ids
+    dense[query_slots] = query.term_weights
+    try:
+        slots = (run % n_fields) * stride + np.where(ids >= 0, ids, stride - 1)
+        weights = dense[slots]
+    finally:
+        dense[query_slots] = 0.0  # the next query starts from zeros
+    shared = np.flatnonzero(weights)  # query weights are >= 1 x idf >= 1: never 0
     if not len(shared):
-        return [[0.0] * n_fields for _ in range(n)]
-    shared_ids = ids[shared]
+        return np.zeros((n, n_fields), dtype=np.float64)
     log_df = np.frombuffer(model.log_df, dtype=np.float64)
     try:
         products = (
-            query.key_weights[pos[shared]]
+            weights[shared]
             * _TF_WEIGHT_ARRAY[tfs[shared]]
-            * (model.idf_base() - log_df[shared_ids])
+            * (model.idf_base() - log_df[ids[shared]])
         )
     finally:
         del log_df  # release the buffer: the model's arrays must stay growable
-    dots = np.bincount(run[shared], weights=products, minlength=n * n_fields)
-    return cast("list[list[float]]", dots.reshape(n, n_fields).tolist())  # Python floats
+    dots: npt.NDArray[np.float64] = np.bincount(
+        run[shared], weights=products, minlength=n * n_fields
+    ).astype(np.float64, copy=False)  # float64 already (weights given); for the type checker
+    return dots.reshape(n, n_fields)
 
 
 def text_similarities(
@@ -471,36 +485,45 @@ def text_similarities(
     model: IdfModel,
     method: TextMethod = DEFAULT_METHOD,
     *,
-    parts: bool = True,
+    parts: bool | int = True,
 ) -> list[tuple[float, dict[str, float]]]:
     """`text_similarity` of each candidate, their dot products computed together
-    (`_batch_dots`). With parts=False the per-field dicts are left empty (the background)."""
+    (`_batch_dots`). The per-field dicts are filled for all (True), none (False) or the first
+    `parts` candidates (the rest are the background, whose parts nobody reads)."""
     if method.kind != "cosine":
         return [text_similarity(query, c, model, method) for c in candidates]
+    n = len(candidates)
+    if not n:
+        return []
     dots = _batch_dots(query, candidates, model)
+    norms = np.array([_norms(c, model) for c in candidates], dtype=np.float64).reshape(n, -1)
     q_weights, q_norms = query.weights, query.norms
-    fields = [
-        (name, _FIELD_INDEX[name], weight, bool(q_weights.get(name)), q_norms.get(name, 0.0))
-        for name, weight in method.weights
-    ]
+    # The arithmetic of the one-candidate definition, elementwise (IEEE operations in the same
+    # order give the same bits); only Python's round() is kept for the reported parts.
+    total = np.zeros(n, dtype=np.float64)
     weight_sum = 0.0
-    for _, weight in method.weights:
+    columns: list[tuple[str, list[float]]] = []
+    for name, weight in method.weights:
+        i = _FIELD_INDEX[name]
+        q_norm = q_norms.get(name, 0.0)
+        value = np.zeros(n, dtype=np.float64)
+        if q_weights.get(name) and q_norm:
+            denominator = q_norm * norms[:, i + 1]
+            np.divide(dots[:, i], denominator, out=value, where=denominator != 0.0)
+            np.minimum(value, 1.0, out=value)
+        total = total + weight * value
         weight_sum += weight
-    out: list[tuple[float, dict[str, float]]] = []
-    for candidate, candidate_dots in zip(candidates, dots, strict=True):
-        norms = _norms(candidate, model)
-        values: dict[str, float] = {}
-        total = 0.0
-        for name, i, weight, has_terms, q_norm in fields:
-            norm = norms[i + 1]
-            value = 0.0
-            if has_terms and q_norm and norm:
-                value = min(1.0, candidate_dots[i] / (q_norm * norm))
-            if parts:
-                values[name] = round(value, 4)
-            total += weight * value
-        out.append(((min(1.0, max(0.0, total / weight_sum)) if weight_sum else 0.0), values))
-    return out
+        if parts:
+            columns.append((name, value.tolist()))
+    if weight_sum:
+        scores = np.minimum(1.0, np.maximum(0.0, total / weight_sum)).tolist()
+    else:
+        scores = [0.0] * n
+    with_parts = n if parts is True else int(parts)
+    return [
+        (score, {name: round(values[k], 4) for name, values in columns} if k < with_parts else {})
+        for k, score in enumerate(scores)
+    ]
 
 
 def text_scores(
