@@ -150,11 +150,8 @@ def split_sentences(text: str) -> list[str]:
 
 def words(text: str) -> list[str]:
     """Lower-case word tokens without stopwords and one-letter tokens."""
-    return [
-        w
-        for w in (m.group(0).lower() for m in _WORD.finditer(text))
-        if len(w) > 1 and w not in STOPWORDS
-    ]
+    # findall gives each whole match (the pattern has no group) without a match object each.
+    return [w for w in map(str.lower, _WORD.findall(text)) if len(w) > 1 and w not in STOPWORDS]
 
 
 def word_bigrams(tokens: list[str]) -> list[str]:
