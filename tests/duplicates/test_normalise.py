@@ -3,6 +3,8 @@
 from __future__ import annotations
 
 import pytest
+from hypothesis import given, settings
+from hypothesis import strategies as st
 
 from triggers.duplicates import normalise as nz
 
@@ -131,3 +133,20 @@ def test_sentences_split_on_punctuation_and_lines() -> None:
         "Another!",
         "Third line",
     ]
+
+
+_REFERENCE_PIECES = [
+    "#", "# ", "ticket", "Ticket ", "TICKET#", "req", "request", "Case", "incident", "no.",
+    "nr", "number", "id", ":", " ", "[", "]", "\n", "12", "123", "1234567890123", "7", "x",
+    "_", "-", "#12", "ticket#12", "[#34]", "é", "İ", "K",
+]  # fmt: skip
+
+
+@settings(max_examples=2000, deadline=None)
+@given(st.lists(st.sampled_from(_REFERENCE_PIECES), max_size=14))
+def test_ticket_references_find_what_the_plain_scan_finds(pieces: list[str]) -> None:
+    """The anchored scan (ASCII) finds exactly the numbers the regex finds at every position,
+    brackets, overlaps and non-ASCII text (the plain scan) included."""
+    text = "".join(pieces)
+    plain = frozenset(int(m.group(1)) for m in nz._TICKET_REF.finditer(text))
+    assert nz.ticket_references(text) == plain

@@ -27,6 +27,7 @@ from triggers.duplicates.scoring import (
     prepare_query,
     term_counts,
     text_scores,
+    text_similarities,
     text_similarity,
 )
 
@@ -269,6 +270,46 @@ def test_background_scores_equal_the_full_text_similarity(index: TicketIndex) ->
     fast = text_scores(query, others, index.model)
     assert fast == [text_similarity(query, f, index.model)[0] for f in others]
     assert max(fast) > 0.5 and min(fast) < 0.1
+
+
+def _reference_cosine(query_feats: object, candidate: object, model: IdfModel, i: int) -> float:
+    """Field i's tf-idf cosine from the definition: dicts, no caches, no vectorisation."""
+
+    def vector(feats: object) -> list[tuple[int, float]]:  # unknown terms (-1) are distinct
+        bag = feats.bags[FIELDS[i]]  # type: ignore[attr-defined]
+        return [
+            (t, (1.0 + math.log(tf)) * model.idf(t)) for t, tf in zip(bag.ids, bag.tfs, strict=True)
+        ]
+
+    q, c = vector(query_feats), dict(vector(candidate))
+    dot = sum(w * c[t] for t, w in q if t >= 0 and t in c)
+    norm = math.sqrt(sum(w * w for _, w in q)) * math.sqrt(sum(w * w for w in c.values()))
+    return min(1.0, dot / norm) if norm else 0.0
+
+
+def test_vectorised_similarities_equal_the_definition(index: TicketIndex) -> None:
+    """The batched cosines (numpy, all candidates at once) are the per-field tf-idf cosines
+    of the definition, whatever the batch, including query terms the model does not know."""
+    for i, t in enumerate((SAME, PARAPHRASE, UNRELATED, ("", ""), ("Timeout", "timeout"))):
+        index.upsert(row(140 + i, *t))
+    new = (ORIGINAL[0] + " zzyzx-unknown", ORIGINAL[1] + " qwxv-never-seen")
+    query_feats = index.model.features(term_counts(*new), learn=False)
+    assert -1 in query_feats.ids
+    query = prepare_query(query_feats, index.model)
+    others = [t.features for t in index]
+    batch = text_similarities(query, others, index.model)
+    weights = dict(METHODS["tfidf_fields"].weights)
+    for features, (score, parts) in zip(others, batch, strict=True):
+        expected = {name: _reference_cosine(query_feats, features, index.model, i)
+                    for i, name in enumerate(FIELDS)}  # fmt: skip
+        for name, value in parts.items():
+            assert value == pytest.approx(expected[name], abs=6e-5)  # parts are rounded to 4
+        total = sum(weights[n] * expected[n] for n in weights) / sum(weights.values())
+        assert score == pytest.approx(total, rel=1e-9, abs=1e-12)
+    # One at a time, or in another batch order: the same values, bit for bit.
+    assert [text_similarity(query, f, index.model) for f in others] == batch
+    assert text_similarities(query, others[::-1], index.model) == batch[::-1]
+    assert text_similarities(query, [], index.model) == []
 
 
 def test_packed_features_keep_each_field_apart() -> None:

@@ -32,8 +32,7 @@ from triggers.duplicates.scoring import (
     matching_sentences,
     prepare_query,
     term_counts,
-    text_scores,
-    text_similarity,
+    text_similarities,
     ticket_sentences,
 )
 from triggers.model import (
@@ -171,18 +170,28 @@ def score_candidates(
     elif calibration is None:
         calibration = shipped()
     bg: BackgroundStats | None = None
-    for candidate in candidates:
-        if candidate.row.id == new.id or (
-            suppressed and pair_key(new.id, candidate.row.id) in suppressed
-        ):
-            continue
-        text, parts = text_similarity(query, candidate.features, model, method)
+    kept = [
+        candidate
+        for candidate in candidates
+        if candidate.row.id != new.id
+        and not (suppressed and pair_key(new.id, candidate.row.id) in suppressed)
+    ]
+    # The candidates and the background in one batch (one vectorised pass, not two).
+    with_background = bool(kept) and calibration is not None  # only then is it needed
+    similarities = text_similarities(
+        query,
+        [c.features for c in kept] + (list(background) if with_background else []),
+        model,
+        method,
+        parts=len(kept),
+    )
+    if with_background and calibration is not None:
+        bg = calibration.background(
+            BackgroundStats.of([score for score, _ in similarities[len(kept) :]])
+        )
+    for candidate, (text, parts) in zip(kept, similarities[: len(kept)], strict=True):
         value = text
-        if calibration is not None:
-            if bg is None:  # only tickets that have a candidate pay for the background
-                bg = calibration.background(
-                    BackgroundStats.of(text_scores(query, background, model, method))
-                )
+        if calibration is not None and bg is not None:
             value = calibration.probability(text, parts, bg)
         score, signals = apply_signals(
             value, new_facts, _facts(candidate.row), new_features.references, settings.window_days
