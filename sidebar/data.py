@@ -36,7 +36,7 @@ from duplicates.models import SOURCE_AGENT, DupFlag, DupSoftMerge
 from mappings import current_mappings
 from sync import TicketConflict, ZendeskClient, ZendeskError, client_for
 from sync.apps import APP_STATE
-from sync.audited import Intent, write_audited
+from sync.audited import Intent, announce, write_audited
 from sync.merge import MergeComments, MergeOutcomeUnknown, merge_tickets
 from sync.state import DbStateStore
 from triggers import sidebar as words
@@ -264,33 +264,19 @@ def apply_button(
         for _round in range(MAX_CONFLICT_ROUNDS):
             snapshot = client.read_snapshot(ticket_id)
             decision = decide(snapshot)
-            intents = [
-                Intent(
-                    ticket_id=ticket_id,
-                    rule=record.rule,
-                    action=record.action,
-                    reason=record.reason,
-                    before=record.before,
-                    after=record.after,
-                )
-                for record in audit_records(snapshot, [decision], mappings)
-            ]
+            records = audit_records(snapshot, [decision], mappings)
+            intents = [Intent.of(ticket_id, record) for record in records]
             if not decision.actions:
                 with store.session(app) as session:
                     if before_write is not None:
                         before_write(session, snapshot)
-                    for intent in intents:
-                        store.record_audit(
-                            session,
-                            ticket_id=ticket_id,
-                            rule=intent.rule,
-                            action=intent.action,
-                            reason=intent.reason,
-                            invocation_id=invocation,
-                            before=intent.before,
-                            after=intent.after,
-                            api_result="nothing to change",
-                        )
+                    announce(
+                        session,
+                        intents,
+                        invocation_id=invocation,
+                        state=store.APPLIED,
+                        api_result="nothing to change",
+                    )
                 return decision
             try:
                 _write_announced(

@@ -15,7 +15,7 @@ buttons, the duplicates backfill scan and the soft-merge undo:
 
 from __future__ import annotations
 
-from collections.abc import Callable, Sequence
+from collections.abc import Callable, Iterable, Sequence
 from dataclasses import dataclass
 from typing import Any, TypeVar
 
@@ -24,6 +24,7 @@ from sqlalchemy.orm import Session
 
 import store
 from sync.http import TicketConflict, ZendeskApiError
+from triggers.router import AuditRecord
 
 T = TypeVar("T")
 
@@ -41,6 +42,42 @@ class Intent:
     reason: str
     before: Any = None
     after: Any = None
+
+    @classmethod
+    def of(cls, ticket_id: int, record: AuditRecord) -> Intent:
+        """A rule's audit record (triggers.router.audit_records) for this ticket."""
+        return cls(
+            ticket_id, record.rule, record.action, record.reason, record.before, record.after
+        )
+
+
+def announce(
+    session: Session,
+    intents: Iterable[Intent],
+    *,
+    invocation_id: str,
+    ticket_stamp: str | None = None,
+    state: str = store.INTENDED,
+    api_result: str = UNDER_WAY,
+) -> list[int]:
+    """Add the intents' audit rows to `session` (as "intended", "write under way" unless
+    told otherwise); their ids, for `store.settle_audit`."""
+    return [
+        store.record_audit(
+            session,
+            ticket_id=intent.ticket_id,
+            rule=intent.rule,
+            action=intent.action,
+            reason=intent.reason,
+            invocation_id=invocation_id,
+            before=intent.before,
+            after=intent.after,
+            api_result=api_result,
+            state=state,
+            ticket_stamp=ticket_stamp,
+        ).id
+        for intent in intents
+    ]
 
 
 def permanent(exc: ZendeskApiError) -> bool:
@@ -66,22 +103,7 @@ def write_audited(
     with store.session(app) as session:
         if prepare is not None:
             prepare(session)
-        ids = [
-            store.record_audit(
-                session,
-                ticket_id=intent.ticket_id,
-                rule=intent.rule,
-                action=intent.action,
-                reason=intent.reason,
-                invocation_id=invocation_id,
-                before=intent.before,
-                after=intent.after,
-                api_result=UNDER_WAY,
-                state=store.INTENDED,
-                ticket_stamp=ticket_stamp,
-            ).id
-            for intent in intents
-        ]
+        ids = announce(session, intents, invocation_id=invocation_id, ticket_stamp=ticket_stamp)
     try:
         result = write()
     except TicketConflict as exc:

@@ -22,7 +22,7 @@ from logs import get_logger
 from mappings import current_mappings
 from store.models import InboxEvent
 from sync import TicketConflict, ZendeskApiError, ZendeskClient, client_for
-from sync.audited import permanent
+from sync.audited import Intent, announce, permanent
 from triggers.model import (
     COMMENT_ADDED,
     Decision,
@@ -137,22 +137,12 @@ def _handle(app: Flask, client: ZendeskClient, tevent: TicketEvent) -> None:
             if acting:
                 # The audit is written before the write, in the decision's transaction, so a
                 # crash cannot leave a change on the ticket without its record.
-                intents = [
-                    store.record_audit(
-                        session,
-                        ticket_id=snapshot.id,
-                        rule=record.rule,
-                        action=record.action,
-                        reason=record.reason,
-                        invocation_id=tevent.invocation_id,
-                        before=record.before,
-                        after=record.after,
-                        api_result="write under way",
-                        state=store.INTENDED,
-                        ticket_stamp=snapshot.updated_stamp,
-                    ).id
-                    for record in records
-                ]
+                intents = announce(
+                    session,
+                    [Intent.of(snapshot.id, record) for record in records],
+                    invocation_id=tevent.invocation_id,
+                    ticket_stamp=snapshot.updated_stamp,
+                )
         if not acting:
             log.info(
                 "event processed",
