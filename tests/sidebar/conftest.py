@@ -184,7 +184,17 @@ def sidebar_desk(
     # when a browser resets the connection mid-response (its drain of the socket raises before
     # it closes the response), which a navigating host page does to the sidebar's assets.
     server = waitress.create_server(app, host="127.0.0.1", port=0, threads=4)
-    threading.Thread(target=server.run, name="cxlayer-sidebar-test", daemon=True).start()
+    stopping = threading.Event()
+
+    def serve() -> None:
+        try:
+            server.run()
+        except OSError:
+            if not stopping.is_set():
+                raise  # closing the sockets under the loop (teardown) ends it with EBADF
+
+    loop = threading.Thread(target=serve, name="cxlayer-sidebar-test", daemon=True)
+    loop.start()
     service_url = f"http://127.0.0.1:{server.effective_port}"
     app.config["CXLAYER"]["service"]["public_url"] = service_url
     try:
@@ -206,7 +216,11 @@ def sidebar_desk(
         )
         yield desk
     finally:
+        stopping.set()
         server.close()
+        for channel in list(server._map.values()):  # connections still open (keep-alive)
+            channel.close()
+        loop.join(timeout=30)
         # Waits for requests still running (a browser's last refresh), so none holds a
         # database connection when the test's database is dropped.
         server.task_dispatcher.shutdown(cancel_pending=True, timeout=30)
