@@ -11,6 +11,7 @@ from pathlib import Path
 import pytest
 
 from bench import duplicates_eval as ev
+from bench import duplicates_fit as fitting
 
 REPO = Path(__file__).resolve().parents[2]
 DATA = Path(__file__).resolve().parent / "data"
@@ -98,8 +99,6 @@ def _outcome(i: int, score: float, right: bool) -> ev.Outcome:
 
 
 def test_threshold_rule_judges_precision_only_where_one_flag_is_under_five_points() -> None:
-    from bench import duplicates_fit as fitting  # noqa: PLC0415 -- bench/ on sys.path
-
     # One wrong flag at 0.90 over 4 right ones above it, then 40 right flags from 0.80 down to
     # 0.41, then 3 wrong at 0.30: precision 0.8 at 0.90 (5 flags), 0.978 at 0.41 (45 flags),
     # 0.917 at 0.30 (48 flags).
@@ -116,8 +115,6 @@ def test_threshold_rule_judges_precision_only_where_one_flag_is_under_five_point
 
 
 def test_project_weighting_gives_every_project_the_same_total_weight() -> None:
-    from bench import duplicates_fit as fitting  # noqa: PLC0415
-
     def group(source: str, i: int, n: int) -> list[object]:
         h = ev.History(source, "dev", f"{source}{i}", None, ())
         return [fitting.Pair(h, c, False, 0.1, {}, fitting.BackgroundStats(0, 0, 0, 0))
