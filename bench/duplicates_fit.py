@@ -21,6 +21,8 @@ from __future__ import annotations
 import argparse
 import json
 import math
+import random
+import shlex
 import statistics
 import sys
 from collections.abc import Sequence
@@ -119,12 +121,43 @@ def _solve(a: list[list[float]], b: list[float]) -> list[float]:
     return [m[i][n] / m[i][i] for i in range(n)]
 
 
-def fit(groups: Sequence[Sequence[Pair]], iterations: int = 25) -> Calibration:
-    """Ridge logistic regression by Newton's method (a handful of features: no library)."""
+def example_weights(groups: Sequence[Sequence[Pair]], weighting: str) -> list[float]:
+    """One weight per (history, candidate) example, in `groups` order. "example": all 1 (the
+    shipped fit); "project": each project's examples weigh N / (P * N_project), so every
+    project carries the same total weight (issue 16c, tried: not shipped)."""
+    sizes: dict[str, int] = {}
+    for g in groups:
+        for p in g:
+            name = project_of(p.history.source)
+            sizes[name] = sizes.get(name, 0) + 1
+    total = sum(sizes.values())
+    out: list[float] = []
+    for g in groups:
+        for p in g:
+            if weighting == "example":
+                out.append(1.0)
+            elif weighting == "project":
+                out.append(total / (len(sizes) * sizes[project_of(p.history.source)]))
+            else:
+                raise ValueError(f"unknown weighting {weighting!r}")
+    return out
+
+
+def fit(
+    groups: Sequence[Sequence[Pair]],
+    iterations: int = 25,
+    *,
+    weighting: str = "example",
+    l2: float = L2,
+) -> Calibration:
+    """Ridge logistic regression by Newton's method (a handful of features: no library).
+    `l2` is the ridge per unit of example weight; with weighting "example" every weight is 1
+    and the arithmetic is the shipped fit's."""
     prior = prior_of(groups)
     shrink = Calibration(0.0, (0.0,) * len(FEATURE_NAMES), prior, PRIOR_WEIGHT)
     xs: list[list[float]] = []
     ys: list[float] = []
+    weights = example_weights(groups, weighting)
     for group in groups:
         for p in group:
             xs.append([1.0, *features(p.text, p.parts, shrink.background(p.background))])
@@ -134,20 +167,22 @@ def fit(groups: Sequence[Sequence[Pair]], iterations: int = 25) -> Calibration:
     for _ in range(iterations):
         grad = [0.0] * d
         hess = [[0.0] * d for _ in range(d)]
-        for x, y in zip(xs, ys, strict=True):
+        for x, y, weight in zip(xs, ys, weights, strict=True):
             z = sum(a * b for a, b in zip(w, x, strict=True))
             p = 1.0 / (1.0 + math.exp(-max(-30.0, min(30.0, z))))
-            s = p * (1 - p)
+            s = weight * p * (1 - p)
+            r = weight * (p - y)
             for j in range(d):
-                grad[j] += (p - y) * x[j]
+                grad[j] += r * x[j]
                 for k in range(j, d):
                     hess[j][k] += s * x[j] * x[k]
         for j in range(d):
             for k in range(j):
                 hess[j][k] = hess[k][j]
+        ridge = l2 * sum(weights)
         for j in range(1, d):
-            grad[j] += L2 * len(xs) * w[j]
-            hess[j][j] += L2 * len(xs)
+            grad[j] += ridge * w[j]
+            hess[j][j] += ridge
         step = _solve(hess, grad)
         w = [a - b for a, b in zip(w, step, strict=True)]
         if max(abs(s) for s in step) < 1e-9:
@@ -201,16 +236,171 @@ def choose_threshold(projects: dict[str, list[Sequence[Pair]]], *, pooled: bool 
         held.append(history_outcomes(groups, fit(train)))
     if pooled:
         held = [[o for outcomes in held for o in outcomes]]
+    return lowest_threshold(held)
+
+
+# --- Issue 16c: the variants tried for a strictly nested threshold (see duplicates_eval.md) ---
+
+MIN_FLAGS = 20  # 1 / (1 - TARGET_PRECISION): below it one wrong flag costs more than 5 points
+CROSS_FOLDS = 5
+THRESHOLD_RULES = {
+    "inner_every": "inner LOPO; every inner held-out project keeps P >= 0.95 all the way up "
+    "(the shipped rule)",
+    "inner_every_min20": "as inner_every, judged only where a project has >= 20 flags "
+    "(16c primary, pre-registered)",
+    "inner_every_margin": "inner_every + 0.05",
+    "inner_macro_min20": "inner LOPO; the mean of the inner held-out projects' precisions "
+    ">= 0.95 all the way up, judged where each has >= 20 flags",
+    "crossfit_min20": "5-fold cross-fitted probabilities within the training projects (all "
+    "projects in every fit); every training project keeps P >= 0.95 all the way up where it "
+    "has >= 20 flags (16c second attempt, written after the primary failed)",
+    "in_sample_min20": "as crossfit_min20 on the fitted model's own (in-sample) probabilities",
+}
+
+
+def lowest_threshold(
+    held: Sequence[Sequence[ev.Outcome]], *, min_flags: int = 0, macro: bool = False
+) -> float:
+    """Scanning the grid downwards, the last threshold before the first one where a held-out
+    set (or, with `macro`, the mean of their precisions) falls under TARGET_PRECISION. A set
+    with no flags, or fewer than `min_flags`, is not judged at that threshold."""
     chosen = THRESHOLD_GRID[0]
     for t in THRESHOLD_GRID:
-        ok = all(
-            ev.metrics(o, t)["precision"] >= TARGET_PRECISION or not ev.metrics(o, t)["flags"]
-            for o in held
-        )
+        ms = [ev.metrics(o, t) for o in held]
+        judged = [m for m in ms if m["flags"] and m["flags"] >= min_flags]
+        if macro:
+            ok = len(judged) < len(ms) or (
+                sum(float(m["precision"]) for m in ms) / len(ms) >= TARGET_PRECISION
+            )
+        else:
+            ok = all(float(m["precision"]) >= TARGET_PRECISION for m in judged)
         if not ok:
             break
         chosen = t
     return chosen
+
+
+def _fold_of(groups: Sequence[Sequence[Pair]], seed: int) -> dict[tuple[str, str], int]:
+    """(source, new ticket) -> fold: both histories of a pair share a fold; per project, the
+    pairs are shuffled with a seeded generator and dealt round-robin."""
+    keys: dict[str, set[tuple[str, str]]] = {}
+    for g in groups:
+        h = g[0].history
+        keys.setdefault(project_of(h.source), set()).add((h.source, h.new))
+    out: dict[tuple[str, str], int] = {}
+    for name, ks in sorted(keys.items()):
+        ordered = sorted(ks)
+        random.Random(f"folds:{seed}:{name}").shuffle(ordered)
+        out.update({k: i % CROSS_FOLDS for i, k in enumerate(ordered)})
+    return out
+
+
+FitCache = dict[tuple[object, ...], object]
+
+
+def _fit_memo(
+    cache: FitCache, groups: Sequence[Sequence[Pair]], weighting: str, l2: float
+) -> Calibration:
+    """fit(), remembered per (weighting, l2, the very groups) for variants()."""
+    key = ("fit", weighting, l2, tuple(id(g) for g in groups))
+    if key not in cache:
+        cache[key] = fit(groups, weighting=weighting, l2=l2)
+    return cache[key]  # type: ignore[return-value]
+
+
+def _outcomes_memo(
+    cache: FitCache, groups: Sequence[Sequence[Pair]], cal: Calibration
+) -> list[ev.Outcome]:
+    key = ("outcomes", id(cal), tuple(id(g) for g in groups))
+    if key not in cache:
+        cache[key] = history_outcomes(groups, cal)
+    return cache[key]  # type: ignore[return-value]
+
+
+def rule_threshold(
+    projects: dict[str, list[Sequence[Pair]]],
+    rule: str,
+    *,
+    weighting: str = "example",
+    l2: float = L2,
+    seed: int = 7,
+    cache: FitCache | None = None,
+) -> float:
+    """The flag threshold `rule` (a THRESHOLD_RULES key) picks from `projects` alone.
+    `cache` keeps fits and held-out outcomes across calls (variants())."""
+    names = sorted(projects)
+    memo: FitCache = {} if cache is None else cache
+    if rule.startswith("inner_"):
+        if len(names) < 2:
+            return THRESHOLD_GRID[0]
+        held = []
+        for name in names:
+            train = [g for other in names if other != name for g in projects[other]]
+            held.append(_outcomes_memo(memo, projects[name], _fit_memo(memo, train, weighting, l2)))
+        if rule == "inner_every":
+            return lowest_threshold(held)
+        if rule == "inner_every_min20":
+            return lowest_threshold(held, min_flags=MIN_FLAGS)
+        if rule == "inner_every_margin":
+            return min(THRESHOLD_GRID[0], round(lowest_threshold(held) + 0.05, 2))
+        if rule == "inner_macro_min20":
+            return lowest_threshold(held, min_flags=MIN_FLAGS, macro=True)
+    everything = [g for name in names for g in projects[name]]
+    if rule == "in_sample_min20":
+        cal = _fit_memo(memo, everything, weighting, l2)
+        return lowest_threshold(
+            [_outcomes_memo(memo, projects[n], cal) for n in names], min_flags=MIN_FLAGS
+        )
+    if rule == "crossfit_min20":
+        fold = _fold_of(everything, seed)
+        per: dict[str, list[ev.Outcome]] = {n: [] for n in names}
+        for f in range(CROSS_FOLDS):
+            key = lambda g: (g[0].history.source, g[0].history.new)  # noqa: E731
+            cal = _fit_memo(memo, [g for g in everything if fold[key(g)] != f], weighting, l2)
+            for n in names:
+                per[n] += _outcomes_memo(memo, [g for g in projects[n] if fold[key(g)] == f], cal)
+        return lowest_threshold([per[n] for n in names], min_flags=MIN_FLAGS)
+    raise ValueError(f"unknown threshold rule {rule!r}")
+
+
+def variants(groups: Sequence[Sequence[Pair]], seed: int = 7) -> dict[str, object]:
+    """Every (fit weighting, L2, threshold rule) tried in issue 16c, strictly nested: for each
+    left-out project the model and the threshold come from the other projects only."""
+    projects = by_project(groups)
+    table: dict[str, object] = {}
+    cache: FitCache = {}
+    for weighting in ("example", "project"):
+        for l2 in (L2, 1e-2):
+            for rule in THRESHOLD_RULES:
+                row: dict[str, object] = {}
+                for name, held in sorted(projects.items()):
+                    others = {k: v for k, v in projects.items() if k != name}
+                    cal = _fit_memo(cache, [g for gs in others.values() for g in gs], weighting, l2)
+                    t = rule_threshold(
+                        others, rule, weighting=weighting, l2=l2, seed=seed, cache=cache
+                    )
+                    m = ev.summary(_outcomes_memo(cache, held, cal), t)
+                    row[name] = {
+                        k: m[k]
+                        for k in ("threshold", "precision", "recall", "flags", "correct_flags",
+                                  "recall_at_1")
+                    }  # fmt: skip
+                meets = all(
+                    float(r["precision"]) >= TARGET_PRECISION and float(r["recall"]) >= 0.55  # type: ignore[index]
+                    for r in row.values()
+                )
+                table[f"{weighting}/l2={l2:g}/{rule}"] = {"meets_targets": meets, **row}
+                print(f"{weighting}/l2={l2:g}/{rule}", "MEETS" if meets else "misses", row)
+    return {
+        "about": "issue 16c: strictly nested leave-one-project-out per variant; targets "
+        f"P >= {TARGET_PRECISION} and R >= 0.55 on every left-out project",
+        "rules": THRESHOLD_RULES,
+        "weightings": {
+            "example": "every (history, candidate) example weighs 1 (shipped)",
+            "project": "every training project carries equal total weight",
+        },
+        "variants": table,
+    }
 
 
 def leave_one_project_out(
@@ -294,10 +484,20 @@ def main(argv: Sequence[str] | None = None) -> int:
     parser.add_argument("--k", type=int, default=10)
     parser.add_argument("--seed", type=int, default=7)
     parser.add_argument("--write", action="store_true", help="write calibration.json")
+    parser.add_argument(
+        "--variants", type=Path, help="write the issue 16c variant table (strictly nested) here"
+    )
     args = parser.parse_args(argv)
     sources = ev.load_folder(args.data.resolve())
     histories = ev.build_histories(sources, args.k, args.seed)
     groups = collect_pairs(sources, histories, args.seed)
+    if args.variants:
+        table = variants(groups, args.seed)
+        shown = ["python", "bench/duplicates_fit.py", *(argv if argv is not None else sys.argv[1:])]
+        table = {"command": shlex.join(shown), **table}
+        args.variants.parent.mkdir(parents=True, exist_ok=True)
+        args.variants.write_text(json.dumps(table, indent=2) + "\n", encoding="utf-8")
+        return 0
     projects = by_project(groups)
     threshold = choose_threshold(projects)
     cal = fit([g for gs in projects.values() for g in gs])

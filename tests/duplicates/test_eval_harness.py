@@ -11,6 +11,7 @@ from pathlib import Path
 import pytest
 
 from bench import duplicates_eval as ev
+from bench import duplicates_fit as fitting
 
 REPO = Path(__file__).resolve().parents[2]
 DATA = Path(__file__).resolve().parent / "data"
@@ -89,3 +90,41 @@ def test_a_folder_without_data_is_a_clear_error(tmp_path: Path) -> None:
 def test_too_few_reports_for_k_is_a_clear_error() -> None:
     with pytest.raises(SystemExit, match="lower --k"):
         ev.build_histories(ev.load_folder(DATA), k=20, seed=1)
+
+
+def _outcome(i: int, score: float, right: bool) -> ev.Outcome:
+    """A positive history whose best candidate scored `score` (right or wrong)."""
+    history = ev.History("p", "dev", f"n{i}", f"o{i}", (f"o{i}",))
+    return ev.Outcome(history, score, right, 1 if right else 2)
+
+
+def test_threshold_rule_judges_precision_only_where_one_flag_is_under_five_points() -> None:
+    # One wrong flag at 0.90 over 4 right ones above it, then 40 right flags from 0.80 down to
+    # 0.41, then 3 wrong at 0.30: precision 0.8 at 0.90 (5 flags), 0.978 at 0.41 (45 flags),
+    # 0.917 at 0.30 (48 flags).
+    held = [_outcome(0, 0.90, False)] + [_outcome(i, 0.95, True) for i in range(1, 5)]
+    held += [_outcome(i, round(0.80 - (i - 5) / 100, 2), True) for i in range(5, 45)]
+    held += [_outcome(i, 0.30, False) for i in range(45, 48)]
+    assert fitting.lowest_threshold([held]) == 0.91  # the old rule stops above the wrong flag
+    assert fitting.lowest_threshold([held], min_flags=20) == 0.31  # judged from 20 flags on
+    # A second held-out set that fails at 0.6 with enough flags stops both.
+    other = [_outcome(100 + i, 0.7, True) for i in range(19)] + [
+        _outcome(200 + i, 0.6, False) for i in range(3)
+    ]
+    assert fitting.lowest_threshold([held, other], min_flags=20) == 0.61
+
+
+def test_project_weighting_gives_every_project_the_same_total_weight() -> None:
+    def group(source: str, i: int, n: int) -> list[object]:
+        h = ev.History(source, "dev", f"{source}{i}", None, ())
+        return [fitting.Pair(h, c, False, 0.1, {}, fitting.BackgroundStats(0, 0, 0, 0))
+                for c in range(n)]  # fmt: skip
+
+    groups = [group("big_pairs", i, 11) for i in range(9)] + [group("small", 0, 11)]
+    flat = [p for g in groups for p in g]
+    weights = fitting.example_weights(groups, "project")  # type: ignore[arg-type]
+    big = sum(w for w, p in zip(weights, flat, strict=True) if p.history.source == "big_pairs")  # type: ignore[attr-defined]
+    assert big == pytest.approx(sum(weights) / 2) and sum(weights) == pytest.approx(len(flat))
+    assert fitting.example_weights(groups, "example") == [1.0] * len(flat)  # type: ignore[arg-type]
+    with pytest.raises(ValueError, match="weighting"):
+        fitting.example_weights(groups, "nonsense")  # type: ignore[arg-type]
