@@ -435,7 +435,9 @@ def record_verdict(session: Session, ticket_id: int, *, duplicate: bool) -> DupF
 
 
 def _flag_written(session: Session, flag: DupFlag, snapshot: TicketSnapshot) -> bool:
-    """Whether the flag reached Zendesk: we wrote it, the handler audited it, or it shows."""
+    """Whether the flag reached Zendesk: we wrote it, the handler audited it as applied, or it
+    shows. An audit row still intended (the write's outcome unknown) or not applied (Zendesk
+    refused it: 409, 5xx) does not count: the flag's absence then is not an agent's word."""
     if flag.applied:
         return True
     shows = (
@@ -448,6 +450,7 @@ def _flag_written(session: Session, flag: DupFlag, snapshot: TicketSnapshot) -> 
             .where(
                 AuditEntry.ticket_id == flag.ticket_id,
                 AuditEntry.rule.in_((RULE_NAME, SOFT_MERGE_RULE)),
+                AuditEntry.state == store.APPLIED,
             )
             .limit(1)
         )

@@ -199,7 +199,7 @@ def create_app(sb: Sandbox) -> Flask:
             return None  # controls, OAuth, and the agent interface (sandbox/apps.py): no API auth
         g.counted = endpoint_name()
         faults = sb.faults
-        if faults.applies(request.path):
+        if faults.applies(request.path, request.method):
             if faults.latency_ms:
                 time.sleep(faults.latency_ms / 1000)
             if faults.drop_rate and faults.rng.random() < faults.drop_rate:
@@ -212,7 +212,7 @@ def create_app(sb: Sandbox) -> Flask:
                     # to the client; werkzeug treats the failed write as a dropped client.
                     sock.shutdown(socket.SHUT_RDWR)
                 return Response(b"", status=500)
-            if faults.error_rate and faults.rng.random() < faults.error_rate:
+            if faults.take_error():
                 return json_response(
                     {
                         "error": FAULT_ERRORS.get(faults.status, "Error"),
@@ -910,7 +910,15 @@ def register_admin(app: Flask, sb: Sandbox) -> None:
     def faults() -> Response:
         if request.method == "DELETE":
             sb.faults.update(
-                {"error_rate": 0, "latency_ms": 0, "drop_rate": 0, "paths": [], "status": 503}
+                {
+                    "error_rate": 0,
+                    "latency_ms": 0,
+                    "drop_rate": 0,
+                    "paths": [],
+                    "status": 503,
+                    "methods": [],
+                    "times": None,
+                }
             )
         elif request.method == "POST":
             sb.faults.update(data())

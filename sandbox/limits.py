@@ -49,10 +49,24 @@ class Faults:
     latency_ms: int = 0
     drop_rate: float = 0.0
     paths: list[str] = field(default_factory=list)
+    methods: list[str] = field(default_factory=list)  # empty: every method
+    times: int | None = None  # errors left to inject; None: no limit
     rng: random.Random = field(default_factory=random.Random)
 
-    def applies(self, path: str) -> bool:
+    def applies(self, path: str, method: str = "GET") -> bool:
+        if self.methods and method.upper() not in self.methods:
+            return False
         return not self.paths or any(path.startswith(p) for p in self.paths)
+
+    def take_error(self) -> bool:
+        """Whether this request gets the injected error (at `error_rate`, at most `times`)."""
+        if not self.error_rate or self.times == 0:
+            return False
+        if self.rng.random() >= self.error_rate:
+            return False
+        if self.times is not None:
+            self.times -= 1
+        return True
 
     def update(self, data: dict[str, Any]) -> None:
         self.error_rate = float(data.get("error_rate", self.error_rate))
@@ -61,6 +75,10 @@ class Faults:
         self.drop_rate = float(data.get("drop_rate", self.drop_rate))
         if "paths" in data:
             self.paths = list(data["paths"] or [])
+        if "methods" in data:
+            self.methods = [str(m).upper() for m in data["methods"] or []]
+        if "times" in data:
+            self.times = None if data["times"] is None else int(data["times"])
         if data.get("random_seed") is not None:
             self.rng.seed(int(data["random_seed"]))
 
@@ -71,6 +89,8 @@ class Faults:
             "latency_ms": self.latency_ms,
             "drop_rate": self.drop_rate,
             "paths": self.paths,
+            "methods": self.methods,
+            "times": self.times,
         }
 
 

@@ -86,9 +86,12 @@ class SandboxHandle:
         drop_rate: float = 0.0,
         paths: list[str] | None = None,
         random_seed: int | None = None,
+        methods: list[str] | None = None,
+        times: int | None = None,
     ) -> None:
         """Answer a share of /api requests with `status`, add latency, or drop connections.
-        `paths` limits faults to requests whose path starts with one of them."""
+        `paths` limits faults to requests whose path starts with one of them, `methods` to
+        those HTTP methods; `times` stops the injected errors after that many."""
         self._admin(
             "POST",
             "faults",
@@ -99,6 +102,8 @@ class SandboxHandle:
                 "drop_rate": drop_rate,
                 "paths": paths or [],
                 "random_seed": random_seed,
+                "methods": methods or [],
+                "times": times,
             },
         )
 
