@@ -62,6 +62,9 @@ class ZendeskId(fields.Integer):
     def _deserialize(self, value: Any, attr: str | None, data: Any, **kwargs: Any) -> int:
         if isinstance(value, bool | float):  # JSON true or 1.5 is not an id
             raise self.make_error("invalid")
+        if isinstance(value, str) and not (value.isascii() and value.isdigit()):
+            # int() would also take "١" (Arabic-Indic one), "1_0" or " +1": Zendesk sends none.
+            raise self.make_error("invalid")
         try:
             number = (
                 int(value)

@@ -222,6 +222,15 @@ def test_threshold_stays_when_agents_confirm_the_flags() -> None:
     assert not status.raised and status.threshold_in_use == 0.58
 
 
+def test_a_bound_under_target_with_right_flags_keeps_the_threshold_and_says_so() -> None:
+    """20 of 20 confirmed: the Wilson bound (~0.84) is under 0.95, yet nothing to raise for;
+    the reason must not claim a raise that did not happen."""
+    status = threshold_in_use(0.59, 0.95, [Judgement(0.9, True)] * 20)
+    assert status.lower_bound is not None and status.lower_bound < 0.95
+    assert not status.raised and status.threshold_in_use == 0.59
+    assert "not raised" in status.reason and "raised until" not in status.reason
+
+
 def test_flag_adds_the_watch_tag_the_trigger_needs(index: TicketIndex) -> None:
     settings = DuplicateSettings()
     index.upsert(

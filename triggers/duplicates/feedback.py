@@ -96,9 +96,18 @@ def threshold_in_use(
             break
         t = round(t + THRESHOLD_STEP, 4)
     t = min(max(t, configured), MAX_THRESHOLD)
+    if t > configured:
+        return status(
+            t,
+            True,
+            "lower bound of observed precision is under the target: raised until the judged "
+            "flags above it were right often enough",
+        )
+    # Too few judgements for the bound to clear the target, but the flags judged were right
+    # often enough at the configured threshold: raising it would only lose right flags.
     return status(
-        t,
-        t > configured,
-        "lower bound of observed precision is under the target: raised until the judged "
-        "flags above it were right often enough",
+        configured,
+        False,
+        "lower bound of observed precision is under the target, but the judged flags were "
+        "right often enough at the configured threshold: not raised",
     )

@@ -10,8 +10,9 @@ TAG_FLAG_WATCH = "cxlayer_duplicate_flag"
 
 # Candidates can come from the requester's organisation too (same_organization setting).
 NOTE_HEADER = "Possible duplicate: this ticket looks like an earlier ticket on the same issue."
-# One line per candidate, best first. Scores are not probabilities, so the note shows the
-# threshold beside them rather than a percentage that would read as one.
+# One line per candidate, best first. The score is a calibrated probability, but calibrated
+# on other projects' data (triggers/duplicates/calibration.py), so the note shows the threshold
+# beside it rather than a percentage an agent would read as this account's odds.
 NOTE_CANDIDATE = "- #{ticket_id} (score {score:.2f}; flagged from {threshold:.2f})"
 NOTE_SENTENCE_PAIR = '    this ticket: "{new}"\n    #{ticket_id}: "{old}"'
 NOTE_REFERENCE = "    this ticket mentions #{ticket_id}"
