@@ -234,6 +234,7 @@ def capped_latency(
     settings: DuplicateSettings,
     cap: int,
     best: Sequence[list[tuple[int, bool]]],
+    *,
     descriptions: DescriptionReader,
 ) -> dict[str, object]:
     """The same queries with `max_candidates = cap` (the newest `cap` open tickets of the
@@ -331,7 +332,7 @@ def latency(
         best.append([(m.candidate_id, m.score >= settings.flag_threshold) for m in matches[:1]])
     capped = {
         str(cap): capped_latency(
-            index, new_rows, settings, cap, [m[:1] for m in best], descriptions
+            index, new_rows, settings, cap, [m[:1] for m in best], descriptions=descriptions
         )
         for cap in caps
     }

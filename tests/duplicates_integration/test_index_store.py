@@ -177,9 +177,13 @@ def _recovered_auto_reply(ticket_id: int, requester: int, subject: str, body: st
     """A ticket whose first comment Zendesk recovered as an automatic mail (via source rel
     `auto_mailer`): what a snapshot read with comments shows (comment events)."""
     first = Comment(
-        author_id=requester, public=True, created_at=NOW, body=body, via="email",
+        author_id=requester,
+        public=True,
+        created_at=NOW,
+        body=body,
+        via="email",
         via_rel="auto_mailer",
-    )  # fmt: skip
+    )
     return replace(snap(ticket_id, requester, subject, body), comments=(first,))
 
 
@@ -195,7 +199,9 @@ def test_zendesks_auto_reply_flag_is_stored_and_survives_a_restart(
     # A comment event reads the comments: Zendesk's metadata says automatic mail.
     on_ticket_event(app, _recovered_auto_reply(1, 50, SUBJECT, BODY), event(COMMENT_ADDED, 1))
     # A later event without comments (a status change) leaves the stored flag as it is.
-    on_ticket_event(app, replace(snap(1, 50, SUBJECT, BODY), status="open"), event(STATUS_CHANGED, 1))
+    on_ticket_event(
+        app, replace(snap(1, 50, SUBJECT, BODY), status="open"), event(STATUS_CHANGED, 1)
+    )
 
     def stored() -> bool:
         with store.session(app, readonly=True) as session:

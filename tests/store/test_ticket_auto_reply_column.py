@@ -48,9 +48,14 @@ def test_upgrade_adds_the_auto_reply_column_and_downgrade_drops_it_keeping_the_t
         assert sess.get(DupTicket, 1).auto_reply is False  # type: ignore[union-attr]
         sess.add(
             DupTicket(
-                id=2, requester_id=5, status="new", subject="Automatic reply", description="",
-                created_at=datetime(2026, 11, 3, tzinfo=UTC), auto_reply=True,
-            )  # fmt: skip
+                id=2,
+                requester_id=5,
+                status="new",
+                subject="Automatic reply",
+                description="",
+                created_at=datetime(2026, 11, 3, tzinfo=UTC),
+                auto_reply=True,
+            )
         )
     with store.session(app, readonly=True) as sess:
         assert sess.get(DupTicket, 2).auto_reply is True  # type: ignore[union-attr]
