@@ -301,7 +301,7 @@ def descriptions(session: Session) -> Callable[[Sequence[int]], dict[int, str]]:
         rows = session.execute(
             select(DupTicket.id, DupTicket.description).where(DupTicket.id.in_(list(ids)))
         )
-        return {int(ticket_id): str(description) for ticket_id, description in rows.tuples()}
+        return {int(ticket_id): str(description) for ticket_id, description in rows}
 
     return read
 
