@@ -246,7 +246,14 @@ def score_candidates(
 def auto_reply_by_metadata(snapshot: TicketSnapshot) -> bool:
     """Zendesk's own word that the ticket's first comment is an automatic reply, when the
     snapshot carries comments: recovered from suspension as `auto_mailer` or `auto_vacation`
-    (the comment's via source; `triggers.autoreply`). Text markers are `is_auto_reply`'s."""
+    (the comment's via source; `triggers.autoreply`). Text markers are `is_auto_reply`'s.
+
+    The ticket itself does not say it: the ticket's `via.source.rel` takes no suspension cause
+    (Zendesk "Via object reference"), the webhook event's `detail` has only `via.channel`
+    ("Ticket events"), and a recovered ticket's cause is in its audit's "Suspended ticket
+    recovery event" ("Cause of suspension reference"). So a ticket-created snapshot, read
+    without comments, never shows it; where a later snapshot does, duplicates/detection.py
+    stores it (`dup_ticket.auto_reply`) and keeps it."""
     if not snapshot.comments:
         return False
     first = min(snapshot.comments, key=lambda c: c.created_at)
