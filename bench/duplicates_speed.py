@@ -12,9 +12,13 @@ scoring, but recomputing every candidate's features from its text (no stored vec
 Memory, two ways: (1) the process's resident set (RSS, /proc/self/statm) grown while the
 index is built without tracing, read at each size: everything the index holds, allocator slack
 included; each ticket gets its own copy of its texts, as tickets loaded from the database do,
-and the bench holds no other reference to them. (2) tracemalloc on a separate build of the
-first `--traced` tickets, split by what holds the memory (tracemalloc makes building ~10x
-slower, so it is not run at the largest size).
+and the bench holds no other reference to them. The index is the service's: descriptions are
+not kept in memory (`TicketIndex(keep_descriptions=False)`; the note's matching sentences read
+flagged candidates' descriptions, here from the bench's rows, in the service from dup_ticket).
+Beside it, in a child process (a clean RSS), the same build keeping descriptions in memory,
+as the index did before (`--no-memory-baseline` skips it). (2) tracemalloc on a separate
+build of the first `--traced` tickets, split by what holds the memory (tracemalloc makes
+building ~10x slower, so it is not run at the largest size).
 """
 
 from __future__ import annotations
@@ -26,6 +30,7 @@ import os
 import random
 import shlex
 import statistics
+import subprocess
 import sys
 import time
 import tracemalloc
@@ -40,6 +45,7 @@ if str(REPO) not in sys.path:
 
 from bench.duplicates_eval import DEFAULT_DATA, load_folder  # noqa: E402
 from triggers.duplicates import (  # noqa: E402
+    DescriptionReader,
     DuplicateSettings,
     IndexedTicket,
     TicketIndex,
@@ -111,12 +117,17 @@ def _rss() -> int:
 
 
 def build_measured(
-    total: int, pool: list[tuple[str, str]], seed: int, sizes: Sequence[int]
+    total: int,
+    pool: list[tuple[str, str]],
+    seed: int,
+    sizes: Sequence[int],
+    *,
+    keep_descriptions: bool = False,
 ) -> tuple[TicketIndex, list[dict[str, float]]]:
     """Build one index (no tracing), reading the RSS it added as it passes each size."""
     gc.collect()
     before = _rss()
-    index = TicketIndex()
+    index = TicketIndex(keep_descriptions=keep_descriptions)
     memory: list[dict[str, float]] = []
     started = time.perf_counter()
     rows = owned_rows(total, pool, seed)
@@ -155,7 +166,7 @@ def traced_build(total: int, pool: list[tuple[str, str]], seed: int) -> dict[str
     tracemalloc.start()
     before = tracemalloc.get_traced_memory()[0]
     started = time.perf_counter()
-    index = TicketIndex()
+    index = TicketIndex(keep_descriptions=False)
     index.upsert_many(owned_rows(total, pool, seed))
     gc.collect()
     used = tracemalloc.get_traced_memory()[0] - before
@@ -179,13 +190,22 @@ def traced_build(total: int, pool: list[tuple[str, str]], seed: int) -> dict[str
     return result
 
 
-def naive_find(row: TicketRow, index: TicketIndex, settings: DuplicateSettings) -> list[Match]:
-    """The baseline: the same candidates and scoring, features recomputed from text each time."""
+def naive_find(
+    row: TicketRow,
+    index: TicketIndex,
+    settings: DuplicateSettings,
+    texts: dict[int, TicketRow],
+) -> list[Match]:
+    """The baseline: the same candidates and scoring, features recomputed from text each time
+    (`texts`: the indexed rows with their descriptions)."""
     model = index.model
 
     def recomputed(ticket: IndexedTicket) -> IndexedTicket:
-        counts = term_counts(ticket.row.subject, ticket.row.description, model.is_common_line)
-        return IndexedTicket(ticket.row, model.features(counts, learn=False), ticket.auto_reply)
+        full = texts[ticket.row.id]
+        counts = term_counts(full.subject, full.description, model.is_common_line)
+        return IndexedTicket(
+            full, model.features(counts, learn=False), ticket.auto_reply, ticket.digest
+        )
 
     fresh = [
         recomputed(c)
@@ -202,12 +222,20 @@ def naive_find(row: TicketRow, index: TicketIndex, settings: DuplicateSettings) 
     return score_candidates(row, features, fresh, model, settings, background=background)
 
 
+def reader(texts: dict[int, TicketRow]) -> DescriptionReader:
+    """The service reads flagged candidates' descriptions from dup_ticket; the bench from its
+    rows (a dict lookup: the database query's time is not in the figures)."""
+    return lambda ids: {i: texts[i].description for i in ids if i in texts}
+
+
 def capped_latency(
     index: TicketIndex,
     new_rows: Sequence[TicketRow],
     settings: DuplicateSettings,
     cap: int,
     best: Sequence[list[tuple[int, bool]]],
+    *,
+    descriptions: DescriptionReader,
 ) -> dict[str, object]:
     """The same queries with `max_candidates = cap` (the newest `cap` open tickets of the
     requester): latency, and on how many queries the best candidate or the flag changed."""
@@ -217,7 +245,7 @@ def capped_latency(
     changed = 0
     for row, before in zip(new_rows, best, strict=True):
         started, started_cpu = time.perf_counter(), time.process_time()
-        matches = find_duplicates(row, index, index.model, capped)
+        matches = find_duplicates(row, index, index.model, capped, descriptions=descriptions)
         wall.append(time.perf_counter() - started)
         cpu.append(time.process_time() - started_cpu)
         changed += [
@@ -254,6 +282,8 @@ def latency(
 ) -> dict[str, object]:
     rng = random.Random(seed + 1)
     settings = DuplicateSettings()
+    texts = {r.id: r for r in rows}
+    descriptions = reader(texts)
     end = max(r.created_at for r in rows)
     new_rows = []
     for i in range(queries):
@@ -282,11 +312,11 @@ def latency(
     # Interleave the two so machine noise hits both alike.
     for row in new_rows:
         started, started_cpu = time.perf_counter(), time.process_time()
-        matches = find_duplicates(row, index, index.model, settings)
+        matches = find_duplicates(row, index, index.model, settings, descriptions=descriptions)
         timings["cxlayer"].append(time.perf_counter() - started)
         cpu["cxlayer"].append(time.process_time() - started_cpu)
         started, started_cpu = time.perf_counter(), time.process_time()
-        naive = naive_find(row, index, settings)
+        naive = naive_find(row, index, settings, texts)
         timings["naive_recompute"].append(time.perf_counter() - started)
         cpu["naive_recompute"].append(time.process_time() - started_cpu)
         # Cached norms may lag the corpus by up to 1%: count (rare) disagreements, do not hide them.
@@ -301,7 +331,9 @@ def latency(
         flagged += bool(matches and matches[0].score >= settings.flag_threshold)
         best.append([(m.candidate_id, m.score >= settings.flag_threshold) for m in matches[:1]])
     capped = {
-        str(cap): capped_latency(index, new_rows, settings, cap, [m[:1] for m in best])
+        str(cap): capped_latency(
+            index, new_rows, settings, cap, [m[:1] for m in best], descriptions=descriptions
+        )
         for cap in caps
     }
     ours = percentiles(timings["cxlayer"])
@@ -334,6 +366,18 @@ def latency(
     }
 
 
+def memory_baseline(data: Path, sizes: Sequence[int], seed: int) -> list[dict[str, float]]:
+    """`build_measured` keeping descriptions in memory (the index before issue 16m), in a child
+    process: its RSS starts clean (memory freed by one build is reused by the next)."""
+    command = [sys.executable, str(Path(__file__).resolve()), "--memory-only"]
+    command += ["--keep-descriptions", "--data", str(data), "--seed", str(seed), "--sizes"]
+    command += [str(size) for size in sizes]
+    done = subprocess.run(command, check=True, capture_output=True, text=True)
+    result: list[dict[str, float]] = json.loads(done.stdout.splitlines()[-1])
+    print(f"memory keeping descriptions {result}", flush=True)
+    return result
+
+
 def main(argv: Sequence[str] | None = None) -> int:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--data", type=Path, default=DEFAULT_DATA)
@@ -350,11 +394,33 @@ def main(argv: Sequence[str] | None = None) -> int:
         default=[50],
         help="also time the queries with these max_candidates (default setting: 200)",
     )
+    parser.add_argument(
+        "--no-memory-baseline",
+        action="store_true",
+        help="skip the build that keeps descriptions in memory (the index before issue 16m)",
+    )
+    parser.add_argument(
+        "--memory-only",
+        action="store_true",
+        help="only the RSS build (no latency, no tracing); its figures as JSON on stdout",
+    )
+    parser.add_argument(
+        "--keep-descriptions", action="store_true", help="build the index keeping descriptions"
+    )
     parser.add_argument("--json", type=Path)
     args = parser.parse_args(argv)
     pool = texts(args.data.resolve())
     sizes = sorted(args.sizes)
-    index, memory = build_measured(sizes[-1], pool, args.seed, sizes)
+    if args.memory_only:
+        _, memory = build_measured(
+            sizes[-1], pool, args.seed, sizes, keep_descriptions=args.keep_descriptions
+        )
+        print(json.dumps(memory))
+        return 0
+    baseline = None if args.no_memory_baseline else memory_baseline(args.data, sizes, args.seed)
+    index, memory = build_measured(
+        sizes[-1], pool, args.seed, sizes, keep_descriptions=args.keep_descriptions
+    )
     rows = synthetic_rows(sizes[-1], pool, args.seed)  # the same rows again, for the queries
     lat = latency(index, rows, pool, args.queries, args.seed, caps=args.also_max_candidates)
     indexed = len(index)
@@ -370,6 +436,7 @@ def main(argv: Sequence[str] | None = None) -> int:
         "requesters": len({r.requester_id for r in rows}),
         "latency": lat,
         "memory_rss": memory,
+        "memory_rss_keeping_descriptions": baseline,
         "memory_traced": traced,
         "target_p99_ms": 10.0,
         "load_average_1_5_15_min_at_end": [round(x, 2) for x in os.getloadavg()],

@@ -11,7 +11,7 @@ from __future__ import annotations
 import threading
 import time
 from collections import OrderedDict
-from collections.abc import Callable, Iterable, Iterator
+from collections.abc import Callable, Iterable, Iterator, Sequence
 from contextlib import AbstractContextManager, contextmanager
 from dataclasses import dataclass, field, replace
 from datetime import UTC, datetime, timedelta
@@ -254,7 +254,9 @@ def retention_days(app: Flask) -> float:
 class IndexState:
     """The process's in-memory index and what it has seen of the `dup_ticket` table."""
 
-    index: TicketIndex = field(default_factory=TicketIndex)
+    # Descriptions stay in `dup_ticket` (~1 KB a ticket less in memory): a flagged candidate's
+    # is read from there for the note (`descriptions`).
+    index: TicketIndex = field(default_factory=lambda: TicketIndex(keep_descriptions=False))
     lock: threading.RLock = field(default_factory=threading.RLock)
     loaded: bool = False
     watermark: datetime | None = None
@@ -283,9 +285,25 @@ _INDEX_COLUMNS = (
     DupTicket.created_at,
     DupTicket.subject,
     DupTicket.description,
+    DupTicket.auto_reply,
     DupTicket.indexed_at,
 )
 LOAD_BATCH = 2000
+
+
+def descriptions(session: Session) -> Callable[[Sequence[int]], dict[int, str]]:
+    """A `DescriptionReader` over `dup_ticket` in the caller's transaction: the stored
+    descriptions of a few tickets (the flagged candidates a note shows), one query."""
+
+    def read(ids: Sequence[int]) -> dict[int, str]:
+        if not ids:
+            return {}
+        rows = session.execute(
+            select(DupTicket.id, DupTicket.description).where(DupTicket.id.in_(list(ids)))
+        )
+        return {int(ticket_id): str(description) for ticket_id, description in rows}
+
+    return read
 
 
 def current_index(app: Flask, session: Session) -> TicketIndex:
@@ -307,10 +325,10 @@ def current_index(app: Flask, session: Session) -> TicketIndex:
             query.order_by(DupTicket.indexed_at).execution_options(yield_per=LOAD_BATCH)
         )
         for values in result:
-            *fields, indexed_at = values
+            *fields, auto_reply, indexed_at = values
             ticket_id = fields[0]
             if state.applied.get(ticket_id) != indexed_at:
-                state.index.upsert(TicketRow(*fields))
+                state.index.upsert(TicketRow(*fields), auto_reply=bool(auto_reply))
                 state.applied[ticket_id] = indexed_at
             if newest is None or indexed_at > newest:
                 newest = indexed_at
@@ -341,11 +359,19 @@ def index_ticket(app: Flask, session: Session, snapshot: TicketSnapshot) -> Tick
         return None
     row = TicketRow.from_snapshot(snapshot)
     description = row.description[:MAX_STORED_DESCRIPTION]
+    # Zendesk's metadata, where the snapshot carries comments; once stored, kept.
+    auto_reply = auto_reply_by_metadata(snapshot)
     state = index_state(app)
     with state.lock:
         known = state.index.get(row.id)
-    if known is not None and known.row == replace(row, description=description):
-        return row
+    if known is not None:
+        auto_reply = auto_reply or known.reported_auto_reply
+        if (
+            known.row == replace(row, description=known.row.description)
+            and known.same_text(row.subject, row.description)
+            and auto_reply == known.reported_auto_reply
+        ):
+            return row
     now = store.utcnow()
     session.merge(
         DupTicket(
@@ -358,11 +384,12 @@ def index_ticket(app: Flask, session: Session, snapshot: TicketSnapshot) -> Tick
             created_at=row.created_at.astimezone(UTC),
             subject=row.subject,
             description=description,
+            auto_reply=auto_reply,
             indexed_at=now,
         )
     )
     with state.lock:
-        state.index.upsert(row, auto_reply=auto_reply_by_metadata(snapshot))
+        state.index.upsert(row, auto_reply=auto_reply)
         state.applied[row.id] = now
     return row
 
@@ -585,7 +612,12 @@ def on_ticket_event(
     with state.lock:
         # The snapshot, not the row: Zendesk's comment metadata, where read, marks auto-replies.
         matches = find_duplicates(
-            snapshot, state.index, state.index.model, settings, suppressed_pairs=suppressed
+            snapshot,
+            state.index,
+            state.index.model,
+            settings,
+            suppressed_pairs=suppressed,
+            descriptions=descriptions(session),
         )
     best = _best(matches, suppressed, snapshot.id)
     if best is None:
@@ -1059,9 +1091,16 @@ def _scan_one(ctx: _Scan, snap: TicketSnapshot) -> None:
         report.already_linked += 1
         return
     for attempt in range(2):
-        with state.lock:
+        # The database first, then the memory lock (see current_index): the flagged
+        # candidates' descriptions are read from dup_ticket.
+        with store.session(app, readonly=True) as reading, state.lock:
             matches = find_duplicates(
-                snap, state.index, state.index.model, settings, suppressed_pairs=suppressed
+                snap,
+                state.index,
+                state.index.model,
+                settings,
+                suppressed_pairs=suppressed,
+                descriptions=descriptions(reading),
             )
         decision = flag_decision(
             snap.id, matches, settings, suppressed_pairs=suppressed, current=snap

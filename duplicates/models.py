@@ -5,7 +5,7 @@ from __future__ import annotations
 from datetime import datetime
 from typing import Any
 
-from sqlalchemy import JSON, BigInteger, Boolean, Float, String, Text
+from sqlalchemy import JSON, BigInteger, Boolean, Float, String, Text, false
 from sqlalchemy.orm import Mapped, mapped_column
 
 from store import Base, UTCDateTime, utcnow
@@ -31,6 +31,10 @@ class DupTicket(Base):
     created_at: Mapped[datetime] = mapped_column(UTCDateTime, index=True)
     subject: Mapped[str] = mapped_column(Text, default="")
     description: Mapped[str] = mapped_column(Text, default="")  # capped (MAX_STORED_DESCRIPTION)
+    # Zendesk's metadata marked the first comment an automatic reply (auto_reply_by_metadata):
+    # such a ticket is never a candidate, also after a restart, when its snapshot had comments
+    # only once. Once true, kept (admin_dup_0004).
+    auto_reply: Mapped[bool] = mapped_column(Boolean, default=False, server_default=false())
     # When this row was last written: other processes refresh their in-memory index from it.
     indexed_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow, index=True)
 

@@ -26,6 +26,7 @@ from duplicates.detection import (
     NATIVE_MERGE_SOURCE_COMMENT,
     DuplicatesError,
     current_index,
+    descriptions,
     duplicate_settings,
     index_state,
     record_not_duplicate,
@@ -129,11 +130,16 @@ def _candidates(app: Flask, snapshot: TicketSnapshot) -> list[words.Candidate]:
         suppressed = suppressed_pairs(session, snapshot.id)
         flag = session.get(DupFlag, snapshot.id)
         flagged = flag.candidate_id if flag is not None and flag.feedback_at is None else None
-    state = index_state(app)
-    with state.lock:
-        matches = find_duplicates(
-            snapshot, state.index, state.index.model, settings, suppressed_pairs=suppressed
-        )
+        state = index_state(app)
+        with state.lock:  # candidates' descriptions are read from dup_ticket (the session)
+            matches = find_duplicates(
+                snapshot,
+                state.index,
+                state.index.model,
+                settings,
+                suppressed_pairs=suppressed,
+                descriptions=descriptions(session),
+            )
     shown = [m for m in matches if m.score >= settings.flag_threshold][:SHOWN_CANDIDATES]
     if flagged is not None and all(m.candidate_id != flagged for m in shown):
         shown += [m for m in matches if m.candidate_id == flagged]

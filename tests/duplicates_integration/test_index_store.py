@@ -17,7 +17,14 @@ from duplicates.detection import index_state, on_ticket_event
 from duplicates.models import DupFlag, DupSuppressedPair, DupTicket
 from settings import SettingsError
 from triggers.duplicates import RULE_NAME
-from triggers.model import FIELD_DUPLICATE_OF, STATUS_CHANGED, TICKET_CREATED, TicketEvent
+from triggers.model import (
+    COMMENT_ADDED,
+    FIELD_DUPLICATE_OF,
+    STATUS_CHANGED,
+    TICKET_CREATED,
+    Comment,
+    TicketEvent,
+)
 from triggers.model import TicketSnapshot as Snap
 from webhooks.worker import JOBS_EXTENSION
 
@@ -164,3 +171,58 @@ def test_the_index_is_preloaded_at_start_outside_any_write_transaction(
     preload_job(worker)
     assert index_state(worker).loaded
     assert 1 in index_state(worker).index
+
+
+def _recovered_auto_reply(ticket_id: int, requester: int, subject: str, body: str) -> Snap:
+    """A ticket whose first comment Zendesk recovered as an automatic mail (via source rel
+    `auto_mailer`): what a snapshot read with comments shows (comment events)."""
+    first = Comment(
+        author_id=requester,
+        public=True,
+        created_at=NOW,
+        body=body,
+        via="email",
+        via_rel="auto_mailer",
+    )
+    return replace(snap(ticket_id, requester, subject, body), comments=(first,))
+
+
+def test_zendesks_auto_reply_flag_is_stored_and_survives_a_restart(
+    make_db_app: Callable[..., Flask],
+) -> None:
+    """Zendesk's metadata is seen only on snapshots with comments; once seen it is kept in
+    dup_ticket (later events without comments do not clear it), and a restarted process (a
+    new app on the same database) loads it: the ticket is never a candidate."""
+    app = make(make_db_app)
+    # Created: the snapshot has no comments, so nothing marks it yet.
+    on_ticket_event(app, snap(1, 50, SUBJECT, BODY), event(TICKET_CREATED, 1))
+    # A comment event reads the comments: Zendesk's metadata says automatic mail.
+    on_ticket_event(app, _recovered_auto_reply(1, 50, SUBJECT, BODY), event(COMMENT_ADDED, 1))
+    # A later event without comments (a status change) leaves the stored flag as it is.
+    on_ticket_event(
+        app, replace(snap(1, 50, SUBJECT, BODY), status="open"), event(STATUS_CHANGED, 1)
+    )
+
+    def stored() -> bool:
+        with store.session(app, readonly=True) as session:
+            row = session.get(DupTicket, 1)
+            assert row is not None
+            return row.auto_reply
+
+    assert stored()
+    restarted = make(make_db_app)
+    assert (
+        on_ticket_event(restarted, snap(2, 50, SUBJECT, AGAIN, hours=2), event(TICKET_CREATED, 2))
+        is None
+    )
+    loaded = index_state(restarted).index.get(1)
+    assert loaded is not None and loaded.auto_reply and loaded.reported_auto_reply
+    assert stored()
+
+    # The same pair without the metadata is flagged: the flag is what kept ticket 1 out.
+    control = make(make_db_app)
+    on_ticket_event(control, snap(11, 60, SUBJECT, BODY), event(TICKET_CREATED, 11))
+    decision = on_ticket_event(
+        control, snap(12, 60, SUBJECT, AGAIN, hours=2), event(TICKET_CREATED, 12)
+    )
+    assert decision is not None and "#11 (score" in decision.actions[2].body  # type: ignore[union-attr]

@@ -7,14 +7,13 @@ Persistence and Zendesk calls belong to other packages.
 
 from __future__ import annotations
 
-from collections.abc import Iterable, Mapping, Sequence
+from collections.abc import Callable, Iterable, Mapping, Sequence
 from dataclasses import dataclass
 
 from triggers import autoreply
 from triggers.duplicates import texts
 from triggers.duplicates.calibration import BACKGROUND_SIZE, BackgroundStats, Calibration, shipped
 from triggers.duplicates.candidates import (
-    MAX_STORED_DESCRIPTION,
     IndexedTicket,
     TicketIndex,
     TicketRow,
@@ -48,6 +47,7 @@ from triggers.model import (
 
 __all__ = [
     "DEFAULT_FLAG_THRESHOLD",
+    "DescriptionReader",
     "DuplicateSettings",
     "IdfModel",
     "IndexedTicket",
@@ -72,6 +72,11 @@ FEEDBACK_RULE_NAME = "duplicates.not_duplicate"
 # miss the targets narrowly (bench/results/duplicates_eval.md).
 DEFAULT_FLAG_THRESHOLD = 0.59
 DEFAULT_MAX_CANDIDATES = 200  # a requester with more open tickets in the window is a robot
+
+# Reads stored descriptions by ticket id (ids it does not know are left out): how the note's
+# matching sentences get a candidate's text when the index does not keep descriptions in
+# memory (`TicketIndex(keep_descriptions=False)`; duplicates/detection.py reads `dup_ticket`).
+DescriptionReader = Callable[[Sequence[int]], Mapping[int, str]]
 
 
 @dataclass(frozen=True)
@@ -153,6 +158,7 @@ def score_candidates(
     background: Sequence[Features] = (),
     calibration: Calibration | None = None,
     raw: bool = False,
+    descriptions: DescriptionReader | None = None,
 ) -> list[Match]:
     """Score `new` against each candidate, best first; suppressed pairs are left out.
 
@@ -162,6 +168,8 @@ def score_candidates(
     the text similarity of `method` is the score (benchmarks compare the two).
     Matching sentences are computed for the best `sentences_for` matches at or above the flag
     threshold (default: settings.note_candidates), because only those are shown to agents.
+    Their descriptions come from `descriptions` (one call for all of them) if given, else from
+    the candidates' rows.
     """
     suppressed = _suppressed(suppressed_pairs)
     query = prepare_query(new_features, model)
@@ -213,6 +221,10 @@ def score_candidates(
         )
     )
     limit = settings.note_candidates if sentences_for is None else sentences_for
+    stored: Mapping[int, str] | None = None
+    if descriptions is not None:
+        shown = [c.row.id for s, c, _ in scored[:limit] if s >= settings.flag_threshold]
+        stored = descriptions(shown) if shown else {}
     new_sentences: list[str] | None = None
     matches: list[Match] = []
     for rank, (score, candidate, signals) in enumerate(scored):
@@ -220,8 +232,13 @@ def score_candidates(
         if rank < limit and score >= settings.flag_threshold:
             if new_sentences is None:
                 new_sentences = ticket_sentences(new.subject, new.description, model.is_common_line)
+            old_description = (
+                candidate.row.description
+                if stored is None
+                else stored.get(candidate.row.id, candidate.row.description)
+            )
             old_sentences = ticket_sentences(
-                candidate.row.subject, candidate.row.description, model.is_common_line
+                candidate.row.subject, old_description, model.is_common_line
             )
             pairs = matching_sentences(new_sentences, old_sentences, model)
         matches.append(Match(candidate.row.id, round(score, 4), pairs, signals))
@@ -231,7 +248,14 @@ def score_candidates(
 def auto_reply_by_metadata(snapshot: TicketSnapshot) -> bool:
     """Zendesk's own word that the ticket's first comment is an automatic reply, when the
     snapshot carries comments: recovered from suspension as `auto_mailer` or `auto_vacation`
-    (the comment's via source; `triggers.autoreply`). Text markers are `is_auto_reply`'s."""
+    (the comment's via source; `triggers.autoreply`). Text markers are `is_auto_reply`'s.
+
+    The ticket itself does not say it: the ticket's `via.source.rel` takes no suspension cause
+    (Zendesk "Via object reference"), the webhook event's `detail` has only `via.channel`
+    ("Ticket events"), and a recovered ticket's cause is in its audit's "Suspended ticket
+    recovery event" ("Cause of suspension reference"). So a ticket-created snapshot, read
+    without comments, never shows it; where a later snapshot does, duplicates/detection.py
+    stores it (`dup_ticket.auto_reply`) and keeps it."""
     if not snapshot.comments:
         return False
     first = min(snapshot.comments, key=lambda c: c.created_at)
@@ -245,8 +269,12 @@ def find_duplicates(
     settings: DuplicateSettings,
     *,
     suppressed_pairs: Iterable[tuple[int, int] | frozenset[int]] = (),
+    descriptions: DescriptionReader | None = None,
 ) -> list[Match]:
-    """Earlier open tickets of the same requester that may be the same issue, best first."""
+    """Earlier open tickets of the same requester that may be the same issue, best first.
+
+    `descriptions`: where flagged candidates' texts are read when the index does not keep
+    them (see `score_candidates`)."""
     if model is not index.model:
         raise ValueError("model must be the index's IdfModel: indexed features hold its term ids")
     row = TicketRow.from_snapshot(ticket) if isinstance(ticket, TicketSnapshot) else ticket
@@ -255,10 +283,7 @@ def find_duplicates(
     ):
         return []  # an automatic reply is nobody's issue: never flagged
     indexed = index.get(row.id)
-    if indexed is not None and (indexed.row.subject, indexed.row.description) == (
-        row.subject,
-        row.description[:MAX_STORED_DESCRIPTION],
-    ):
+    if indexed is not None and indexed.same_text(row.subject, row.description):
         features = indexed.features
     else:
         features = model.features(
@@ -279,6 +304,7 @@ def find_duplicates(
         settings,
         suppressed_pairs=suppressed_pairs,
         background=background,
+        descriptions=descriptions,
     )
 
 

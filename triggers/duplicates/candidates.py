@@ -3,15 +3,18 @@
 from __future__ import annotations
 
 import bisect
+import hashlib
+import sys
 from array import array
 from collections import deque
 from collections.abc import Iterable, Iterator
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from datetime import datetime, timedelta
 
 from triggers.duplicates.normalise import is_auto_reply
 from triggers.duplicates.scoring import (
     MAX_BODY_CHARS,
+    NO_LINES,
     Features,
     IdfModel,
     candidate_norms,
@@ -59,12 +62,43 @@ class TicketRow:
         )
 
 
+def text_digest(description: str) -> int:
+    """64-bit blake2b of the stored part of a description: what tells the index that a
+    ticket's text did not change without keeping the text (issue 16: memory)."""
+    return int.from_bytes(
+        hashlib.blake2b(
+            description[:MAX_STORED_DESCRIPTION].encode("utf-8", "surrogatepass"), digest_size=8
+        ).digest(),
+        "little",
+    )
+
+
+def _interned(value: str | None) -> str | None:
+    """One object per distinct status, product or group (rows read from the database each
+    carry their own copy: ~50 bytes a value a ticket)."""
+    return sys.intern(value) if value else value
+
+
 @dataclass(frozen=True, slots=True)
 class IndexedTicket:
+    """A ticket as the index keeps it. Its `row.description` is empty unless the index keeps
+    descriptions (`TicketIndex(keep_descriptions=True)`); `digest` identifies the text."""
+
     row: TicketRow
     features: Features
     # An out-of-office, automatic reply or delivery notice: never a candidate (original).
     auto_reply: bool = False
+    digest: int = 0  # text_digest(description)
+    # Zendesk's metadata said so (`auto_reply_by_metadata`), on this or an earlier upsert: kept
+    # when later snapshots carry no comments (duplicates/detection.py stores it in dup_ticket).
+    reported_auto_reply: bool = False
+    # The ids of the first comment's lines and the subject as the idf model counted them
+    # (`IdfModel.learn_lines`), to uncount them when the ticket leaves or changes.
+    lines: array[int] = field(default_factory=lambda: NO_LINES)
+
+    def same_text(self, subject: str, description: str) -> bool:
+        """Whether the ticket was indexed with this subject and (stored part of) description."""
+        return self.row.subject == subject and self.digest == text_digest(description)
 
 
 def _key(row: TicketRow) -> tuple[float, int]:
@@ -80,8 +114,11 @@ class TicketIndex:
     less per ticket), ordered by `_sort_key`, which reads the creation time from the ticket.
     """
 
-    def __init__(self, model: IdfModel | None = None) -> None:
+    def __init__(self, model: IdfModel | None = None, *, keep_descriptions: bool = True) -> None:
         self.model = model if model is not None else IdfModel()
+        # False: descriptions are not held in memory (~1 KB a ticket); the callers that need
+        # one (a flagged candidate's matching sentences) read it where it is stored.
+        self.keep_descriptions = keep_descriptions
         self._tickets: dict[int, IndexedTicket] = {}
         self._by_requester: dict[int, array[int]] = {}
         self._by_organization: dict[int, array[int]] = {}
@@ -107,31 +144,31 @@ class TicketIndex:
         """Insert or replace a ticket; text features are recomputed only if the text changed.
 
         `auto_reply`: Zendesk's metadata says the ticket is an automatic reply (see
-        `auto_reply_by_metadata`); its text is checked for one either way.
+        `auto_reply_by_metadata`); once said, it stays so for later upserts of the ticket. Its
+        text is checked for one either way.
         """
         if row.created_at.tzinfo is None:
             raise ValueError(f"ticket {row.id}: created_at must be timezone-aware")
+        description = row.description[:MAX_STORED_DESCRIPTION]
         stored = TicketRow(
             id=row.id,
             requester_id=row.requester_id,
             organization_id=row.organization_id,
-            group=row.group,
-            product=row.product,
-            status=row.status,
+            group=_interned(row.group),
+            product=_interned(row.product),
+            status=_interned(row.status) or row.status,
             created_at=row.created_at,
             subject=row.subject,
-            description=row.description[:MAX_STORED_DESCRIPTION],
+            description=description if self.keep_descriptions else "",
         )
+        digest = text_digest(description)
         old = self._tickets.get(row.id)
-        if old is not None and (old.row.subject, old.row.description) == (
-            stored.subject,
-            stored.description,
-        ):
-            features = old.features
+        if old is not None and old.row.subject == stored.subject and old.digest == digest:
+            features, lines = old.features, old.lines
         else:
             if old is not None:
-                self.model.forget_lines(old.row.description, old.row.subject)
-            self.model.learn_lines(stored.description, stored.subject)
+                self.model.forget_line_ids(old.lines)
+            lines = self.model.learn_lines(description, stored.subject)
             features = self.model.features(
                 term_counts(row.subject, row.description, self.model.is_common_line), learn=True
             )
@@ -141,8 +178,14 @@ class TicketIndex:
             candidate_norms(features, self.model)  # warm: the first lookup stays fast
         if old is not None:
             self._unlink(old.row)
+        reported = auto_reply or (old is not None and old.reported_auto_reply)
         entry = IndexedTicket(
-            stored, features, auto_reply or is_auto_reply(stored.subject, stored.description)
+            stored,
+            features,
+            reported or is_auto_reply(stored.subject, description),
+            digest,
+            reported,
+            lines,
         )
         self._tickets[row.id] = entry
         if old is None:
@@ -179,7 +222,7 @@ class TicketIndex:
         self._unlink(old.row)  # while the ticket is there: the lists' order reads it
         del self._tickets[ticket_id]
         self.model.remove(old.features)
-        self.model.forget_lines(old.row.description, old.row.subject)
+        self.model.forget_line_ids(old.lines)
         return True
 
     def prune(self, created_before: datetime) -> int:

@@ -6,6 +6,7 @@ features are compact arrays of vocabulary ids so 100,000 indexed tickets fit in 
 
 from __future__ import annotations
 
+import hashlib
 import math
 import threading
 from array import array
@@ -130,6 +131,20 @@ def term_counts(
     )
 
 
+def line_id(key: str) -> int:
+    """A line key's 64-bit id: blake2b, the same in every process (Python's `hash` of a str is
+    salted per process, so hosts sharing one table would count lines differently). Two keys
+    share an id with probability ~n^2 / 2^65: none at any account's size."""
+    return int.from_bytes(
+        hashlib.blake2b(key.encode("utf-8", "surrogatepass"), digest_size=8).digest(),
+        "little",
+        signed=True,
+    )
+
+
+NO_LINES: array[int] = array("q")  # shared by tickets without lines: never mutated
+
+
 class IdfModel:
     """Document frequencies of the account's tickets, updated incrementally.
 
@@ -146,23 +161,31 @@ class IdfModel:
         # ever needs recomputing, so there is no latency spike as the corpus grows.
         self.log_df: array[float] = array("d")
         self.total_length: dict[str, int] = dict.fromkeys(FIELDS, 0)
-        # Lines of first comments seen in more than one ticket, by key (normalise.line_keys).
-        # A line seen once only sets a bit: most lines are unique, and a dict entry per unique
-        # line would cost ~100 bytes per line per ticket.
-        self.line_df: dict[str, int] = {}
+        # Lines of first comments seen in more than one ticket, by the `line_id` of their key
+        # (normalise.line_keys): a 64-bit int, not the line (issue 16: memory). A line seen
+        # once only sets a bit: most lines are unique, and a dict entry per unique line would
+        # cost ~100 bytes per line per ticket.
+        self.line_df: dict[int, int] = {}
         self._seen_once = bytearray(LINE_BITMAP_BYTES)
 
     # --- account-wide boilerplate lines --------------------------------------------------
-    def _bit(self, key: str) -> tuple[int, int]:
-        h = hash(key) & (LINE_BITMAP_BYTES * 8 - 1)
+    def _bit(self, key: int) -> tuple[int, int]:
+        h = key & (LINE_BITMAP_BYTES * 8 - 1)
         return h >> 3, 1 << (h & 7)
 
-    def learn_lines(self, description: str, subject: str = "") -> None:
-        """Count a ticket's first-comment lines and its subject (once per ticket)."""
+    @staticmethod
+    def _line_key_ids(description: str, subject: str) -> array[int]:
         keys = set(nz.line_keys(description[:MAX_BODY_CHARS]))
         if subject.strip():
             keys.add(nz.subject_key(subject))
-        for key in keys:
+        return array("q", sorted({line_id(key) for key in keys}))
+
+    def learn_lines(self, description: str, subject: str = "") -> array[int]:
+        """Count a ticket's first-comment lines and its subject (once per ticket); return
+        their ids (`line_id`), which `forget_line_ids` takes when the ticket leaves: the index
+        need not keep the ticket's text to undo this."""
+        ids = self._line_key_ids(description, subject)
+        for key in ids:
             if key in self.line_df:
                 self.line_df[key] += 1
                 continue
@@ -171,13 +194,11 @@ class IdfModel:
                 self.line_df[key] = 2
             else:
                 self._seen_once[byte] |= bit
+        return ids if ids else NO_LINES
 
-    def forget_lines(self, description: str, subject: str = "") -> None:
+    def forget_line_ids(self, ids: Iterable[int]) -> None:
         """Undo `learn_lines` for a ticket that leaves the index (bits stay set)."""
-        keys = set(nz.line_keys(description[:MAX_BODY_CHARS]))
-        if subject.strip():
-            keys.add(nz.subject_key(subject))
-        for key in keys:
+        for key in ids:
             count = self.line_df.get(key)
             if count is None:
                 continue
@@ -186,9 +207,13 @@ class IdfModel:
             else:
                 self.line_df[key] = count - 1
 
+    def forget_lines(self, description: str, subject: str = "") -> None:
+        """`forget_line_ids` of the ticket's text."""
+        self.forget_line_ids(self._line_key_ids(description, subject))
+
     def is_common_line(self, key: str) -> bool:
         """A line in at least COMMON_LINE_TICKETS tickets and COMMON_LINE_SHARE of them."""
-        count = self.line_df.get(key, 0)
+        count = self.line_df.get(line_id(key), 0)
         return count >= COMMON_LINE_TICKETS and count >= COMMON_LINE_SHARE * self.n_docs
 
     def _pairs(self, counts: Mapping[str, int], *, learn: bool) -> list[tuple[int, int]]:
