@@ -86,8 +86,68 @@ def test_thanks_in_the_middle_of_a_long_message_is_kept() -> None:
     """A closing word only starts a signature near the end of the message."""
     lines = ["Thanks,"] + [f"Step {i}: the export stopped at row {i}." for i in range(12)]
     text = nz.normalise_body("\n".join(lines))
-    assert text.startswith("Thanks, Step 0")
+    # The message after it stays; the lone "Thanks," is a pleasantry, never evidence.
+    assert text.startswith("Step 0: the export stopped at row 0.")
     assert text.endswith("row 11.")
+
+
+@pytest.mark.parametrize(
+    ("body", "expected"),
+    [
+        (
+            "Hi team, the budget column shows zero. Thanks in advance, Nina Planner, Acme Media",
+            "the budget column shows zero.",
+        ),
+        (
+            "Bonjour, j'espère que vous allez bien. La colonne budget affiche zéro. "
+            "Merci d'avance pour votre aide. Cordialement, Nina",
+            "La colonne budget affiche zéro.",
+        ),
+        (
+            "Hello, hope you are well. Can you please help? Thanks in advance! Kind regards, Rita",
+            "",
+        ),
+        ("The export fails.\n\n🙏🙏 Rita", "The export fails."),
+        ("Hope this email finds you well.\nThe export fails.\nRegards, Nina", "The export fails."),
+        # A closing word followed by the problem is text, not a sign-off.
+        (
+            "Thanks, the export still fails with a timeout.",
+            "Thanks, the export still fails with a timeout.",
+        ),
+        ("Please help, the export fails.", "Please help, the export fails."),
+    ],
+)
+def test_pleasantries_and_inline_sign_offs_are_not_issue_text(body: str, expected: str) -> None:
+    assert nz.normalise_body(body) == expected
+
+
+@pytest.mark.parametrize(
+    ("body", "expected"),
+    [
+        (  # Zendesk Chat's transcript: header, the widget's greeting, times and speakers
+            "Chat started: 2026-11-29 09:01 AM UTC\n\n(09:01:02 AM) Mediaocean: Welcome to "
+            "Mediaocean! A member of our team will be with you shortly.\n"
+            "(09:01:40 AM) Rita Requester: invoice 4471 has the wrong vendor",
+            "invoice 4471 has the wrong vendor",
+        ),
+        (  # messaging without times: the visitor's name on every line, a lone "Hi"
+            "Rita Requester: Hi\nRita Requester: The invoice 4471 shows the wrong vendor.",
+            "The invoice 4471 shows the wrong vendor.",
+        ),
+        ("Steps: one\nResult: fails", "Steps: one Result: fails"),  # labels, not speakers
+    ],
+)
+def test_chat_and_messaging_scaffolding_is_not_issue_text(body: str, expected: str) -> None:
+    assert nz.normalise_body(body) == expected
+
+
+def test_auto_reply_wording_beyond_out_of_office() -> None:
+    body = (
+        "Thank you for your email. I am currently travelling with limited access to email and "
+        "will respond on my return on 3 December."
+    )
+    assert nz.is_auto_reply("Thank you for your email", body)
+    assert not nz.is_auto_reply("Travelling", "I am travelling and cannot log in to Prisma.")
 
 
 @pytest.mark.parametrize(

@@ -175,6 +175,97 @@ def test_a_returning_chat_visitor_is_not_flagged_but_one_split_conversation_is(
     assert desk.field_value(part, FIELD_DUPLICATE_OF) == later
 
 
+@pytest.mark.parametrize(
+    ("subject", "first_body", "second_body"),
+    [
+        (
+            "Question",
+            "Hello, hope you are well. The budget column shows zero for every line. "
+            "Thanks in advance! Kind regards, Rita",
+            "Hi, hope you are doing well. Vendor search returns nothing since Monday. "
+            "Many thanks in advance. Best, Rita",
+        ),
+        (
+            "Demande",
+            "Bonjour, j'espère que vous allez bien. La colonne budget affiche zéro. "
+            "Merci d'avance pour votre aide. Cordialement, Rita",
+            "Bonjour, j'espère que vous allez bien. La recherche de fournisseurs ne renvoie "
+            "rien. Merci d'avance pour votre aide. Cordialement, Rita",
+        ),
+    ],
+    ids=["english", "french"],
+)
+def test_two_problems_sharing_only_pleasantries_and_a_generic_subject_are_not_flagged(
+    served_desk: Desk, subject: str, first_body: str, second_body: str
+) -> None:
+    """Found by trying it: pleasantries and "Regards, Rita" written inside the text, under a
+    subject that names no problem, scored 1.00 and were the note's evidence."""
+    desk = served_desk
+    desk.open_ticket(desk.rita, subject, first_body)
+    desk.process_events()
+    second = desk.open_ticket(desk.rita, subject, second_body)
+    desk.process_events()
+    assert not flagged(desk, second)
+
+
+def test_a_duplicate_note_never_shows_pleasantries_or_sign_offs(served_desk: Desk) -> None:
+    desk = served_desk
+    first = desk.open_ticket(
+        desk.rita,
+        SUBJECT,
+        "Hope you are doing well. When I export the Q3 campaign plan to Excel the export "
+        "fails with a timeout error. Thanks in advance, Rita Requester, Acme Media",
+    )
+    desk.process_events()
+    second = desk.open_ticket(
+        desk.rita,
+        AGAIN_SUBJECT,
+        "Hope you are doing well. The Q3 campaign plan export to Excel still fails with the "
+        "timeout error. Thanks in advance, Rita Requester, Acme Media",
+    )
+    desk.process_events()
+    assert desk.field_value(second, FIELD_DUPLICATE_OF) == first
+    [note] = notes_flagging(desk, second)
+    assert "timeout" in note
+    assert "Hope you are" not in note and "Thanks in advance" not in note
+
+
+def test_an_auto_reply_worded_without_out_of_office_is_never_flagged(served_desk: Desk) -> None:
+    desk = served_desk
+    body = (
+        "Thank you for your email. I am currently travelling with limited access to email and "
+        "will respond on my return on 3 December."
+    )
+    desk.open_ticket(desk.rita, "Thank you for your email", body)
+    desk.process_events()
+    second = desk.open_ticket(desk.rita, "Thank you for your email", body)
+    desk.process_events()
+    assert not flagged(desk, second)
+
+
+def test_a_zendesk_chat_transcript_header_and_widget_greeting_are_not_evidence(
+    served_desk: Desk,
+) -> None:
+    desk = served_desk
+    subject = "Chat with Rita Requester"
+    welcome = "Welcome to Mediaocean! A member of our team will be with you shortly."
+
+    def chat(started: str, problem: str) -> str:
+        return (
+            f"Chat started: 2026-11-29 {started} AM UTC\n\n"
+            f"({started}:02 AM) Mediaocean: {welcome}\n"
+            f"({started}:40 AM) Rita Requester: {problem}"
+        )
+
+    desk.import_ticket(
+        desk.rita, subject, chat("09:01", "invoice 4471 has the wrong vendor"), minutes_ago(40)
+    )
+    desk.app.test_cli_runner().invoke(args=["duplicates", "sync"])
+    later = desk.open_ticket(desk.rita, subject, chat("09:41", "can't add new planner user Maria"))
+    desk.process_events()
+    assert not flagged(desk, later)
+
+
 def test_removing_the_tag_is_seen_with_one_event_and_confirmed(served_desk: Desk) -> None:
     desk = served_desk
     first = desk.open_ticket(desk.rita, SUBJECT, BODY)

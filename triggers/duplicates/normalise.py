@@ -12,7 +12,7 @@ import re
 from collections import Counter
 from collections.abc import Callable
 
-from triggers.replies import reply_text, sentences
+from triggers.replies import fold, reply_text, sentences
 
 # Reply/forward prefixes in several mail clients' languages: Re, Fwd, FW, AW (German Antwort),
 # WG (Weitergeleitet), SV (Nordic svar), TR (French transféré), RE[2] (Outlook counters).
@@ -120,7 +120,7 @@ def normalise_subject(subject: str) -> str:
     """A subject without reply prefixes, ticket numbers and extra whitespace; empty when the
     channel generated it ("Chat with Rita": it names the visitor, not the problem)."""
     text = collapse_whitespace(strip_ticket_numbers(strip_subject_prefixes(subject)))
-    return "" if is_channel_subject(text) else text
+    return "" if is_channel_subject(text) or is_generic_subject(text) else text
 
 
 @functools.lru_cache(maxsize=64)
@@ -129,7 +129,7 @@ def _cleaned_body(body: str) -> str:
     for its terms and again for the note's sentences, and a re-sent ticket's original has the
     same text; a long comment costs ~3 ms to clean (issue 16: scoring p99)."""
     text = body.replace("\r\n", "\n").replace("\r", "\n")
-    text = strip_greeting(reply_text(strip_transcript(text)))
+    text = strip_pleasantries(strip_greeting(reply_text(strip_transcript(text))))
     return strip_ticket_numbers(text)
 
 
@@ -174,6 +174,88 @@ def counts(items: list[str]) -> dict[str, int]:
     return dict(Counter(items))
 
 
+# --- pleasantries and sign-offs ------------------------------------------------------------
+# What a requester writes on every ticket says who and how, never which problem (issue 16:
+# "greetings and pleasantries never count as evidence"). The reply parser cuts a closing on a
+# line of its own and the signature under it; these are the ones written inside the text:
+# "… shows zero. Thanks in advance, Nina Planner, Acme Media", "Hope you are doing well.",
+# "Cordialement, Nina". Patterns are written against folded text (`triggers.replies.fold`).
+_CLOSING_WORDS = (
+    r"(?:(?:many |a thousand )?thanks(?: (?:a lot|again|so much|in advance))?"
+    r"(?: for (?:your|any|the) (?:help|time|support|assistance|reply))?"
+    r"|thank you(?: (?:very much|so much|in advance))?"
+    r"(?: for (?:your|any|the) (?:help|time|support|assistance|reply))?"
+    r"|cheers|best(?: regards| wishes)?|kind(?:est)? regards|warm(?:est)? regards|regards"
+    r"|sincerely|br|thx|ty|merci(?: beaucoup| d'avance)?(?: (?:pour|de) votre aide)?"
+    r"|bien cordialement|cordialement|bien a vous|salutations|mit freundlichen grussen"
+    r"|viele grusse|beste grusse|(?:vielen )?dank(?: im voraus)?|gracias(?: de antemano)?"
+    r"|saludos(?: cordiales)?|un saludo|atentamente|grazie(?: mille)?|cordiali saluti"
+    r"|met vriendelijke groet(?:en)?|groeten|alvast bedankt)"
+)
+_CLOSING_START = re.compile(rf"^\W*{_CLOSING_WORDS}(?=$|[\s,.!;:-])[\s,.!;:-]*", re.IGNORECASE)
+_PLEASANTRY = re.compile(
+    r"^\W*(?:"
+    r"(?:i |we )?hope (?:you(?: are|'re)|you all are|all is|this (?:e-?mail|message|note) finds "
+    r"you)(?: all)?(?: doing)? (?:well|good|great|fine)"
+    r"|(?:i |we )?hope you(?: had|'ve had| have had) a (?:good|great|nice) (?:day|week|weekend)"
+    r"|j'espere que (?:vous allez|tu vas|tout va) bien"
+    r"|(?:ich )?hoffe,? (?:es geht (?:dir|ihnen|euch) gut|(?:sie|du) (?:hatten|hattest))"
+    r"|espero que (?:este|estes|esteis) bien"
+    r"|(?:any|your) (?:help|assistance|support) (?:would be|is|will be) (?:much |greatly |very "
+    r"much )?appreciated"
+    r"|(?:please|kindly) (?:help|advise|assist)(?: me| us)?(?: asap| urgently)?"
+    r"|(?:can|could|would) (?:you|someone|somebody|anyone) (?:please )?(?:help|assist|advise)"
+    r"(?: me| us)?(?: with this| please)?"
+    r"|(?:please )?let (?:me|us) know(?: (?:asap|please|if you need anything else))?"
+    r"|(?:thanks|thank you|merci|danke)(?: (?:in advance|d'avance|im voraus))?"
+    r")\W*$",
+    re.IGNORECASE,
+)
+_PLEASANTRY_SENTENCE_END = re.compile(r"(?<=[.!?])\s+")
+_NAME_TOKEN = re.compile(r"[^\W\d_][\w'.&-]*")
+
+
+def _is_name_part(rest: str) -> bool:
+    """What follows a closing is a name, title or company: a few capitalised words."""
+    tokens = _NAME_TOKEN.findall(rest)
+    return len(tokens) <= 6 and all(t[0].isupper() for t in tokens)
+
+
+def _is_pleasantry(sentence: str) -> bool:
+    folded = fold(sentence.strip())
+    if not folded:
+        return False
+    if _PLEASANTRY.match(folded):
+        return True
+    closing = _CLOSING_START.match(folded)
+    if closing is not None:  # "Regards, Nina", "Thanks in advance, Nina Planner, Acme Media"
+        # fold keeps ASCII positions; elsewhere count the closing's words in the original
+        words = len(closing.group().split())
+        rest = " ".join(sentence.strip().split()[words:])
+        return _is_name_part(rest)
+    return False
+
+
+def strip_pleasantries(text: str) -> str:
+    """Drop sentences that are only pleasantries or a sign-off with a name, in any line; a
+    line whose only words are a short name after a symbol ("🙏 Rita") goes at the text's end."""
+    kept_lines: list[str] = []
+    for line in text.splitlines():
+        parts = _PLEASANTRY_SENTENCE_END.split(line)
+        kept = [part for part in parts if not _is_pleasantry(part)]
+        if len(kept) != len(parts) and not any(k.strip() for k in kept):
+            continue
+        kept_lines.append(" ".join(kept) if len(kept) != len(parts) else line)
+    while kept_lines and not kept_lines[-1].strip():
+        kept_lines.pop()
+    if kept_lines:
+        last = kept_lines[-1].strip()
+        tokens = _NAME_TOKEN.findall(last)
+        if tokens and len(tokens) <= 3 and not last[0].isalnum() and _is_name_part(last):
+            kept_lines.pop()
+    return "\n".join(kept_lines)
+
+
 # --- channel-generated text ------------------------------------------------------------------
 # Zendesk names chat, messaging and call tickets after the visitor or the number: such a
 # subject says who, not what, so it never counts as issue text.
@@ -196,9 +278,53 @@ _PROACTIVE_GREETING = re.compile(
     r"^\s*(?:(?:hi|hello|hey|welcome)\b[^.!?]{0,60}[.!?,]?\s*)*"
     r"(?:how (?:can|may) (?:we|i) help(?: you)?(?: today)?|what can (?:we|i) (?:do|help) "
     r"(?:for you|with)(?: today)?|(?:do you )?need (?:any )?help|let us know how we can help|"
-    r"welcome to [^.!?]{1,60})[.!?]*\s*$",
+    r"welcome to [^.!?]{1,60}|"
+    r"(?:a member of |someone (?:from|on) )?(?:our|the) (?:support )?(?:team|agents?)"
+    r"(?: member)? will be with you (?:shortly|soon|in a (?:moment|minute)|momentarily)|"
+    r"an? (?:agent|team member|member of (?:our|the) team) will be with you "
+    r"(?:shortly|soon|in a (?:moment|minute)|momentarily)|"
+    r"thanks? (?:you )?for (?:contacting|reaching out to|chatting with) [^.!?]{1,60}|"
+    r"please wait(?: (?:while|for) [^.!?]{0,60})?)[.!?]*\s*$",
     re.IGNORECASE,
 )
+# The header a chat transcript opens with ("Chat started: 2026-11-29 09:01 AM UTC").
+_TRANSCRIPT_HEADER = re.compile(
+    r"^\s*(?:chat|conversation) (?:started|ended)(?: on| at)?\s*:.*$", re.IGNORECASE
+)
+# "Rita Requester: text": a speaker's name (a few capitalised words) before a colon.
+_SPEAKER = re.compile(r"^\s*((?:[^\W\d_][\w'.-]*\s){0,3}[^\W\d_][\w'.-]*):\s+(?=\S)")
+
+
+def _speaker(line: str) -> str | None:
+    match = _SPEAKER.match(line)
+    if match is None or not all(w[0].isupper() for w in match.group(1).split()):
+        return None
+    return match.group(1)
+
+
+# "Rita Requester: Hi": a speaker's line that only greets (messaging, transcripts without times).
+_SPEAKER_GREETING = re.compile(
+    r"^\s*[^:\n]{1,40}:\s*(?:hi|hello|hey|hiya|bonjour|hallo|hola|good (?:morning|afternoon|"
+    r"evening))\b[^\n.!?,:]{0,20}[.!,]*\s*$",
+    re.IGNORECASE,
+)
+
+
+# Subjects that name no problem: "Question", "Demande", "Help needed", "Urgent issue".
+# Two different problems from one requester under the same such subject are not duplicates
+# (issue 16: only issue text counts), so a subject of only these words is not compared.
+_GENERIC_SUBJECT_TEXT = """question questions query queries request requests inquiry enquiry
+    issue issues problem problems support urgent ticket tickets info information follow up followup needed need
+    quick new another demande aide probleme urgent renseignement frage fragen anfrage hilfe
+    dringend pregunta consulta ayuda problema urgente solicitud domanda richiesta aiuto
+    vraag hulp probleem"""
+_GENERIC_SUBJECT_WORDS = frozenset(_GENERIC_SUBJECT_TEXT.split())
+
+
+@functools.lru_cache(maxsize=8192)
+def is_generic_subject(subject: str) -> bool:
+    """A subject whose words are all generic ("Question", "Urgent: help needed") or none."""
+    return all(fold(w) in _GENERIC_SUBJECT_WORDS for w in words(subject))
 
 
 @functools.lru_cache(maxsize=8192)  # asked of every candidate of every new ticket
@@ -208,10 +334,21 @@ def is_channel_subject(subject: str) -> bool:
 
 
 def strip_transcript(body: str) -> str:
-    """Chat transcripts: drop timestamps and speaker names, and proactive greetings."""
-    lines = body.splitlines()
+    """Chat transcripts: drop their header, timestamps and speaker names, and proactive
+    greetings; a speaker's line that only says hello goes in any body."""
+    raw = body.splitlines()
+    speakers = Counter(name for line in raw if (name := _speaker(line)) is not None)
+    repeated = {name for name, n in speakers.items() if n >= 2}  # messaging: no timestamps
+    lines = [
+        line
+        for line in raw
+        if not (_TRANSCRIPT_HEADER.match(line) or _SPEAKER_GREETING.match(line))
+    ]
+    if repeated:
+        lines = [_SPEAKER.sub("", line, count=1) if _speaker(line) in repeated else line
+                 for line in lines]  # fmt: skip
     if sum(1 for line in lines if _TRANSCRIPT_PREFIX.match(line) and ":" in line[:60]) < 2:
-        return body
+        return "\n".join(lines)
     kept = []
     for line in lines:
         text = _TRANSCRIPT_PREFIX.sub("", line, count=1)
@@ -235,7 +372,9 @@ _AUTO_REPLY_BODY = re.compile(
     r"|\bthis is an automatic(?:ally generated)? (?:reply|response|message)"
     r"|\bdelivery (?:to the following recipients? )?(?:has )?failed"
     r"|\bcould not be delivered to one or more recipients"
-    r"|\bmail delivery subsystem\b",
+    r"|\bmail delivery subsystem\b"
+    r"|\b(?:limited|no|intermittent|restricted) access to (?:my )?e-?mails?\b"
+    r"|\b(?:respond|reply|answer|get back to you)\b[^.!?]{0,40}\b(?:up)?on my return\b",
     re.IGNORECASE,
 )
 
