@@ -127,7 +127,8 @@ _LINE_PIECES = [
     "legal ", "notice", "disclaimer", "this ", "e-mail", "message", " is confidential",
     "intended ", "solely ", "for the addressee", "registered ", "office", "in england", "x",
     "\u0131f you ", "\u017f", "\u212a", "\u0130", "é", "ß", "<div>", "<", "< p>", "html", "\n",
-    "IF YOU ", "THIS E-MAIL", "Ltd:", "Registered Office",
+    "IF YOU ", "THIS E-MAIL", "Ltd:", "Registered Office", "may be privileged", "received this",
+    "for the ", "use of the ", "individual", "named", "only ", "communication", "transmission",
 ]  # fmt: skip
 
 

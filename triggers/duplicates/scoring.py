@@ -6,6 +6,7 @@ features are compact arrays of vocabulary ids so 100,000 indexed tickets fit in 
 
 from __future__ import annotations
 
+import itertools
 import math
 import threading
 from array import array
@@ -779,7 +780,9 @@ def ticket_sentences(
         subject_text = ""
     out = [subject_text] if subject_text else []
     out.extend(nz.split_sentences(body))
-    return [s for s in out if nz.words(s)][:MAX_SENTENCES]
+    # Only the first MAX_SENTENCES with words are kept: stop looking there (a pasted log has
+    # hundreds of "sentences").
+    return list(itertools.islice((s for s in out if nz.words(s)), MAX_SENTENCES))
 
 
 def matching_sentences(
