@@ -2,6 +2,9 @@
 
 from __future__ import annotations
 
+import re
+import sys
+
 import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
@@ -198,15 +201,33 @@ def test_sentences_split_on_punctuation_and_lines() -> None:
 _REFERENCE_PIECES = [
     "#", "# ", "ticket", "Ticket ", "TICKET#", "req", "request", "Case", "incident", "no.",
     "nr", "number", "id", ":", " ", "[", "]", "\n", "12", "123", "1234567890123", "7", "x",
-    "_", "-", "#12", "ticket#12", "[#34]", "é", "İ", "K",
+    "_", "-", "#12", "ticket#12", "[#34]", "é", "İ", "K", "ſ", "ı", "ß", "caſe", "tic\u212aet",
+    "ᵢ", "incİdent", "ＲＥＱ", "１２",
 ]  # fmt: skip
 
 
 @settings(max_examples=2000, deadline=None)
 @given(st.lists(st.sampled_from(_REFERENCE_PIECES), max_size=14))
 def test_ticket_references_find_what_the_plain_scan_finds(pieces: list[str]) -> None:
-    """The anchored scan (ASCII) finds exactly the numbers the regex finds at every position,
-    brackets, overlaps and non-ASCII text (the plain scan) included."""
+    """The anchored scan finds exactly the numbers the regex finds at every position,
+    brackets, overlaps and non-ASCII text (anchors under the regex's case rules) included."""
     text = "".join(pieces)
     plain = frozenset(int(m.group(1)) for m in nz._TICKET_REF.finditer(text))
     assert nz.ticket_references(text) == plain
+
+
+def test_lower_case_finds_every_character_the_pattern_reads_as_an_anchor_letter() -> None:
+    """`ticket_references` finds anchors in `text.lower()` unless the text has one of
+    `_LOWER_MISSES`: every other code point the pattern's IGNORECASE reads as an anchor letter
+    lower-cases to that letter, and none changes length (positions stay), whatever Python's
+    Unicode tables say."""
+    letters = "".join(sorted(set("".join(nz._REF_ANCHORS))))
+    reads_as_letter = re.compile(f"[{re.escape(letters)}]", re.IGNORECASE)
+    for code in range(sys.maxunicode + 1):
+        char = chr(code)
+        if char in nz._LOWER_MISSES:
+            continue
+        lower = char.lower()
+        assert len(lower) == 1, hex(code)
+        if reads_as_letter.fullmatch(char):
+            assert lower in letters and re.fullmatch(re.escape(lower), char, re.I), hex(code)

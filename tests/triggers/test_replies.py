@@ -2,8 +2,14 @@
 
 from __future__ import annotations
 
-import pytest
+import re
+import sys
 
+import pytest
+from hypothesis import given, settings
+from hypothesis import strategies as st
+
+from triggers import replies
 from triggers.replies import fold, html_to_text, reply_text, sentences, strip_quoted
 
 NEW = "Please wait."
@@ -111,3 +117,37 @@ def test_folding_and_sentences() -> None:
     assert fold("Envoyé À Ändern n’est Grüße") == "envoye a andern n'est grusse"
     assert fold("Plain ASCII, Ok?") == "plain ascii, ok?"  # the fast path folds alike
     assert sentences("Oui, allez-y. Merci!\nRita") == ["Oui, allez-y.", "Merci!", "Rita"]
+
+
+# --- the cheap pre-checks before the per-line searches (issue 16: duplicate scoring p99) ----
+
+_LINE_PIECES = [
+    "wrote", "wrote:", " :", ":", " ", "\t", "\u00a0", "On Mon, Ana", "a ecrit", "schrieb",
+    "if you ", "if you have received this", "are not the intended", "confidentiality ",
+    "legal ", "notice", "disclaimer", "this ", "e-mail", "message", " is confidential",
+    "intended ", "solely ", "for the addressee", "registered ", "office", "in england", "x",
+    "\u0131f you ", "\u017f", "\u212a", "\u0130", "é", "ß", "<div>", "<", "< p>", "html", "\n",
+    "IF YOU ", "THIS E-MAIL", "Ltd:", "Registered Office", "may be privileged", "received this",
+    "for the ", "use of the ", "individual", "named", "only ", "communication", "transmission",
+]  # fmt: skip
+
+
+@settings(max_examples=3000, deadline=None)
+@given(st.lists(st.sampled_from(_LINE_PIECES), max_size=12))
+def test_prechecks_answer_as_the_searches_they_guard(pieces: list[str]) -> None:
+    """Each pre-check only skips a search that cannot match: the same answers, folded or not."""
+    line = "".join(pieces)
+    for text in (line, fold(line)):
+        assert replies._ends_attribution(text) == bool(replies._ATTRIBUTION_END.search(text))
+        assert replies.is_html(text) == bool(replies._HTML_HINT.search(text))
+    folded = fold(line)
+    assert replies._is_disclaimer(folded) == bool(
+        replies._DISCLAIMER.match(folded) or replies._DISCLAIMER_ANYWHERE.search(folded)
+    )
+
+
+def test_only_the_listed_characters_read_as_ascii_letters_under_ignorecase() -> None:
+    """`_is_disclaimer`'s pre-check relies on it, whatever Python's Unicode tables say."""
+    letter = re.compile("[a-z]", re.IGNORECASE)
+    found = [chr(c) for c in range(128, sys.maxunicode + 1) if letter.fullmatch(chr(c))]
+    assert found == list(replies._READ_AS_ASCII_LETTERS)

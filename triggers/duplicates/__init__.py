@@ -10,6 +10,9 @@ from __future__ import annotations
 from collections.abc import Callable, Iterable, Mapping, Sequence
 from dataclasses import dataclass
 
+import numpy as np
+import numpy.typing as npt
+
 from triggers import autoreply
 from triggers.duplicates import texts
 from triggers.duplicates.calibration import BACKGROUND_SIZE, BackgroundStats, Calibration, shipped
@@ -27,9 +30,11 @@ from triggers.duplicates.scoring import (
     Match,
     TextMethod,
     TicketFacts,
-    apply_signals,
+    apply_signals_many,
     matching_sentences,
     prepare_query,
+    round_many,
+    similarity_columns,
     term_counts,
     text_similarities,
     ticket_sentences,
@@ -172,54 +177,74 @@ def score_candidates(
     the candidates' rows.
     """
     suppressed = _suppressed(suppressed_pairs)
-    query = prepare_query(new_features, model)
-    new_facts = _facts(new)
-    scored: list[tuple[float, IndexedTicket, dict[str, object]]] = []
     if raw:
         calibration = None
     elif calibration is None:
         calibration = shipped()
-    bg: BackgroundStats | None = None
     kept = [
         candidate
         for candidate in candidates
         if candidate.row.id != new.id
         and not (suppressed and pair_key(new.id, candidate.row.id) in suppressed)
     ]
-    # The candidates and the background in one batch (one vectorised pass, not two).
-    with_background = bool(kept) and calibration is not None  # only then is it needed
-    similarities = text_similarities(
-        query,
-        [c.features for c in kept] + (list(background) if with_background else []),
-        model,
-        method,
-        parts=len(kept),
+    if not kept:
+        return []
+    query = prepare_query(new_features, model)
+    # The candidates and the background in one batch (one vectorised pass, not two), then
+    # calibration and signals over all candidates at once (issue 16: scoring p99); each step
+    # is pinned bit for bit to its one-candidate definition by tests/duplicates.
+    n = len(kept)
+    feats = [c.features for c in kept] + (list(background) if calibration is not None else [])
+    names = [name for name, _ in method.weights]
+    if method.kind == "cosine":
+        scores, columns = similarity_columns(query, feats, model, method)
+        text = scores[:n]
+        others = scores[n:].tolist()
+        rounded = [round_many(values[:n], 4) for _, values in columns]
+    else:
+        similarities = text_similarities(query, feats, model, method, parts=n)
+        text = np.array([t for t, _ in similarities[:n]], dtype=np.float64)
+        others = [t for t, _ in similarities[n:]]
+        rounded = [[p[name] for _, p in similarities[:n]] for name in names]
+    parts = [dict(zip(names, row, strict=True)) for row in zip(*rounded, strict=True)] or [
+        {} for _ in kept
+    ]
+    bg: BackgroundStats | None = None
+    value: npt.NDArray[np.float64] | list[float] = text
+    if calibration is not None:
+        bg = calibration.background(BackgroundStats.of(others))
+        value = calibration.probabilities(
+            text,
+            {name: np.array(r, dtype=np.float64) for name, r in zip(names, rounded, strict=True)},
+            bg,
+        )
+    rows = [c.row for c in kept]
+    final, all_signals = apply_signals_many(
+        value,
+        _facts(new),
+        ids=[r.id for r in rows],
+        products=[r.product for r in rows],
+        organization_ids=[r.organization_id for r in rows],
+        created_at=[r.created_at for r in rows],
+        subjects=[r.subject for r in rows],
+        new_references=new_features.references,
+        window_days=settings.window_days,
     )
-    if with_background and calibration is not None:
-        bg = calibration.background(
-            BackgroundStats.of([score for score, _ in similarities[len(kept) :]])
-        )
-    for candidate, (text, parts) in zip(kept, similarities[: len(kept)], strict=True):
-        value = text
-        if calibration is not None and bg is not None:
-            value = calibration.probability(text, parts, bg)
-        score, signals = apply_signals(
-            value, new_facts, _facts(candidate.row), new_features.references, settings.window_days
-        )
-        signals["text"] = round(text, 4)
-        signals["fields"] = parts
-        if bg is not None:
-            signals["background"] = (bg.mean, bg.spread, bg.maximum, bg.size)
-        scored.append((score, candidate, signals))
+    text_rounded = round_many(text, 4)
+    background_signal = (bg.mean, bg.spread, bg.maximum, bg.size) if bg is not None else None
+    for j, signals in enumerate(all_signals):
+        signals["text"] = text_rounded[j]
+        signals["fields"] = parts[j]
+        if background_signal is not None:
+            signals["background"] = background_signal
+    score_rounded = round_many(final, 4)
+    final_scores = final.tolist()
     # Ties (probabilities saturate near 1): the closer text, then the earlier ticket.
-    scored.sort(
-        key=lambda item: (
-            -round(item[0], 4),
-            -float(item[2]["text"]),  # type: ignore[arg-type]
-            item[1].row.created_at,
-            item[1].row.id,
-        )
+    order = sorted(
+        range(n),
+        key=lambda j: (-score_rounded[j], -text_rounded[j], rows[j].created_at, rows[j].id),
     )
+    scored = [(final_scores[j], score_rounded[j], kept[j], all_signals[j]) for j in order]
     limit = settings.note_candidates if sentences_for is None else sentences_for
     stored: Mapping[int, str] | None = None
     if descriptions is not None:
@@ -227,7 +252,7 @@ def score_candidates(
         stored = descriptions(shown) if shown else {}
     new_sentences: list[str] | None = None
     matches: list[Match] = []
-    for rank, (score, candidate, signals) in enumerate(scored):
+    for rank, (score, rounded_score, candidate, signals) in enumerate(scored):
         pairs: list[tuple[str, str]] = []
         if rank < limit and score >= settings.flag_threshold:
             if new_sentences is None:
@@ -241,7 +266,7 @@ def score_candidates(
                 candidate.row.subject, old_description, model.is_common_line
             )
             pairs = matching_sentences(new_sentences, old_sentences, model)
-        matches.append(Match(candidate.row.id, round(score, 4), pairs, signals))
+        matches.append(Match(candidate.row.id, rounded_score, pairs, signals))
     return matches
 
 

@@ -20,6 +20,9 @@ from dataclasses import dataclass
 from functools import lru_cache
 from pathlib import Path
 
+import numpy as np
+import numpy.typing as npt
+
 from triggers.duplicates.scoring import F_ALL, F_SUBJECT, F_SUBJECT_CHARS
 
 CALIBRATION_FILE = Path(__file__).with_name("calibration.json")
@@ -106,6 +109,26 @@ class Calibration:
             total += c * v
         z = self.intercept + total
         return 1.0 / (1.0 + math.exp(-max(-30.0, min(30.0, z))))
+
+    def probabilities(
+        self,
+        text: npt.NDArray[np.float64],
+        parts: Mapping[str, npt.NDArray[np.float64]],
+        background: BackgroundStats,
+    ) -> list[float]:
+        """`probability` of many candidates at once (columns: text scores, and per field the
+        values `probability` gets, rounded alike), bit for bit: `features` is evaluated on
+        the columns (it is elementwise arithmetic), the terms are added in the same order,
+        and the logistic uses `math.exp` per value (numpy's exp may differ in the last bit).
+        """
+        values = features(text, parts, background)  # type: ignore[arg-type]
+        total: npt.NDArray[np.float64] | float = 0.0
+        for c, v in zip(self.coefficients, values, strict=True):
+            total = total + c * v
+        z = np.broadcast_to(self.intercept + total, np.shape(text))
+        clamped = np.maximum(-30.0, np.minimum(30.0, z))
+        exp = math.exp
+        return [1.0 / (1.0 + exp(-x)) for x in clamped.tolist()]
 
 
 def features(

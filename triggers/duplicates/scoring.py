@@ -7,6 +7,7 @@ features are compact arrays of vocabulary ids so 100,000 indexed tickets fit in 
 from __future__ import annotations
 
 import hashlib
+import itertools
 import math
 import threading
 from array import array
@@ -334,7 +335,7 @@ _TF_WEIGHT = [0.0] + [1.0 + math.log(tf) for tf in range(1, 256)]
 
 
 _TF_WEIGHT_ARRAY = np.array(_TF_WEIGHT, dtype=np.float64)
-# Per thread: a zeroed vector over (field, vocabulary id) into which `_batch_dots` scatters a
+# Per thread: a zeroed vector over (field, vocabulary id) into which `_batch_cosine_inputs` scatters a
 # query's weights, and which it zeroes again after use (allocating ~2 MB per field per new
 # ticket would cost more than the scoring).
 _SCRATCH = threading.local()
@@ -352,7 +353,7 @@ class Query:
     norms: dict[str, float]  # field -> L2 norm including unknown terms
     features: Features
     # The known terms of all fields as arrays (field index, vocabulary id, weight): what
-    # `_batch_dots` scatters into its dense vector.
+    # `_batch_cosine_inputs` scatters into its dense vector.
     term_fields: npt.NDArray[np.int64] = field(default_factory=lambda: np.zeros(0, np.int64))
     term_ids: npt.NDArray[np.int64] = field(default_factory=lambda: np.zeros(0, np.int64))
     term_weights: npt.NDArray[np.float64] = field(default_factory=lambda: np.zeros(0))
@@ -446,49 +447,90 @@ def _bm25(query: Query, name: str, bag: Bag, model: IdfModel) -> float:
     return min(1.0, bm25(bag, query_terms) / best) if best else 0.0
 
 
-def _batch_dots(
+def round_many(values: npt.ArrayLike, ndigits: int) -> list[float]:
+    """`[round(x, ndigits) for x in values]`, bit for bit, without a decimal conversion each.
+
+    Python's `round(x, n)` is the double nearest to k / 10**n, k the integer nearest to the
+    exact value of x * 10**n (ties to even); it costs ~1 us a value (a decimal string each
+    way), and scoring rounds ~7 values per candidate (issue 16: scoring p99). Here k is
+    `rint` of the float product x * 10**n, which is k whenever that product is not within
+    1e-6 of a half (its rounding error is below 2**-22 for |x * 10**n| < 2**30), and k / 10**n
+    is one correctly rounded IEEE division of two exact numbers: the same double. Values near
+    a half, huge or not finite are left to `round` itself.
+    """
+    if not 0 <= ndigits <= 15:
+        raise ValueError(f"ndigits must be in [0, 15], got {ndigits}")
+    x = np.asarray(values, dtype=np.float64)
+    scale = 10.0**ndigits  # exact for these ndigits
+    with np.errstate(invalid="ignore", over="ignore"):
+        scaled = x * scale
+        out: list[float] = (np.rint(scaled) / scale).tolist()
+        distance = np.abs(np.abs(scaled - np.trunc(scaled)) - 0.5)
+        plain = ~((np.abs(scaled) < 2.0**30) & (distance > 1e-6))  # NaN compares False
+    for i in np.flatnonzero(plain).tolist():
+        out[i] = round(float(x[i]), ndigits)
+    return out
+
+
+def _batch_cosine_inputs(
     query: Query, candidates: Sequence[Features], model: IdfModel
-) -> npt.NDArray[np.float64]:
-    """Dot products of the query and each candidate, per field (FIELDS order), in one pass.
+) -> tuple[npt.NDArray[np.float64], npt.NDArray[np.float64]]:
+    """Dot products of the query and each candidate per field (n x FIELDS), and the
+    candidates' cached norms (n x [N, norm per field]; stale ones refreshed), in one pass.
 
     Vectorised over all candidates' terms (issue 16: a Python loop per candidate cost ~60 us
     each, too much for the p99 at 100,000 tickets): every term reads its query weight from a
-    dense vector over (field, id) (`_SCRATCH`); each shared term contributes query weight x sublinear tf
-    x idf (the products, in that order, of the former per-candidate loop), summed per
-    candidate and field in term order (the loop summed in set order: ~1e-16 apart).
+    dense vector over (field, id) (`_SCRATCH`); each shared term contributes query weight x
+    sublinear tf x idf (the products, in that order, of the former per-candidate loop), summed
+    per candidate and field in term order (the loop summed in set order: ~1e-16 apart).
     The caller must not let the model's vocabulary grow meanwhile (a view of `log_df` is held
     for the duration; the service scores under the index's lock).
     """
     n_fields = len(FIELDS)
     n = len(candidates)
-    if not n or not len(query.term_ids):
-        return np.zeros((n, n_fields), dtype=np.float64)
     all_ids: array[int] = array("i")
     all_tfs: array[int] = array("B")
+    all_ends: array[int] = array("q")
+    caches: array[float] = array("d")
     for c in candidates:  # array concatenation is a memcpy: cheaper than a view per ticket
         all_ids += c.ids
         all_tfs += c.tfs
+        all_ends.extend(c.ends)
+        caches += c.norm_cache
+    norms = np.array(caches, dtype=np.float64).reshape(n, n_fields + 1)
+    computed_at = norms[:, 0]
+    # `_norms`' freshness test, elementwise; the stale ones go through `_norms` itself.
+    fresh = (computed_at >= 0) & (
+        np.abs(model.n_docs - computed_at) <= NORM_REFRESH_SHARE * np.maximum(computed_at, 1.0)
+    )
+    for i in np.flatnonzero(~fresh).tolist():
+        norms[i] = _norms(candidates[i], model)
+    dots = np.zeros((n, n_fields), dtype=np.float64)
+    if not n or not len(query.term_ids):
+        return dots, norms
     ids = np.frombuffer(all_ids, dtype=np.intc)
     tfs = np.frombuffer(all_tfs, dtype=np.uint8)
-    ends = np.array([c.ends for c in candidates], dtype=np.int64).reshape(n, n_fields)
-    lengths = np.diff(ends, axis=1, prepend=0).ravel()  # terms per (candidate, field) run
-    run = np.repeat(np.arange(n * n_fields, dtype=np.int64), lengths)  # each term's run
-    stride = len(model.df) + 1  # slot `stride - 1` of each field: id -1 (unknown), never set
+    lengths = np.diff(
+        np.frombuffer(all_ends, dtype=np.int64).reshape(n, n_fields), axis=1, prepend=0
+    ).ravel()  # terms per (candidate, field) run
+    # Field f's id t lives at slot f * stride + t + 1; slot f * stride (id -1, a term the model
+    # does not know) is never set.
+    stride = len(model.df) + 1
     size = n_fields * stride
     dense: npt.NDArray[np.float64] | None = getattr(_SCRATCH, "dense", None)
     if dense is None or len(dense) < size:
         dense = np.zeros(max(size, 2 * len(dense) if dense is not None else size))
         _SCRATCH.dense = dense
-    query_slots = query.term_fields * stride + query.term_ids
+    query_slots = query.term_fields * stride + query.term_ids + 1
     dense[query_slots] = query.term_weights
     try:
-        slots = (run % n_fields) * stride + np.where(ids >= 0, ids, stride - 1)
-        weights = dense[slots]
+        field_base = np.tile(np.arange(n_fields, dtype=np.int64) * stride + 1, n)
+        weights = dense[np.repeat(field_base, lengths) + ids]
     finally:
         dense[query_slots] = 0.0  # the next query starts from zeros
     shared = np.flatnonzero(weights)  # query weights are >= 1 x idf >= 1: never 0
     if not len(shared):
-        return np.zeros((n, n_fields), dtype=np.float64)
+        return dots, norms
     log_df = np.frombuffer(model.log_df, dtype=np.float64)
     try:
         products = (
@@ -498,36 +540,31 @@ def _batch_dots(
         )
     finally:
         del log_df  # release the buffer: the model's arrays must stay growable
-    dots: npt.NDArray[np.float64] = np.bincount(
-        run[shared], weights=products, minlength=n * n_fields
+    run = np.searchsorted(np.cumsum(lengths), shared, side="right")  # each term's run
+    summed: npt.NDArray[np.float64] = np.bincount(
+        run, weights=products, minlength=n * n_fields
     ).astype(np.float64, copy=False)  # float64 already (weights given); for the type checker
-    return dots.reshape(n, n_fields)
+    return summed.reshape(n, n_fields), norms
 
 
-def text_similarities(
+def similarity_columns(
     query: Query,
     candidates: Sequence[Features],
     model: IdfModel,
     method: TextMethod = DEFAULT_METHOD,
-    *,
-    parts: bool | int = True,
-) -> list[tuple[float, dict[str, float]]]:
-    """`text_similarity` of each candidate, their dot products computed together
-    (`_batch_dots`). The per-field dicts are filled for all (True), none (False) or the first
-    `parts` candidates (the rest are the background, whose parts nobody reads)."""
+) -> tuple[npt.NDArray[np.float64], list[tuple[str, npt.NDArray[np.float64]]]]:
+    """Cosine `method`: each candidate's text similarity and, per field of the method, its
+    unrounded value (columns in `method.weights` order), all candidates together."""
     if method.kind != "cosine":
-        return [text_similarity(query, c, model, method) for c in candidates]
+        raise ValueError(f"{method.name} is not a cosine method")
     n = len(candidates)
-    if not n:
-        return []
-    dots = _batch_dots(query, candidates, model)
-    norms = np.array([_norms(c, model) for c in candidates], dtype=np.float64).reshape(n, -1)
+    dots, norms = _batch_cosine_inputs(query, candidates, model)
     q_weights, q_norms = query.weights, query.norms
     # The arithmetic of the one-candidate definition, elementwise (IEEE operations in the same
-    # order give the same bits); only Python's round() is kept for the reported parts.
+    # order give the same bits).
     total = np.zeros(n, dtype=np.float64)
     weight_sum = 0.0
-    columns: list[tuple[str, list[float]]] = []
+    columns: list[tuple[str, npt.NDArray[np.float64]]] = []
     for name, weight in method.weights:
         i = _FIELD_INDEX[name]
         q_norm = q_norms.get(name, 0.0)
@@ -538,17 +575,38 @@ def text_similarities(
             np.minimum(value, 1.0, out=value)
         total = total + weight * value
         weight_sum += weight
-        if parts:
-            columns.append((name, value.tolist()))
+        columns.append((name, value))
     if weight_sum:
-        scores = np.minimum(1.0, np.maximum(0.0, total / weight_sum)).tolist()
+        scores = np.minimum(1.0, np.maximum(0.0, total / weight_sum))
     else:
-        scores = [0.0] * n
-    with_parts = n if parts is True else int(parts)
-    return [
-        (score, {name: round(values[k], 4) for name, values in columns} if k < with_parts else {})
-        for k, score in enumerate(scores)
-    ]
+        scores = np.zeros(n, dtype=np.float64)
+    return scores, columns
+
+
+def text_similarities(
+    query: Query,
+    candidates: Sequence[Features],
+    model: IdfModel,
+    method: TextMethod = DEFAULT_METHOD,
+    *,
+    parts: bool | int = True,
+) -> list[tuple[float, dict[str, float]]]:
+    """`text_similarity` of each candidate, computed together (`similarity_columns`). The
+    per-field dicts (values rounded to 4 places) are filled for all (True), none (False) or
+    the first `parts` candidates (the rest are the background, whose parts nobody reads)."""
+    if method.kind != "cosine":
+        return [text_similarity(query, c, model, method) for c in candidates]
+    n = len(candidates)
+    if not n:
+        return []
+    scores, columns = similarity_columns(query, candidates, model, method)
+    with_parts = (n if parts is True else int(parts)) if parts is not False else 0
+    names = [name for name, _ in columns]
+    rounded = [round_many(values[:with_parts], 4) for _, values in columns]
+    dicts = [dict(zip(names, row, strict=True)) for row in zip(*rounded, strict=True)]
+    if not names:
+        dicts = [{} for _ in range(with_parts)]
+    return [(score, dicts[k] if k < with_parts else {}) for k, score in enumerate(scores.tolist())]
 
 
 def text_scores(
@@ -645,6 +703,79 @@ def apply_signals(
     return min(1.0, max(0.0, score)), signals
 
 
+def apply_signals_many(
+    text_scores: npt.ArrayLike,
+    new: TicketFacts,
+    *,
+    ids: Sequence[int],
+    products: Sequence[str | None],
+    organization_ids: Sequence[int | None],
+    created_at: Sequence[datetime | None],
+    subjects: Sequence[str],
+    new_references: frozenset[int],
+    window_days: float = DEFAULT_WINDOW_DAYS,
+) -> tuple[npt.NDArray[np.float64], list[dict[str, object]]]:
+    """`apply_signals` for many candidates at once (issue 16: ~7 us of Python per candidate
+    was a third of the p99), given as columns; a candidate is a chat/messaging ticket when
+    `is_channel_subject(subject)` (only asked where it can matter: a conversation minutes
+    apart). The same IEEE operations, in the same order, elementwise: the same scores and the
+    same signals, key order included."""
+    n = len(ids)
+    score = np.array(text_scores, dtype=np.float64).reshape(n)
+    references = [c in new_references for c in ids] if new_references else [False] * n
+    if any(references):
+        score = np.where(references, 1.0 - (1.0 - score) * REFERENCE_KEEP, score)
+    product_known = [bool(new.product) and bool(p) for p in products]
+    same_product = [p == new.product for p in products]
+    if any(product_known):
+        adjusted = np.where(
+            same_product, 1.0 - (1.0 - score) * SAME_PRODUCT_KEEP, score * DIFFERENT_PRODUCT_FACTOR
+        )
+        score = np.where(product_known, adjusted, score)
+    known = new.organization_id is not None
+    organization_known = [known and o is not None for o in organization_ids]
+    same_organization = [o == new.organization_id for o in organization_ids]
+    other_organization = [
+        k and not s for k, s in zip(organization_known, same_organization, strict=True)
+    ]
+    if any(other_organization):
+        score = np.where(other_organization, score * DIFFERENT_ORGANIZATION_FACTOR, score)
+    timed = [new.created_at is not None and c is not None for c in created_at]
+    conversation = [False] * n
+    days_apart: list[float] = [0.0] * n
+    start = new.created_at
+    if start is not None and any(timed):
+        seconds = [abs((start - c).total_seconds()) if c is not None else 0.0 for c in created_at]
+        days = np.array(seconds, dtype=np.float64) / 86400.0
+        if new.channel:
+            close = np.flatnonzero(np.array(timed) & (days * 86400.0 <= SAME_CONVERSATION_SECONDS))
+            for j in close.tolist():
+                conversation[j] = nz.is_channel_subject(subjects[j])
+            if any(conversation):
+                score = np.where(conversation, 1.0 - (1.0 - score) * SAME_CONVERSATION_KEEP, score)
+        span = max(window_days - TIME_DECAY_FREE_DAYS, 1e-9)
+        over = np.minimum(np.maximum(days - TIME_DECAY_FREE_DAYS, 0.0), span) / span
+        score = np.where(timed, score * (1.0 - (1.0 - TIME_DECAY_FLOOR) * over), score)
+        days_apart = round_many(days, 2)
+    score = np.minimum(1.0, np.maximum(0.0, score))
+    text_rounded = round_many(text_scores, 4)
+    signals: list[dict[str, object]] = []
+    for j in range(n):
+        entry: dict[str, object] = {"text": text_rounded[j]}
+        if references[j]:
+            entry["references_candidate"] = True
+        if product_known[j]:
+            entry["same_product"] = same_product[j]
+        if organization_known[j]:
+            entry["same_organization"] = same_organization[j]
+        if timed[j]:
+            entry["days_apart"] = days_apart[j]
+            if conversation[j]:
+                entry["same_conversation"] = True
+        signals.append(entry)
+    return score, signals
+
+
 # --- matching sentences --------------------------------------------------------------------
 MAX_SENTENCES = 40  # per side; first comments longer than that are logs, not prose
 MIN_SENTENCE_SIMILARITY = 0.25
@@ -674,7 +805,9 @@ def ticket_sentences(
         subject_text = ""
     out = [subject_text] if subject_text else []
     out.extend(nz.split_sentences(body))
-    return [s for s in out if nz.words(s)][:MAX_SENTENCES]
+    # Only the first MAX_SENTENCES with words are kept: stop looking there (a pasted log has
+    # hundreds of "sentences").
+    return list(itertools.islice((s for s in out if nz.words(s)), MAX_SENTENCES))
 
 
 def matching_sentences(
