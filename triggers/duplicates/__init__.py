@@ -248,7 +248,7 @@ def score_candidates(
     limit = settings.note_candidates if sentences_for is None else sentences_for
     stored: Mapping[int, str] | None = None
     if descriptions is not None:
-        shown = [c.row.id for s, c, _ in scored[:limit] if s >= settings.flag_threshold]
+        shown = [c.row.id for s, _, c, _ in scored[:limit] if s >= settings.flag_threshold]
         stored = descriptions(shown) if shown else {}
     new_sentences: list[str] | None = None
     matches: list[Match] = []
