@@ -243,24 +243,43 @@ def _is_pleasantry(sentence: str) -> bool:
     return False
 
 
+# Pleasantries open and close a message: only the first and last few sentences are read, so a
+# long pasted log costs nothing more (issue 16: scoring p99).
+_PLEASANTRY_EDGE = 3
+
+
 def strip_pleasantries(text: str) -> str:
-    """Drop sentences that are only pleasantries or a sign-off with a name, in any line; a
-    line whose only words are a short name after a symbol ("🙏 Rita") goes at the text's end."""
-    kept_lines: list[str] = []
-    for line in text.splitlines():
-        parts = _PLEASANTRY_SENTENCE_END.split(line)
-        kept = [part for part in parts if not _is_pleasantry(part)]
-        if len(kept) != len(parts) and not any(k.strip() for k in kept):
-            continue
-        kept_lines.append(" ".join(kept) if len(kept) != len(parts) else line)
-    while kept_lines and not kept_lines[-1].strip():
-        kept_lines.pop()
-    if kept_lines:
-        last = kept_lines[-1].strip()
+    """Drop sentences that are only pleasantries or a sign-off with a name among the text's
+    first and last `_PLEASANTRY_EDGE` sentences; a last line whose only words are a short name
+    after a symbol ("🙏 Rita") goes too."""
+    lines = text.splitlines()
+    spans = [(i, part) for i, line in enumerate(lines) for part in _split_edges(line)]
+    if not spans:
+        return text
+    edge = spans[:_PLEASANTRY_EDGE] + spans[-_PLEASANTRY_EDGE:]
+    dropped = {(i, part) for i, part in edge if _is_pleasantry(part)}
+    if dropped:
+        kept_lines: list[str] = []
+        for i, line in enumerate(lines):
+            parts = _split_edges(line)
+            kept = [part for part in parts if (i, part) not in dropped]
+            if len(kept) == len(parts):
+                kept_lines.append(line)
+            elif any(k.strip() for k in kept):
+                kept_lines.append(" ".join(kept))
+        lines = kept_lines
+    while lines and not lines[-1].strip():
+        lines.pop()
+    if lines:
+        last = lines[-1].strip()
         tokens = _NAME_TOKEN.findall(last)
         if tokens and len(tokens) <= 3 and not last[0].isalnum() and _is_name_part(last):
-            kept_lines.pop()
-    return "\n".join(kept_lines)
+            lines.pop()
+    return "\n".join(lines)
+
+
+def _split_edges(line: str) -> list[str]:
+    return _PLEASANTRY_SENTENCE_END.split(line) if line.strip() else []
 
 
 # --- channel-generated text ------------------------------------------------------------------
@@ -344,12 +363,16 @@ def strip_transcript(body: str) -> str:
     """Chat transcripts: drop their header, timestamps and speaker names, and proactive
     greetings; a speaker's line that only says hello goes in any body."""
     raw = body.splitlines()
-    speakers = Counter(name for line in raw if (name := _speaker(line)) is not None)
+    # A speaker's name comes before a colon early in the line: no colon, no regex (logs).
+    talk = [":" in line[:45] for line in raw]
+    speakers = Counter(
+        name for line, said in zip(raw, talk, strict=True) if said and (name := _speaker(line))
+    )
     repeated = {name for name, n in speakers.items() if n >= 2}  # messaging: no timestamps
     lines = [
         line
-        for line in raw
-        if not (_TRANSCRIPT_HEADER.match(line) or _SPEAKER_GREETING.match(line))
+        for line, said in zip(raw, talk, strict=True)
+        if not (said and (_TRANSCRIPT_HEADER.match(line) or _SPEAKER_GREETING.match(line)))
     ]
     if repeated:
         lines = [_SPEAKER.sub("", line, count=1) if _speaker(line) in repeated else line
